@@ -1,0 +1,1 @@
+"""Generators: script writing (generators.script) and music (generators.music)."""

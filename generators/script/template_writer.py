@@ -1,0 +1,187 @@
+"""The embedded default writer: a sandboxed jinja2 phrase bank filled with the listener's facts.
+
+No usable instruct LLM ships in a registry package, so this writer is what runs on CPU out of the
+box. It is specific (name, artists, plays, time of day, mood), varied (seeded by listener, format
+and date) and never exceeds a segment's word budget.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import random
+from pathlib import Path
+
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from generators.script.base import ScriptRequest, word_budget
+from generators.script.context import ListenerContext, Pick, build_context
+from generators.script.cues import music_cue
+from nightcast import __version__
+from nightcast.loading import read_yaml
+from nightcast.schema import Script, Segment, SegmentKind, Slot
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+@functools.cache
+def _bank(templates_dir: Path) -> tuple[dict, dict[str, list[str]]]:
+    bank = read_yaml(templates_dir / "prompts" / "host_lines.yaml")
+    lore = read_yaml(templates_dir / "prompts" / "lore.yaml")
+    return bank, lore
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _clock(ctx: ListenerContext) -> str:
+    hour = ctx.local_time.hour % 12 or 12
+    suffix = "am" if ctx.local_time.hour < 12 else "pm"
+    return f"{hour}:{ctx.local_time.minute:02d} {suffix}"
+
+
+def _days_ago(day: dt.date | None, today: dt.date) -> str:
+    if day is None or day > today or (today - day).days > 14:
+        return ""
+    days = (today - day).days
+    return {0: "earlier today", 1: "yesterday"}.get(days, f"{days} days ago")
+
+
+class TemplateWriter:
+    name = "template"
+
+    def __init__(self, templates_dir: Path):
+        self.templates_dir = Path(templates_dir)
+
+    def version(self) -> str:
+        return __version__
+
+    def write(self, request: ScriptRequest) -> Script:
+        bank, lore = _bank(self.templates_dir)
+        ctx = build_context(request.profile, request.template, request.date)
+        used: set[str] = set()
+        lore_pool = {style: list(facts) for style, facts in lore.items()}
+        for facts in lore_pool.values():
+            ctx.rng.shuffle(facts)
+        segments = []
+        slots = request.template.expanded_slots()
+        pick_index = 0
+        for index, slot in enumerate(slots):
+            pick = ctx.picks[pick_index % len(ctx.picks)]
+            following = ctx.picks[(pick_index + 1) % len(ctx.picks)]
+            variables = self._variables(request, ctx, pick, following)
+            budget = word_budget(slot.speech_s, request.words_per_minute)
+            text = self._compose(slot, bank, lore_pool, variables, ctx, budget, used, pick) if budget else ""
+            segments.append(
+                Segment(
+                    id=f"s{index + 1:02d}-{slot.kind.value}",
+                    kind=slot.kind,
+                    title=self._render(ctx.rng.choice(bank["titles"][slot.kind.value]), variables)[:120],
+                    speaker=request.speaker,
+                    text=text,
+                    word_budget=budget,
+                    cue=music_cue(slot, ctx, pick),
+                    notes=self._notes(slot, ctx, pick),
+                )
+            )
+            if slot.kind in (SegmentKind.pick, SegmentKind.story):
+                pick_index += 1
+        title = f"{request.template.title} for {ctx.profile.first_name}, {ctx.weekday} {request.date:%B} {request.date.day}"
+        return Script(
+            episode_id=request.episode_id,
+            listener_id=request.profile.id,
+            template_id=request.template.id,
+            date=request.date,
+            local_time=ctx.local_time,
+            title=title[:120],
+            writer=self.name,
+            segments=segments,
+        )
+
+    # ------------------------------------------------------------ pieces
+
+    @staticmethod
+    def _variables(request: ScriptRequest, ctx: ListenerContext, pick: Pick, following: Pick) -> dict:
+        profile = ctx.profile
+        interests = [i for i in profile.interests if not profile.avoids(i)]
+        top = ctx.top_track
+        return {
+            "name": profile.first_name,
+            "show": request.template.title,
+            "daypart": ctx.daypart,
+            "greeting": "evening" if ctx.daypart == "night" else ctx.daypart,
+            "last_played": _days_ago(pick.track.last_played, request.date) if pick.track else "",
+            "weekday": ctx.weekday,
+            "date_long": f"{ctx.weekday}, {request.date:%B} {request.date.day}",
+            "clock": _clock(ctx),
+            "mood": ctx.mood,
+            "artist": pick.artist,
+            "genre": pick.genre,
+            "track": f"“{pick.track.title}”" if pick.track else "",
+            "plays": pick.track.plays if pick.track else 0,
+            "interest": ctx.rng.choice(interests) if interests else "",
+            "next_artist": following.artist,
+            "total_plays": ctx.total_plays,
+            "top_artist": top.artist if top else pick.artist,
+            "top_track": f"“{top.title}”" if top else "",
+        }
+
+    @staticmethod
+    def _render(line: str, variables: dict) -> str:
+        return " ".join(_ENV.from_string(line).render(**variables).split())
+
+    def _candidates(self, part: str, bank: dict, lore_pool: dict, variables: dict, pick: Pick, rng: random.Random) -> list[str]:
+        """Rendered options for one part of a segment, in a seeded random order."""
+        if part == "lore":
+            return [fact for fact in lore_pool.get(pick.style, [])]
+        if part == "track_memory" and not variables["last_played"]:
+            return []
+        if part == "interest_nod" and not variables["interest"]:
+            return []
+        if part in ("history_stat",) and not variables["top_track"]:
+            return []
+        if part == "why":
+            part = "why_track" if variables["track"] and rng.random() < 0.7 else "why_favourite"
+        lines = list(bank["lines"][part])
+        rng.shuffle(lines)
+        return [self._render(line, variables) for line in lines]
+
+    def _compose(self, slot: Slot, bank, lore_pool, variables, ctx: ListenerContext, budget: int, used: set[str], pick: Pick) -> str:
+        structure = bank["structure"][slot.kind.value]
+        profile = ctx.profile
+
+        def choose(part: str) -> str | None:
+            for option in self._candidates(part, bank, lore_pool, variables, pick, ctx.rng):
+                if option and option not in used and not profile.avoids(option):
+                    used.add(option)
+                    if part == "lore":
+                        lore_pool[pick.style].remove(option)
+                    return option
+            return None
+
+        required = [line for line in map(choose, structure["required"]) if line]
+        # Shrink to budget by dropping inner parts first: keep the opening line and the hand-off.
+        while len(required) > 1 and sum(map(_words, required)) > budget:
+            required.pop(len(required) // 2 if len(required) > 2 else 0)
+        if required and _words(required[0]) > budget:
+            required = []
+        body, closing = required[:-1], required[-1:]
+        extras = list(structure.get("extra", []))
+        ctx.rng.shuffle(extras)
+        for part in extras:  # each extra part at most as often as the bank lists it
+            remaining = budget - sum(map(_words, body + closing))
+            if remaining < 6:
+                break
+            option = choose(part)
+            if option and _words(option) <= remaining:
+                body.append(option)
+        return " ".join(body + closing)
+
+    @staticmethod
+    def _notes(slot: Slot, ctx: ListenerContext, pick: Pick) -> str:
+        if slot.kind != SegmentKind.pick:
+            return ""
+        reason = f"{pick.track.plays} plays of “{pick.track.title}”" if pick.track else "a favourite artist"
+        return f"{pick.artist}: {reason}; {pick.genre} for a {ctx.mood} {ctx.daypart}."

@@ -1,0 +1,87 @@
+"""The audio clip type shared by every stage, and its file I/O.
+
+Clips are float32 arrays shaped (frames, channels). Stages hand each other files (WAV), so
+results are small, persistable and cacheable; this module is the one place that reads and writes them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+
+@dataclass(frozen=True)
+class Clip:
+    samples: np.ndarray  # float32, (frames, channels)
+    sample_rate: int
+
+    def __post_init__(self):
+        if self.samples.ndim != 2:
+            raise ValueError("Clip samples must be 2-D (frames, channels)")
+
+    @classmethod
+    def from_mono(cls, samples: np.ndarray, sample_rate: int) -> Clip:
+        return cls(np.asarray(samples, dtype=np.float32).reshape(-1, 1), sample_rate)
+
+    @classmethod
+    def silence(cls, duration_s: float, sample_rate: int, channels: int = 1) -> Clip:
+        return cls(np.zeros((round(duration_s * sample_rate), channels), np.float32), sample_rate)
+
+    @property
+    def frames(self) -> int:
+        return self.samples.shape[0]
+
+    @property
+    def channels(self) -> int:
+        return self.samples.shape[1]
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate
+
+    def resampled(self, sample_rate: int) -> Clip:
+        if sample_rate == self.sample_rate:
+            return self
+        ratio = Fraction(sample_rate, self.sample_rate)
+        out = resample_poly(self.samples, ratio.numerator, ratio.denominator, axis=0)
+        return Clip(out.astype(np.float32), sample_rate)
+
+    def as_channels(self, channels: int) -> Clip:
+        if channels == self.channels:
+            return self
+        if self.channels == 1:
+            return Clip(np.repeat(self.samples, channels, axis=1), self.sample_rate)
+        mono = self.samples.mean(axis=1, keepdims=True)
+        return Clip(np.repeat(mono, channels, axis=1) if channels > 1 else mono, self.sample_rate)
+
+    def concat(self, *others: Clip) -> Clip:
+        return Clip(np.concatenate([self.samples, *(o.samples for o in others)]), self.sample_rate)
+
+
+def read_clip(path: str | Path, sample_rate: int | None = None, channels: int | None = None) -> Clip:
+    data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    clip = Clip(data, sr)
+    if sample_rate:
+        clip = clip.resampled(sample_rate)
+    if channels:
+        clip = clip.as_channels(channels)
+    return clip
+
+
+def write_clip(clip: Clip, path: str | Path) -> Path:
+    """Write a 32-bit float WAV atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    sf.write(str(tmp), clip.samples, clip.sample_rate, subtype="FLOAT", format="WAV")
+    os.replace(tmp, path)
+    return path
+
+
+def db_to_gain(db: float) -> float:
+    return float(10 ** (db / 20))

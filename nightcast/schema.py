@@ -1,0 +1,286 @@
+"""The shared models of the data path, in one home.
+
+profile → script → speech → music → mix → episode:
+ListenerProfile + EpisodeTemplate → Script → SpeechClip[] → Timeline → MusicClip[] → EpisodeManifest
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import Enum
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+LISTENER_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+KEY_PATTERN = r"^[A-G][#b]? (major|minor)$"
+
+# Profile text is data: bounded, single-line, no control characters.
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- profile
+
+
+class HistoryItem(Strict):
+    artist: ShortText
+    title: ShortText
+    plays: int = Field(default=1, ge=1, le=100_000)
+    last_played: dt.date | None = None
+
+
+class ListenerProfile(Strict):
+    id: Annotated[str, StringConstraints(pattern=LISTENER_ID_PATTERN)]
+    name: ShortText
+    locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = "en-US"
+    timezone: str = "UTC"
+    listens_at: dt.time | None = Field(
+        default=None, description="When they usually press play, local time; sets the time of day."
+    )
+    favourite_artists: list[ShortText] = Field(min_length=1, max_length=50)
+    favourite_genres: list[ShortText] = Field(min_length=1, max_length=20)
+    history: list[HistoryItem] = Field(default_factory=list, max_length=500)
+    moods: list[ShortText] = Field(default_factory=list, max_length=20)
+    interests: list[ShortText] = Field(default_factory=list, max_length=30)
+    preferred_length_min: float | None = Field(default=None, ge=2, le=120)
+    voice: Name = "host"
+    template: Name | None = Field(default=None, description="Episode format used when none is given.")
+    avoid: list[ShortText] = Field(default_factory=list, max_length=50)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA timezone '{value}' (e.g. 'Europe/Berlin', 'America/New_York')")
+        return value
+
+    @model_validator(mode="after")
+    def _no_control_characters(self) -> ListenerProfile:
+        for value in self._all_text():
+            if _CONTROL_CHARS.search(value):
+                raise ValueError(f"text contains control characters: {value!r}")
+        return self
+
+    def _all_text(self) -> list[str]:
+        texts = [self.name, *self.favourite_artists, *self.favourite_genres, *self.moods]
+        texts += [*self.interests, *self.avoid]
+        texts += [t for h in self.history for t in (h.artist, h.title)]
+        return texts
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0]
+
+    def avoids(self, text: str) -> bool:
+        lowered = text.lower()
+        return any(a.lower() in lowered for a in self.avoid)
+
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def all_timezones() -> set[str]:
+    return available_timezones()
+
+
+# ---------------------------------------------------------------- template
+
+
+class SegmentKind(str, Enum):
+    intro = "intro"  # greeting: name, time of day, mood, what's coming
+    pick = "pick"  # why this artist / track fits the listener, then music
+    story = "story"  # a small story about a genre or artist they love
+    interlude = "interlude"  # a short line linking to an interest, or music only
+    outro = "outro"  # sign-off
+
+
+class Slot(Strict):
+    kind: SegmentKind
+    speech_s: float = Field(ge=0, le=600, description="Target seconds of DJ speech.")
+    music_s: float = Field(ge=0, le=300, description="Seconds of music in the clear after the speech.")
+    repeat: int = Field(default=1, ge=1, le=20)
+    energy: float = Field(default=0.5, ge=0, le=1, description="0 calm … 1 driving; shapes the music.")
+
+
+class MixSettings(Strict):
+    pre_roll_s: float = Field(default=3.0, ge=0, le=20, description="Music alone before the DJ talks.")
+    crossfade_s: float = Field(default=2.5, ge=0, le=10)
+    duck_db: float = Field(default=-14.0, le=0, ge=-40, description="Music gain under speech.")
+    duck_attack_ms: float = Field(default=120, ge=1, le=2000)
+    duck_release_ms: float = Field(default=600, ge=1, le=5000)
+    min_music_s: float = Field(default=4.0, ge=0, description="Shortest music-in-the-clear a slot may get.")
+    target_lufs: float = Field(default=-16.0, ge=-30, le=-8)
+    true_peak_dbtp: float = Field(default=-1.0, ge=-6, le=0)
+    mp3_bitrate_kbps: int = Field(default=128, ge=64, le=320)
+    sample_rate: int = 44100
+
+    @model_validator(mode="after")
+    def _preroll_covers_crossfade(self) -> MixSettings:
+        if self.pre_roll_s < self.crossfade_s:
+            raise ValueError("pre_roll_s must be at least crossfade_s so speech never starts inside a crossfade")
+        return self
+
+
+class EpisodeTemplate(Strict):
+    id: Name
+    title: ShortText
+    description: str = ""
+    style: str = Field(default="dj", pattern=r"^(dj|digest)$", description="dj: a music show; digest: a talk-led podcast")
+    prompt: str = Field(default="dj_show.j2", description="Prompt template in templates/prompts/.")
+    target_duration_s: float = Field(gt=0, le=7200)
+    min_duration_s: float = Field(gt=0)
+    max_duration_s: float = Field(gt=0)
+    slots: list[Slot] = Field(min_length=2)
+    mix: MixSettings = MixSettings()
+    music_backend: Name = "procedural"
+
+    @model_validator(mode="after")
+    def _durations_consistent(self) -> EpisodeTemplate:
+        if not self.min_duration_s <= self.target_duration_s <= self.max_duration_s:
+            raise ValueError("need min_duration_s <= target_duration_s <= max_duration_s")
+        kinds = [s.kind for s in self.slots]
+        if kinds[0] != SegmentKind.intro or kinds[-1] != SegmentKind.outro:
+            raise ValueError("slots must start with an 'intro' and end with an 'outro'")
+        return self
+
+    def expanded_slots(self) -> list[Slot]:
+        return [slot for slot in self.slots for _ in range(slot.repeat)]
+
+
+# ---------------------------------------------------------------- script
+
+
+class MusicCue(Strict):
+    """What the music stage should play under and after a segment's speech."""
+
+    prompt: str = Field(min_length=1, max_length=500, description="Text prompt (MusicGen-style).")
+    style: str = Field(description="Style family for the procedural generator, e.g. 'jazz'.")
+    mood: str
+    bpm: int = Field(ge=40, le=200)
+    key: Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
+    duration_s: float = Field(ge=0, le=300, description="Seconds of music in the clear after speech.")
+    energy: float = Field(default=0.5, ge=0, le=1)
+
+
+class Segment(Strict):
+    id: Name
+    kind: SegmentKind
+    title: ShortText
+    speaker: Name
+    text: str = Field(default="", max_length=20_000)
+    word_budget: int = Field(ge=0)
+    cue: MusicCue
+    notes: str = Field(default="", description="Why this segment fits the listener (for show notes).")
+
+    @property
+    def word_count(self) -> int:
+        return len(self.text.split())
+
+
+class Script(Strict):
+    episode_id: Name
+    listener_id: str
+    template_id: Name
+    date: dt.date
+    local_time: dt.time
+    title: ShortText
+    writer: str
+    segments: list[Segment] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_segment_ids(self) -> Script:
+        ids = [s.id for s in self.segments]
+        if len(ids) != len(set(ids)):
+            raise ValueError("segment ids must be unique")
+        return self
+
+
+# ---------------------------------------------------------------- audio stages
+
+
+class TimedText(Strict):
+    start_s: float
+    end_s: float
+    text: str
+
+
+class SpeechClip(Strict):
+    segment_id: Name
+    path: str
+    sample_rate: int
+    duration_s: float
+    sentences: list[TimedText] = Field(description="Times relative to the clip start.")
+    engine: str
+
+
+class TimelineEntry(Strict):
+    segment_id: Name
+    start_s: float  # where this segment's music fades in
+    speech_start_s: float
+    speech_end_s: float
+    end_s: float  # where the next segment starts (its crossfade begins)
+    music_s: float  # length of the music clip to generate, crossfade tail included
+
+
+class Timeline(Strict):
+    entries: list[TimelineEntry]
+    duration_s: float
+
+
+class MusicClip(Strict):
+    segment_id: Name
+    path: str
+    sample_rate: int
+    duration_s: float
+    generator: str
+
+
+# ---------------------------------------------------------------- episode
+
+
+class BackendInfo(Strict):
+    name: str
+    version: str
+    model: str | None = None
+
+
+class Loudness(Strict):
+    integrated_lufs: float
+    true_peak_dbtp: float
+    loudness_range_lu: float
+    measured_by: str = "ffmpeg ebur128"
+
+
+class Chapter(Strict):
+    start_s: float
+    end_s: float
+    title: str
+    segment_id: str
+
+
+class EpisodeManifest(Strict):
+    nightcast_version: str
+    episode_id: str
+    listener_id: str
+    listener_name: str
+    template_id: str
+    title: str
+    date: dt.date
+    created_at: dt.datetime
+    backends: dict[str, BackendInfo]
+    stage_timings_s: dict[str, float]
+    duration_s: float
+    loudness: Loudness
+    chapters: list[Chapter]
+    files: dict[str, str]

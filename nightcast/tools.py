@@ -1,0 +1,67 @@
+"""External programs the defaults need, found once, with an install hint when missing."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+from pathlib import Path
+
+from nightcast.errors import BackendUnavailableError
+
+SOUNDFONT_CANDIDATES = (
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+    "/usr/share/sounds/sf2/TimGM6mb.sf2",
+    "/usr/share/sounds/sf2/default-GM.sf2",
+    "/usr/share/soundfonts/default.sf2",
+    "/usr/share/soundfonts/FluidR3_GM.sf2",
+)
+
+
+@functools.cache
+def ffmpeg() -> str:
+    """System ffmpeg (Debian's has every filter we use); imageio-ffmpeg's bundled binary otherwise."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        raise BackendUnavailableError(
+            "ffmpeg not found: run 'make setup' or 'apt-get install ffmpeg'"
+        ) from exc
+
+
+def require(binary: str, apt_package: str) -> str:
+    found = shutil.which(binary)
+    if not found:
+        raise BackendUnavailableError(f"'{binary}' not found: run 'make setup' or 'apt-get install {apt_package}'")
+    return found
+
+
+@functools.cache
+def soundfont() -> Path:
+    for candidate in SOUNDFONT_CANDIDATES:
+        if Path(candidate).is_file():
+            return Path(candidate)
+    raise BackendUnavailableError(
+        "no General MIDI soundfont found: run 'make setup' or 'apt-get install fluid-soundfont-gm'"
+    )
+
+
+def run(cmd: list[str], what: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise RuntimeError(f"{what} failed (exit {proc.returncode}): {' | '.join(tail)}")
+    return proc
+
+
+def version_of(binary: str) -> str:
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
+    except OSError:
+        return "unknown"
+    return out.splitlines()[0].strip() if out else "unknown"

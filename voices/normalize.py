@@ -1,0 +1,93 @@
+"""Turn written text into what a host would say: numbers, years, decades, times, symbols.
+
+Shared with QA later, so "1970s" in the script and "nineteen seventies" from ASR compare equal.
+"""
+
+from __future__ import annotations
+
+import re
+
+from num2words import num2words
+
+_ABBREVIATIONS = {
+    r"\bfeat\.": "featuring",
+    r"\bft\.": "featuring",
+    r"\bvs\.?": "versus",
+    r"\bDr\.": "Doctor",
+    r"\bMr\.": "Mister",
+    r"\bMrs\.": "Missus",
+    r"\bMs\.": "Miz",
+    r"\bNo\.\s*(?=\d)": "number ",
+    r"\betc\.": "et cetera",
+    r"\be\.g\.": "for example",
+    r"\bi\.e\.": "that is",
+    r"\bDJ\b": "D J",
+    r"\bBPM\b": "B P M",
+}
+_SYMBOLS = {"&": " and ", "+": " plus ", "@": " at ", "%": " percent", "#": " number "}
+
+
+def _year(n: int) -> str:
+    return num2words(n, to="year").replace("-", " ")
+
+
+def _plural(words: str) -> str:
+    return words[:-1] + "ies" if words.endswith("y") else words + "s"
+
+
+def _time(match: re.Match) -> str:
+    hour, minute = int(match.group(1)), int(match.group(2))
+    suffix = match.group(3)
+    spoken = num2words(hour)
+    if minute == 0:
+        spoken += "" if suffix else " o'clock"
+    elif minute < 10:
+        spoken += " oh " + num2words(minute)
+    else:
+        spoken += " " + num2words(minute)
+    if suffix:
+        spoken += " " + " ".join(suffix.replace(".", "").upper())
+    return spoken.replace("-", " ")
+
+
+def _number(match: re.Match) -> str:
+    raw = match.group(0).replace(",", "")
+    if "." in raw:
+        whole, frac = raw.split(".", 1)
+        return f"{num2words(int(whole))} point {' '.join(num2words(int(d)) for d in frac)}".replace("-", " ")
+    n = int(raw)
+    if 1100 <= n <= 2099 and len(raw) == 4:
+        return _year(n)
+    return num2words(n).replace("-", " ").replace(",", "")
+
+
+def normalize_for_speech(text: str, pronunciations: dict[str, str] | None = None) -> str:
+    for written, spoken in (pronunciations or {}).items():
+        text = re.sub(rf"(?<!\w){re.escape(written)}(?!\w)", spoken, text)
+    for pattern, spoken in _ABBREVIATIONS.items():
+        text = re.sub(pattern, spoken, text)
+    text = re.sub(r"\$(\d[\d,]*)", lambda m: f"{m.group(1)} dollars", text)
+    text = re.sub(r"\b(\d{1,2}):(\d{2})\s*([aApP]\.?[mM]\.?)?", _time, text)
+    text = re.sub(r"\b(1[1-9]|20)(\d)0s\b", lambda m: _plural(_year(int(m.group(1) + m.group(2) + "0"))), text)
+    text = re.sub(r"(?<!\w)[’']([2-9])0s\b", lambda m: _plural(num2words(int(m.group(1)) * 10)), text)
+    text = re.sub(r"\b(\d+)(st|nd|rd|th)\b", lambda m: num2words(int(m.group(1)), to="ordinal").replace("-", " "), text)
+    text = re.sub(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?", _number, text)
+    for symbol, spoken in _SYMBOLS.items():
+        text = text.replace(symbol, spoken)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)]?\s+(?=[\"“‘(]?[A-Z0-9])")
+_NOT_A_SENTENCE_END = re.compile(r"\b(feat|ft|vs|Dr|Mr|Mrs|Ms|No|St|etc|e\.g|i\.e)\.$")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split into sentences without breaking on 'feat.', 'Dr.', decimals or initials."""
+    pieces = [p for p in _SENTENCE_END.split(text.strip()) if p.strip()]
+    merged: list[str] = []
+    for piece in pieces:
+        if merged and (_NOT_A_SENTENCE_END.search(merged[-1]) or re.search(r"\b[A-Z]\.$", merged[-1])):
+            merged[-1] = f"{merged[-1]} {piece}"
+        else:
+            merged.append(piece.strip())
+    return merged

@@ -1,0 +1,67 @@
+"""DJ personas as data: voices/presets/*.yaml → VoicePreset → engine + effect chain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from nightcast.errors import InputError, UnknownNameError
+from nightcast.loading import parse_model, read_yaml
+from nightcast.schema import Name
+
+# Only these pedalboard plugins may appear in a preset's chain; kwargs pass straight through.
+ALLOWED_EFFECTS = {
+    "HighpassFilter", "LowpassFilter", "HighShelfFilter", "LowShelfFilter", "PeakFilter",
+    "Compressor", "Gain", "Limiter", "NoiseGate", "Reverb",
+}
+
+
+class Effect(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: str
+    params: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("type")
+    @classmethod
+    def _allowed(cls, value: str) -> str:
+        if value not in ALLOWED_EFFECTS:
+            raise ValueError(f"unknown effect '{value}'; allowed: {', '.join(sorted(ALLOWED_EFFECTS))}")
+        return value
+
+
+class VoicePreset(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: Name
+    display_name: str
+    description: str = ""
+    engine: str
+    model: str | None = None
+    speaker: str | None = None
+    speed: float = Field(default=1.0, gt=0.5, le=2.0)
+    words_per_minute: float = Field(default=160, ge=80, le=260, description="Measured rate; sets word budgets.")
+    sentence_pause_ms: float = Field(default=250, ge=0, le=2000)
+    gain_db: float = Field(default=0.0, ge=-24, le=24)
+    effects: list[Effect] = Field(default_factory=list)
+    pronunciations: dict[str, str] = Field(default_factory=dict)
+
+
+def preset_names(presets_dir: Path) -> list[str]:
+    return sorted(p.stem for p in presets_dir.glob("*.yaml"))
+
+
+def load_preset(name: str, presets_dir: Path) -> VoicePreset:
+    path = presets_dir / f"{name}.yaml"
+    if not path.is_file():
+        raise UnknownNameError("voice preset", name, preset_names(presets_dir), field="voice")
+    preset = parse_model(read_yaml(path), VoicePreset, path)
+    if preset.id != name:
+        raise InputError(f"id '{preset.id}' must match the file name '{name}'", source=path, field="id")
+    return preset
+
+
+def effect_chain(preset: VoicePreset) -> Any:
+    import pedalboard
+
+    return pedalboard.Pedalboard([getattr(pedalboard, e.type)(**e.params) for e in preset.effects])
