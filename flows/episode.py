@@ -1,0 +1,58 @@
+"""The `render-episode` flow: profile → script → speech → music → mix → episode.
+
+Runs in Prefect's local ephemeral mode with no server, and shows up in a server's UI when
+PREFECT_API_URL points to one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+from prefect import flow, unmapped
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.job import describe_backends, prepare_render
+from flows.tasks import master_task, mix_task, music_task, speak_task, write_script_task
+from nightcast.mix import plan_timeline
+from nightcast.progress import stage
+from nightcast.publish import building, chapters_for
+from nightcast.publish.files import EPISODE_FILES, write_episode_files
+from nightcast.settings import Settings
+
+
+@flow(name="render-episode", task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=True)
+def render_episode(profile_path: str, template: str | None = None, out_dir: str | None = None,
+                   date: dt.date | None = None, writer: str | None = None, voice: str | None = None,
+                   music: str | None = None) -> str:
+    """Render one listener's episode; returns the finished episode directory."""
+    settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music)
+    job = prepare_render(profile_path, template, date, settings)
+    mix = job.template.mix
+    timings: dict[str, float] = {}
+
+    with stage("script", timings):
+        script = write_script_task(job.profile, job.template, job.date, job.preset.id,
+                                   job.preset.words_per_minute, job.writer, job.templates_dir)
+    with building(job.episode_dir) as build_dir:
+        work = build_dir / "work"
+        work.mkdir()
+        with stage("speech", timings):
+            speech = speak_task.map(script.segments, unmapped(job.preset), unmapped(work),
+                                    unmapped(mix.sample_rate), range(len(script.segments))).result()
+        timeline = plan_timeline(script, speech, mix, job.target_duration_s)
+        with stage("music", timings):
+            music_clips = music_task.map([s.cue for s in script.segments], timeline.entries, unmapped(work),
+                                         unmapped(job.music), range(len(script.segments))).result()
+        with stage("mix", timings):
+            mixed = mix_task(timeline, speech, music_clips, mix)
+        chapters = chapters_for(script, timeline)
+        tags = {"title": script.title, "artist": job.template.title, "album": f"nightcast: {job.profile.name}",
+                "date": job.date.isoformat(), "genre": "Podcast"}
+        with stage("master", timings):
+            loudness = master_task(mixed, work, build_dir / EPISODE_FILES["audio"], mix, chapters, tags)
+        shutil.rmtree(work)
+        write_episode_files(build_dir, script=script, speech=speech, timeline=timeline, chapters=chapters,
+                            loudness=loudness, backends=describe_backends(job), timings=timings,
+                            listener_name=job.profile.name)
+    return str(job.episode_dir)

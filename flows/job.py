@@ -1,0 +1,95 @@
+"""Everything a render needs, validated up front: a bad profile or name fails here, before any output."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from nightcast.errors import InputError
+from nightcast.loading import load_profile, load_template
+from nightcast.schema import BackendInfo, EpisodeTemplate, ListenerProfile
+from nightcast.settings import Settings
+from voices.presets import VoicePreset, load_preset
+
+
+class RenderJob(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    profile: ListenerProfile
+    template: EpisodeTemplate
+    preset: VoicePreset
+    date: dt.date
+    episode_id: str
+    episode_dir: Path
+    writer: str
+    music: str
+    target_duration_s: float
+    templates_dir: Path
+
+
+def parse_date(value: str | dt.date | None, profile: ListenerProfile) -> dt.date:
+    if value is None:
+        return dt.datetime.now(profile.tz()).date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"'{value}' is not a date in the form YYYY-MM-DD", field="date") from None
+
+
+def target_duration_s(template: EpisodeTemplate, profile: ListenerProfile) -> float:
+    """The listener's preferred length where the format allows it, else the format's target."""
+    if profile.preferred_length_min:
+        wanted = profile.preferred_length_min * 60
+        if template.min_duration_s <= wanted <= template.max_duration_s:
+            return wanted
+    return template.target_duration_s
+
+
+def prepare_render(profile_path: str | Path, template_name: str | None, date: str | dt.date | None,
+                   settings: Settings) -> RenderJob:
+    from generators.music import GENERATORS
+    from generators.script import WRITERS, episode_id_for
+
+    profile = load_profile(profile_path)
+    name = template_name or profile.template
+    if name is None:
+        raise InputError("no template given: pass --template or set 'template' in the profile", source=profile_path, field="template")
+    try:
+        template = load_template(name, settings.templates_dir)
+        preset = load_preset(settings.voice or profile.voice, settings.presets_dir)
+    except InputError as exc:
+        if exc.source is None:  # the name came from the profile or the command line: point there
+            raise InputError(exc.reason, source=profile_path, field=exc.field) from None
+        raise
+    when = parse_date(date, profile)
+    music = settings.music or template.music_backend
+    WRITERS.target(settings.writer)  # unknown backend names fail now, not mid-render
+    GENERATORS.target(music)
+    episode_id = episode_id_for(template, when)
+    return RenderJob(
+        profile=profile, template=template, preset=preset, date=when, episode_id=episode_id,
+        episode_dir=Path(settings.outputs_dir) / profile.id / episode_id, writer=settings.writer, music=music,
+        target_duration_s=target_duration_s(template, profile), templates_dir=settings.templates_dir,
+    )
+
+
+def describe_backends(job: RenderJob) -> dict[str, BackendInfo]:
+    """Which backend ran each stage, with versions, for the manifest."""
+    from importlib.metadata import version
+
+    from generators.music import load_generator
+    from generators.script import WRITERS
+    from nightcast.tools import ffmpeg, version_of
+    from voices import engine_version
+
+    writer = WRITERS.create(job.writer, templates_dir=job.templates_dir)
+    return {
+        "script": BackendInfo(name=job.writer, version=writer.version()),
+        "speech": BackendInfo(name=job.preset.engine, version=engine_version(job.preset), model=job.preset.model or job.preset.id),
+        "music": BackendInfo(name=job.music, version=load_generator(job.music).version()),
+        "mix": BackendInfo(name="numpy+ffmpeg", version=f"numpy {version('numpy')}; {version_of(ffmpeg()).split(' Copyright')[0]}"),
+        "flow": BackendInfo(name="prefect", version=version("prefect")),
+    }

@@ -1,0 +1,49 @@
+"""Prefect tasks: one library call each. Retries sit here; results stay small (paths and models).
+
+Caching and resume across runs come with the orchestration work; until then NO_CACHE keeps
+Prefect from hashing large inputs it would never reuse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from generators.music import make_music
+from generators.script import write_script
+from nightcast.mix import master_episode, mix_episode
+from nightcast.schema import (Chapter, EpisodeTemplate, ListenerProfile, Loudness, MixSettings, MusicClip, MusicCue,
+                              Script, Segment, SpeechClip, Timeline, TimelineEntry)
+from voices import speak_segment
+from voices.presets import VoicePreset
+
+
+@task(name="write-script", cache_policy=NO_CACHE, retries=1)
+def write_script_task(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, speaker: str,
+                      words_per_minute: float, writer: str, templates_dir: Path) -> Script:
+    return write_script(profile, template, date, speaker=speaker, words_per_minute=words_per_minute,
+                        writer=writer, templates_dir=templates_dir)
+
+
+@task(name="speak-segment", cache_policy=NO_CACHE, retries=1, task_run_name="speak-{segment.id}")
+def speak_task(segment: Segment, preset: VoicePreset, out_dir: Path, sample_rate: int, seed: int) -> SpeechClip:
+    return speak_segment(segment, preset, out_dir, sample_rate, seed)
+
+
+@task(name="make-music", cache_policy=NO_CACHE, retries=1, task_run_name="music-{entry.segment_id}")
+def music_task(cue: MusicCue, entry: TimelineEntry, out_dir: Path, generator: str, seed: int) -> MusicClip:
+    return make_music(cue, entry.music_s, entry.segment_id, out_dir, generator=generator, seed=seed)
+
+
+@task(name="mix", cache_policy=NO_CACHE)
+def mix_task(timeline: Timeline, speech: list[SpeechClip], music: list[MusicClip], mix: MixSettings):
+    return mix_episode(timeline, speech, music, mix)
+
+
+@task(name="master", cache_policy=NO_CACHE)
+def master_task(mixed, work_dir: Path, mp3: Path, mix: MixSettings, chapters: list[Chapter],
+                tags: dict[str, str]) -> Loudness:
+    return master_episode(mixed, work_dir, mp3, mix, chapters, tags)

@@ -1,0 +1,138 @@
+"""`nightcast` command line: render, validate, templates, voices.
+
+Bad input exits 2 with one line naming the file and field, before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nightcast.errors import InputError, NightcastError
+from nightcast.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Personalized radio-DJ and podcast episodes.")
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail_input(exc: InputError) -> None:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def render(
+    profile: Annotated[Path, typer.Argument(help="Listener profile YAML.")],
+    template: Annotated[Optional[str], typer.Option("--template", "-t", help="Episode format (see `nightcast templates`).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output root (default: outputs/).")] = None,
+    date: Annotated[Optional[str], typer.Option("--date", help="Episode date YYYY-MM-DD (default: today, listener's time zone).")] = None,
+    writer: Annotated[Optional[str], typer.Option("--writer", help="Script writer backend.")] = None,
+    voice: Annotated[Optional[str], typer.Option("--voice", help="Voice preset, overriding the profile's.")] = None,
+    music: Annotated[Optional[str], typer.Option("--music", help="Music generator, overriding the template's.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+) -> None:
+    """Render an episode through the Prefect flow and print where it is."""
+    from flows.job import prepare_render
+
+    settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music)
+    try:
+        job = prepare_render(profile, template, date, settings)
+    except InputError as exc:
+        _fail_input(exc)
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from nightcast.cli_progress import StageProgress
+
+    with StageProgress(out, f"{job.profile.name} · {job.template.title} · {job.date}"):
+        from flows.episode import render_episode
+
+        try:
+            episode_dir = render_episode(str(profile), template=job.template.id, out_dir=str(settings.outputs_dir),
+                                         date=job.date, writer=job.writer, voice=job.preset.id, music=job.music)
+        except InputError as exc:
+            _fail_input(exc)
+        except NightcastError as exc:
+            err.print(f"[bold red]render failed:[/] {exc}", highlight=False)
+            raise typer.Exit(1)
+    manifest = Path(episode_dir) / "episode.json"
+    import json
+
+    data = json.loads(manifest.read_text())
+    loud = data["loudness"]
+    out.print(f"[green]✓[/] {data['title']}: {data['duration_s'] / 60:.1f} min, "
+              f"{loud['integrated_lufs']:.1f} LUFS, {loud['true_peak_dbtp']:.1f} dBTP")
+    out.print(f"episode: {Path(episode_dir) / 'episode.mp3'}", highlight=False)
+
+
+@app.command()
+def validate(profile: Annotated[Path, typer.Argument(help="Listener profile YAML.")],
+             template: Annotated[Optional[str], typer.Option("--template", "-t")] = None) -> None:
+    """Check a profile (and the template and voice it names) without rendering."""
+    from flows.job import prepare_render
+
+    try:
+        job = prepare_render(profile, template or None, None, Settings.from_env())
+    except InputError as exc:
+        if exc.field == "template" and template is None and "no template given" in exc.reason:
+            from nightcast.loading import load_profile
+
+            load_profile(profile)
+            out.print(f"[green]✓[/] {profile}: valid (no default template)")
+            return
+        _fail_input(exc)
+    p = job.profile
+    out.print(f"[green]✓[/] {profile}: {p.name} ({p.id}), {len(p.favourite_artists)} artists, "
+              f"{len(p.history)} history items; template {job.template.id}, voice {job.preset.id}", highlight=False)
+
+
+@app.command()
+def templates() -> None:
+    """List episode formats."""
+    from nightcast.loading import load_template, template_names
+
+    settings = Settings.from_env()
+    table = Table("name", "title", "target", "segments", "description")
+    for name in template_names(settings.templates_dir):
+        try:
+            t = load_template(name, settings.templates_dir)
+        except InputError as exc:
+            table.add_row(name, "[red]invalid[/]", "", "", str(exc))
+            continue
+        table.add_row(t.id, t.title, f"{t.target_duration_s / 60:.0f} min", str(len(t.expanded_slots())), t.description)
+    out.print(table)
+
+
+@app.command()
+def voices() -> None:
+    """List voice presets and whether each can run on this machine."""
+    from voices import ENGINES, load_engine
+    from voices.presets import load_preset, preset_names
+
+    settings = Settings.from_env()
+    table = Table("preset", "engine", "available", "voice")
+    for name in preset_names(settings.presets_dir):
+        try:
+            preset = load_preset(name, settings.presets_dir)
+            ENGINES.target(preset.engine)
+            load_engine(preset.engine, preset.model, preset.speaker)
+            status = "[green]yes[/]"
+        except NightcastError as exc:
+            status = f"[yellow]no[/]: {exc}"
+            preset = None
+        table.add_row(name, preset.engine if preset else "?", status, preset.display_name if preset else "")
+    out.print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m nightcast.cli`
+    sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

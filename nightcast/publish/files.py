@@ -1,0 +1,47 @@
+"""Write the episode's side files: script.json, transcript.vtt, chapters.json, episode.json."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from nightcast import __version__
+from nightcast.publish.chapters import podcasting20_chapters
+from nightcast.publish.episode_dir import write_text_atomic
+from nightcast.publish.transcript import webvtt
+from nightcast.schema import BackendInfo, Chapter, EpisodeManifest, Loudness, Script, SpeechClip, Timeline
+
+EPISODE_FILES = {
+    "audio": "episode.mp3",
+    "script": "script.json",
+    "transcript": "transcript.vtt",
+    "chapters": "chapters.json",
+    "manifest": "episode.json",
+}
+
+
+def write_episode_files(episode_dir: Path, *, script: Script, speech: list[SpeechClip], timeline: Timeline,
+                        chapters: list[Chapter], loudness: Loudness, backends: dict[str, BackendInfo],
+                        timings: dict[str, float], listener_name: str) -> EpisodeManifest:
+    write_text_atomic(episode_dir / EPISODE_FILES["script"], script.model_dump_json(indent=2))
+    write_text_atomic(episode_dir / EPISODE_FILES["transcript"], webvtt(script, speech, timeline))
+    write_text_atomic(episode_dir / EPISODE_FILES["chapters"], json.dumps(podcasting20_chapters(chapters), indent=2))
+    manifest = EpisodeManifest(
+        nightcast_version=__version__,
+        episode_id=script.episode_id,
+        listener_id=script.listener_id,
+        listener_name=listener_name,
+        template_id=script.template_id,
+        title=script.title,
+        date=script.date,
+        created_at=dt.datetime.now(dt.timezone.utc),
+        backends=backends,
+        stage_timings_s=timings,
+        duration_s=timeline.duration_s,
+        loudness=loudness,
+        chapters=chapters,
+        files=EPISODE_FILES,
+    )
+    write_text_atomic(episode_dir / EPISODE_FILES["manifest"], manifest.model_dump_json(indent=2))
+    return manifest
