@@ -16,7 +16,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from generators.script.base import ScriptRequest, word_budget
-from generators.script.context import ListenerContext, Pick, build_context
+from generators.script.context import ListenerContext, Pick, build_context, style_for
 from generators.script.cues import music_cue
 from nightcast import __version__
 from nightcast.loading import read_yaml
@@ -107,6 +107,8 @@ class TemplateWriter:
         profile = ctx.profile
         interests = [i for i in profile.interests if not profile.avoids(i)]
         top = ctx.top_track
+        others = [h for h in profile.history if h.artist != pick.artist and not profile.avoids(h.artist)]
+        other = ctx.rng.choice(others) if others else None
         return {
             "name": profile.first_name,
             "show": request.template.title,
@@ -126,7 +128,15 @@ class TemplateWriter:
             "total_plays": ctx.total_plays,
             "top_artist": top.artist if top else pick.artist,
             "top_track": f"“{top.title}”" if top else "",
+            "other_artist": other.artist if other else "",
+            "other_track": f"“{other.title}”" if other else "",
+            "artist_count": len(ctx.picks),
+            "genres": [g for g in profile.favourite_genres if not profile.avoids(g)],
         }
+
+    @staticmethod
+    def _genres(variables: dict) -> list[str]:
+        return variables["genres"]
 
     @staticmethod
     def _render(line: str, variables: dict) -> str:
@@ -134,8 +144,11 @@ class TemplateWriter:
 
     def _candidates(self, part: str, bank: dict, lore_pool: dict, variables: dict, pick: Pick, rng: random.Random) -> list[str]:
         """Rendered options for one part of a segment, in a seeded random order."""
-        if part == "lore":
-            return [fact for fact in lore_pool.get(pick.style, [])]
+        if part == "lore":  # the pick's own style first, then the listener's other styles
+            styles = [pick.style] + [style_for(g) for g in self._genres(variables)]
+            return [fact for style in dict.fromkeys(styles) for fact in lore_pool.get(style, [])]
+        if part == "history_link" and not variables["other_track"]:
+            return []
         if part == "track_memory" and not variables["last_played"]:
             return []
         if part == "interest_nod" and not variables["interest"]:
@@ -157,7 +170,9 @@ class TemplateWriter:
                 if option and option not in used and not profile.avoids(option):
                     used.add(option)
                     if part == "lore":
-                        lore_pool[pick.style].remove(option)
+                        for facts in lore_pool.values():
+                            if option in facts:
+                                facts.remove(option)
                     return option
             return None
 

@@ -1,0 +1,23 @@
+# The two commands: `make demo` renders an episode; `make test` runs the tests. Both set up first.
+VENV := .venv
+PROFILE ?= profiles/maya.yaml
+
+.PHONY: demo test setup setup-test bench clean
+
+demo: setup
+	$(VENV)/bin/nightcast render $(PROFILE)
+
+test: setup-test
+	$(VENV)/bin/python -m pytest -q
+
+setup:
+	@bash scripts/setup.sh
+
+setup-test:
+	@bash scripts/setup.sh test,piper
+
+bench: setup
+	$(VENV)/bin/python bench/render_bench.py
+
+clean:
+	rm -rf outputs/*/ .pytest_cache
