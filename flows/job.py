@@ -36,7 +36,7 @@ def parse_date(value: str | dt.date | None, profile: ListenerProfile) -> dt.date
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise InputError(f"'{value}' is not a date in the form YYYY-MM-DD", field="date") from None
+        raise InputError(f"'{value}' is not a date in the form YYYY-MM-DD", source="--date") from None
 
 
 def target_duration_s(template: EpisodeTemplate, profile: ListenerProfile) -> float:
@@ -66,8 +66,11 @@ def prepare_render(profile_path: str | Path, template_name: str | None, date: st
         raise
     when = parse_date(date, profile)
     music = settings.music or template.music_backend
-    WRITERS.target(settings.writer)  # unknown backend names fail now, not mid-render
-    GENERATORS.target(music)
+    for option, registry, name in (("--writer", WRITERS, settings.writer), ("--music", GENERATORS, music)):
+        try:
+            registry.target(name)  # unknown backend names fail now, not mid-render
+        except InputError as exc:
+            raise InputError(exc.reason, source=option) from None
     episode_id = episode_id_for(template, when)
     return RenderJob(
         profile=profile, template=template, preset=preset, date=when, episode_id=episode_id,

