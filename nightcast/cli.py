@@ -74,22 +74,20 @@ def render(
 @app.command()
 def validate(profile: Annotated[Path, typer.Argument(help="Listener profile YAML.")],
              template: Annotated[Optional[str], typer.Option("--template", "-t")] = None) -> None:
-    """Check a profile (and the template and voice it names) without rendering."""
+    """Check a profile, and the template and voice it names, without rendering."""
     from flows.job import prepare_render
+    from nightcast.loading import load_profile
 
     try:
-        job = prepare_render(profile, template or None, None, Settings.from_env())
+        listener = load_profile(profile)
+        checked = ""
+        if template or listener.template:
+            job = prepare_render(profile, template, None, Settings.from_env())
+            checked = f"; template {job.template.id}, voice {job.preset.id}"
     except InputError as exc:
-        if exc.field == "template" and template is None and "no template given" in exc.reason:
-            from nightcast.loading import load_profile
-
-            load_profile(profile)
-            out.print(f"[green]✓[/] {profile}: valid (no default template)")
-            return
         _fail_input(exc)
-    p = job.profile
-    out.print(f"[green]✓[/] {profile}: {p.name} ({p.id}), {len(p.favourite_artists)} artists, "
-              f"{len(p.history)} history items; template {job.template.id}, voice {job.preset.id}", highlight=False)
+    out.print(f"[green]✓[/] {profile}: {listener.name} ({listener.id}), {len(listener.favourite_artists)} artists, "
+              f"{len(listener.history)} history items{checked}", highlight=False)
 
 
 @app.command()

@@ -39,8 +39,13 @@ if [ ! -f "$stamp" ]; then
   spec="."
   [ -n "$extras" ] && spec=".[$extras]"
   echo "setup: installing nightcast$([ -n "$extras" ] && echo "[$extras]") into $venv (pinned by constraints.txt)"
-  "$venv/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-  "$venv/bin/python" -m pip install -q -c constraints.txt -e "$spec" 2>&1 | grep -v "^WARNING: Location" || true
+  log="$venv/setup.log"
+  if ! { "$venv/bin/python" -m pip install -q --upgrade pip && \
+         "$venv/bin/python" -m pip install -q -c constraints.txt -e "$spec"; } >"$log" 2>&1; then
+    grep -v "^WARNING: Location" "$log" | tail -20 >&2
+    echo "setup: pip install failed (full log: $log)" >&2
+    exit 1
+  fi
   "$venv/bin/python" -c "import nightcast.cli, voices, generators, flows" || { echo "setup: install failed" >&2; exit 1; }
   touch "$stamp"
 fi
