@@ -60,9 +60,6 @@ class Clip:
         mono = self.samples.mean(axis=1, keepdims=True)
         return Clip(np.repeat(mono, channels, axis=1) if channels > 1 else mono, self.sample_rate)
 
-    def concat(self, *others: Clip) -> Clip:
-        return Clip(np.concatenate([self.samples, *(o.samples for o in others)]), self.sample_rate)
-
 
 def read_clip(path: str | Path, sample_rate: int | None = None, channels: int | None = None) -> Clip:
     data, sr = sf.read(str(path), dtype="float32", always_2d=True)

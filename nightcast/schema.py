@@ -10,7 +10,7 @@ import datetime as dt
 import re
 from enum import Enum
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
@@ -88,10 +88,6 @@ class ListenerProfile(Strict):
 
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
-
-
-def all_timezones() -> set[str]:
-    return available_timezones()
 
 
 # ---------------------------------------------------------------- template

@@ -23,6 +23,9 @@ from nightcast.loading import read_yaml
 from nightcast.schema import Script, Segment, SegmentKind, Slot
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+# Phrase-bank parts that only make sense when the listener's data has the fact they quote.
+NEEDS = {"history_link": "other_track", "track_memory": "last_played", "interest_nod": "interest",
+         "history_stat": "top_track"}
 
 
 @functools.cache
@@ -135,26 +138,16 @@ class TemplateWriter:
         }
 
     @staticmethod
-    def _genres(variables: dict) -> list[str]:
-        return variables["genres"]
-
-    @staticmethod
     def _render(line: str, variables: dict) -> str:
         return " ".join(_ENV.from_string(line).render(**variables).split())
 
     def _candidates(self, part: str, bank: dict, lore_pool: dict, variables: dict, pick: Pick, rng: random.Random) -> list[str]:
         """Rendered options for one part of a segment, in a seeded random order."""
         if part == "lore":  # the pick's own style first, then the listener's other styles
-            styles = [pick.style] + [style_for(g) for g in self._genres(variables)]
+            styles = [pick.style] + [style_for(g) for g in variables["genres"]]
             return [fact for style in dict.fromkeys(styles) for fact in lore_pool.get(style, [])]
-        if part == "history_link" and not variables["other_track"]:
-            return []
-        if part == "track_memory" and not variables["last_played"]:
-            return []
-        if part == "interest_nod" and not variables["interest"]:
-            return []
-        if part in ("history_stat",) and not variables["top_track"]:
-            return []
+        if part in NEEDS and not variables[NEEDS[part]]:
+            return []  # e.g. no history: no "you played it 14 times" line
         if part == "why":
             part = "why_track" if variables["track"] and rng.random() < 0.7 else "why_favourite"
         lines = list(bank["lines"][part])
