@@ -66,9 +66,9 @@ def prepare_render(profile_path: str | Path, template_name: str | None, date: st
         raise
     when = parse_date(date, profile)
     music = settings.music or template.music_backend
-    for option, registry, name in (("--writer", WRITERS, settings.writer), ("--music", GENERATORS, music)):
+    for option, registry, backend in (("--writer", WRITERS, settings.writer), ("--music", GENERATORS, music)):
         try:
-            registry.target(name)  # unknown backend names fail now, not mid-render
+            registry.target(backend)  # unknown backend names fail now, not mid-render
         except InputError as exc:
             raise InputError(exc.reason, source=option) from None
     episode_id = episode_id_for(template, when)

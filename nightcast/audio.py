@@ -12,6 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import pyloudnorm
 import soundfile as sf
 from scipy.signal import resample_poly
 
@@ -52,6 +53,9 @@ class Clip:
         out = resample_poly(self.samples, ratio.numerator, ratio.denominator, axis=0)
         return Clip(out.astype(np.float32), sample_rate)
 
+    def is_silent(self, threshold: float = 1e-4) -> bool:
+        return self.frames == 0 or float(np.abs(self.samples).max()) < threshold
+
     def as_channels(self, channels: int) -> Clip:
         if channels == self.channels:
             return self
@@ -82,3 +86,13 @@ def write_clip(clip: Clip, path: str | Path) -> Path:
 
 def db_to_gain(db: float) -> float:
     return float(10 ** (db / 20))
+
+
+def loudness_normalized(clip: Clip, target_lufs: float) -> Clip:
+    """Gain the clip to target_lufs (BS.1770 via pyloudnorm); clips too short or too quiet to gate stay as they are."""
+    if clip.duration_s < 0.5:
+        return clip
+    loudness = pyloudnorm.Meter(clip.sample_rate).integrated_loudness(clip.samples)
+    if not np.isfinite(loudness):
+        return clip
+    return Clip((clip.samples * db_to_gain(target_lufs - loudness)).astype(np.float32), clip.sample_rate)

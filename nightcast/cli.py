@@ -5,6 +5,7 @@ Bad input exits 2 with one line naming the file and field, before anything is wr
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -61,10 +62,7 @@ def render(
         except NightcastError as exc:
             err.print(f"[bold red]render failed:[/] {exc}", highlight=False)
             raise typer.Exit(1)
-    manifest = Path(episode_dir) / "episode.json"
-    import json
-
-    data = json.loads(manifest.read_text())
+    data = json.loads((Path(episode_dir) / "episode.json").read_text())
     loud = data["loudness"]
     out.print(f"[green]✓[/] {data['title']}: {data['duration_s'] / 60:.1f} min, "
               f"{loud['integrated_lufs']:.1f} LUFS, {loud['true_peak_dbtp']:.1f} dBTP")
@@ -110,7 +108,7 @@ def templates() -> None:
 @app.command()
 def voices() -> None:
     """List voice presets and whether each can run on this machine."""
-    from voices import ENGINES, load_engine
+    from voices import load_engine
     from voices.presets import load_preset, preset_names
 
     settings = Settings.from_env()
@@ -118,13 +116,15 @@ def voices() -> None:
     for name in preset_names(settings.presets_dir):
         try:
             preset = load_preset(name, settings.presets_dir)
-            ENGINES.target(preset.engine)
+        except InputError as exc:
+            table.add_row(name, "?", f"[red]invalid[/]: {exc}", "")
+            continue
+        try:
             load_engine(preset.engine, preset.model, preset.speaker)
             status = "[green]yes[/]"
         except NightcastError as exc:
             status = f"[yellow]no[/]: {exc}"
-            preset = None
-        table.add_row(name, preset.engine if preset else "?", status, preset.display_name if preset else "")
+        table.add_row(name, preset.engine, status, preset.display_name)
     out.print(table)
 
 

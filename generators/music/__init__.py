@@ -22,7 +22,7 @@ def make_music(cue: MusicCue, duration_s: float, segment_id: str, out_dir: Path,
     """Music stage entry: render one segment's bed (pre-roll + under speech + in the clear + crossfade)."""
     backend = load_generator(generator)
     clip = backend.generate(cue, duration_s, seed=seed)
-    if clip.frames == 0 or float(abs(clip.samples).max()) < 1e-4:
+    if clip.is_silent():
         raise StageError(f"{generator} produced silence for segment {segment_id}")
     path = write_clip(clip, Path(out_dir) / f"music-{segment_id}.wav")
     return MusicClip(segment_id=segment_id, path=str(path), sample_rate=clip.sample_rate, duration_s=clip.duration_s, generator=generator)

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pretty_midi
-import pyloudnorm
 
-from generators.music.styles import CRASH, GROOVES, SNARE, STYLES, Style
-from nightcast.audio import Clip, db_to_gain, read_clip
+from generators.music.styles import CRASH, GROOVES, KICK, SNARE, STYLES, Style
+from nightcast.audio import Clip, loudness_normalized, read_clip
 from nightcast.schema import MusicCue
 from nightcast.tools import require, run, soundfont, version_of
 
@@ -97,7 +96,7 @@ class Arranger:
 
     def bass(self) -> None:
         inst = self.instrument(self.style.bass, "bass")
-        kicks = GROOVES[self.style.groove].get(36, (0, 8))
+        kicks = GROOVES[self.style.groove].get(KICK, (0, 8))
         for bar in range(self.bars):
             root = self.degree_pitch(self.progression[bar % len(self.progression)], 2)
             nxt = self.degree_pitch(self.progression[(bar + 1) % len(self.progression)], 2)
@@ -207,7 +206,4 @@ def _fit(clip: Clip, duration_s: float) -> Clip:
     fade = min(frames, int(0.01 * clip.sample_rate))
     if fade:
         samples[-fade:] *= np.linspace(1, 0, fade, dtype=np.float32)[:, None]
-    loudness = pyloudnorm.Meter(clip.sample_rate).integrated_loudness(samples) if frames > clip.sample_rate // 2 else -70
-    if np.isfinite(loudness) and loudness > -70:
-        samples = samples * db_to_gain(BED_LUFS - loudness)
-    return Clip(samples.astype(np.float32), clip.sample_rate)
+    return loudness_normalized(Clip(samples.astype(np.float32), clip.sample_rate), BED_LUFS)

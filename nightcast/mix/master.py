@@ -12,7 +12,6 @@ import os
 import re
 from pathlib import Path
 
-import numpy as np
 import pyloudnorm
 
 from nightcast.audio import Clip, db_to_gain, write_clip
@@ -29,20 +28,21 @@ MAX_PASSES = 5
 ENCODER_LOSS_PRIOR_LU = 0.4
 
 
-def _parse_ebur128(stderr: str, what: str) -> Loudness:
+def _ebur128_summary(stderr: str, keys: tuple[str, ...], what: str) -> dict[str, float]:
+    """Values from ebur128's final Summary block (the lines before it are running values)."""
     summary = stderr[stderr.rfind("Summary:"):]
-    values = {key: re.search(rf"{key}:\s+(-?[\d.]+|-inf)", summary) for key in ("I", "LRA", "Peak")}
-    if not all(values.values()):
+    found = {key: re.search(rf"{key}:\s+(-?[\d.]+|-inf)", summary) for key in keys}
+    if not all(found.values()):
         raise StageError(f"could not read the loudness of {what}")
-    number = {k: float(m.group(1)) for k, m in values.items()}
-    return Loudness(integrated_lufs=number["I"], loudness_range_lu=number["LRA"], true_peak_dbtp=number["Peak"])
+    return {key: float(match.group(1)) for key, match in found.items()}
 
 
 def measure_loudness(path: str | Path) -> Loudness:
     """Integrated loudness, loudness range and true peak from ffmpeg's ebur128 summary."""
     proc = run([ffmpeg(), "-hide_banner", "-nostats", "-i", str(path), "-filter_complex", "ebur128=peak=true",
                 "-f", "null", "-"], "ebur128 measurement")
-    return _parse_ebur128(proc.stderr, str(path))
+    value = _ebur128_summary(proc.stderr, ("I", "LRA", "Peak"), str(path))
+    return Loudness(integrated_lufs=value["I"], loudness_range_lu=value["LRA"], true_peak_dbtp=value["Peak"])
 
 
 def limit(wav: Path, out_wav: Path, gain_db: float, ceiling_dbtp: float, sample_rate: int) -> float:
@@ -53,10 +53,7 @@ def limit(wav: Path, out_wav: Path, gain_db: float, ceiling_dbtp: float, sample_
              f"aresample={sample_rate}:resampler=soxr,ebur128")
     proc = run([ffmpeg(), "-hide_banner", "-nostats", "-y", "-i", str(wav), "-af", chain, "-c:a", "pcm_f32le",
                 str(out_wav)], "limiter")
-    found = re.search(r"I:\s+(-?[\d.]+) LUFS", proc.stderr[proc.stderr.rfind("Summary:"):])
-    if not found:
-        raise StageError(f"could not read the loudness of {out_wav}")
-    return float(found.group(1))
+    return _ebur128_summary(proc.stderr, ("I",), str(out_wav))["I"]
 
 
 def _ffmetadata(chapters: list[Chapter], tags: dict[str, str]) -> str:
@@ -88,7 +85,7 @@ def _within(measured: Loudness, mix: MixSettings, tolerance_lu: float, ceiling_d
 def master_episode(mix_clip: Clip, work_dir: Path, mp3: Path, mix: MixSettings,
                    chapters: list[Chapter], tags: dict[str, str]) -> Loudness:
     """Master stage entry: mix → mastered MP3 at the loudness target; returns what ebur128 measured on the MP3."""
-    if mix_clip.frames == 0 or float(np.abs(mix_clip.samples).max()) < 1e-4:
+    if mix_clip.is_silent():
         raise StageError("the mix is silent; refusing to master it")
     work_dir = Path(work_dir)
     wav, limited = write_clip(mix_clip, work_dir / "mix.wav"), work_dir / "mastered.wav"

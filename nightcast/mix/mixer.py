@@ -6,9 +6,8 @@ Vectorised numpy over the whole episode: one pass per clip, no per-sample Python
 from __future__ import annotations
 
 import numpy as np
-import pyloudnorm
 
-from nightcast.audio import Clip, db_to_gain, read_clip
+from nightcast.audio import Clip, db_to_gain, loudness_normalized, read_clip
 from nightcast.mix.timeline import FINAL_FADE_S
 from nightcast.schema import MixSettings, MusicClip, SpeechClip, Timeline
 
@@ -32,15 +31,6 @@ def duck_envelope(frames: int, sample_rate: int, offset_s: float, speech: tuple[
     points_db = np.array([0.0, mix.duck_db, mix.duck_db, 0.0])
     t = np.arange(frames, dtype=np.float32) / sample_rate
     return (10 ** (np.interp(t, points_s, points_db, left=0.0, right=0.0) / 20)).astype(np.float32)
-
-
-def _loudness_matched(clip: Clip, target_lufs: float) -> Clip:
-    if clip.duration_s < 0.5:
-        return clip
-    loudness = pyloudnorm.Meter(clip.sample_rate).integrated_loudness(clip.samples)
-    if not np.isfinite(loudness):
-        return clip
-    return Clip(clip.samples * db_to_gain(target_lufs - loudness), clip.sample_rate)
 
 
 def mix_episode(timeline: Timeline, speech: list[SpeechClip], music: list[MusicClip], mix: MixSettings) -> Clip:
@@ -71,7 +61,7 @@ def mix_episode(timeline: Timeline, speech: list[SpeechClip], music: list[MusicC
             envelope = duck_envelope(n, rate, entry.start_s, (entry.speech_start_s, entry.speech_end_s), mix)
             out[start : start + n] += bed * envelope[:, None] * db_to_gain(MUSIC_CLEAR_GAIN_DB)
         if entry.segment_id in speech_by_id and entry.speech_end_s > entry.speech_start_s:
-            voice = _loudness_matched(read_clip(speech_by_id[entry.segment_id].path, rate, 1), SPEECH_LUFS)
+            voice = loudness_normalized(read_clip(speech_by_id[entry.segment_id].path, rate, 1), SPEECH_LUFS)
             at = round(entry.speech_start_s * rate)
             n = min(voice.frames, out.shape[0] - at)
             out[at : at + n] += voice.samples[:n]  # mono voice, centred
