@@ -24,16 +24,17 @@ from nightcast.settings import Settings
 @flow(name="render-episode", task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=True)
 def render_episode(profile_path: str, template: str | None = None, out_dir: str | None = None,
                    date: dt.date | None = None, writer: str | None = None, voice: str | None = None,
-                   music: str | None = None) -> str:
+                   music: str | None = None, writer_model: str | None = None, writer_url: str | None = None) -> str:
     """Render one listener's episode; returns the finished episode directory."""
-    settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music)
+    settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music,
+                                 writer_model=writer_model, writer_url=writer_url)
     job = prepare_render(profile_path, template, date, settings)
     mix = job.template.mix
     timings: dict[str, float] = {}
 
     with stage("script", timings):
         script = write_script_task(job.profile, job.template, job.date, job.preset.id,
-                                   job.preset.words_per_minute, job.writer, job.templates_dir)
+                                   job.preset.words_per_minute, job.settings)
     with building(job.episode_dir) as build_dir:
         work = build_dir / "work"
         work.mkdir()
@@ -53,6 +54,6 @@ def render_episode(profile_path: str, template: str | None = None, out_dir: str 
             loudness = master_task(mixed, work, build_dir / EPISODE_FILES["audio"], mix, chapters, tags)
         shutil.rmtree(work)
         write_episode_files(build_dir, script=script, speech=speech, timeline=timeline, chapters=chapters,
-                            loudness=loudness, backends=describe_backends(job), timings=timings,
+                            loudness=loudness, backends=describe_backends(job, script), timings=timings,
                             listener_name=job.profile.name)
     return str(job.episode_dir)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from nightcast.errors import InputError
 from nightcast.loading import load_profile, load_template
-from nightcast.schema import BackendInfo, EpisodeTemplate, ListenerProfile
+from nightcast.schema import BackendInfo, EpisodeTemplate, ListenerProfile, Script
 from nightcast.settings import Settings
 from voices.presets import VoicePreset, load_preset
 
@@ -26,6 +26,7 @@ class RenderJob(BaseModel):
     music: str
     target_duration_s: float
     templates_dir: Path
+    settings: Settings
 
 
 def parse_date(value: str | dt.date | None, profile: ListenerProfile) -> dt.date:
@@ -71,26 +72,30 @@ def prepare_render(profile_path: str | Path, template_name: str | None, date: st
             registry.target(backend)  # unknown backend names fail now, not mid-render
         except InputError as exc:
             raise InputError(exc.reason, source=option) from None
+    check = getattr(WRITERS.load(settings.writer), "check", None)
+    if check is not None:  # a missing model file or server URL fails now, with the option to fix
+        check(settings)
     episode_id = episode_id_for(template, when)
     return RenderJob(
         profile=profile, template=template, preset=preset, date=when, episode_id=episode_id,
         episode_dir=Path(settings.outputs_dir) / profile.id / episode_id, writer=settings.writer, music=music,
         target_duration_s=target_duration_s(template, profile), templates_dir=settings.templates_dir,
+        settings=settings,
     )
 
 
-def describe_backends(job: RenderJob) -> dict[str, BackendInfo]:
-    """Which backend ran each stage, with versions, for the manifest."""
+def describe_backends(job: RenderJob, script: Script) -> dict[str, BackendInfo]:
+    """Which backend ran each stage, with versions and models, for the manifest."""
     from importlib.metadata import version
 
     from generators.music import load_generator
-    from generators.script import WRITERS
+    from generators.script import load_writer
     from nightcast.tools import ffmpeg, version_of
     from voices import engine_version
 
-    writer = WRITERS.create(job.writer, templates_dir=job.templates_dir)
     return {
-        "script": BackendInfo(name=job.writer, version=writer.version()),
+        "script": BackendInfo(name=script.writer, version=load_writer(job.settings).version(),
+                              model=script.writer_model),
         "speech": BackendInfo(name=job.preset.engine, version=engine_version(job.preset), model=job.preset.model or job.preset.id),
         "music": BackendInfo(name=job.music, version=load_generator(job.music).version()),
         "mix": BackendInfo(name="numpy+ffmpeg", version=f"numpy {version('numpy')}; {version_of(ffmpeg()).split(' Copyright')[0]}"),

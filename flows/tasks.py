@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from generators.music import make_music
 from generators.script import write_script
 from nightcast.mix import master_episode, mix_episode
+from nightcast.settings import Settings
 from nightcast.schema import (Chapter, EpisodeTemplate, ListenerProfile, Loudness, MixSettings, MusicClip, MusicCue,
                               Script, Segment, SpeechClip, Timeline, TimelineEntry)
 from voices import speak_segment
@@ -23,9 +24,9 @@ from voices.presets import VoicePreset
 
 @task(name="write-script", cache_policy=NO_CACHE, retries=1)
 def write_script_task(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, speaker: str,
-                      words_per_minute: float, writer: str, templates_dir: Path) -> Script:
+                      words_per_minute: float, settings: Settings) -> Script:
     return write_script(profile, template, date, speaker=speaker, words_per_minute=words_per_minute,
-                        writer=writer, templates_dir=templates_dir)
+                        settings=settings)
 
 
 @task(name="speak-segment", cache_policy=NO_CACHE, retries=1, task_run_name="speak-{segment.id}")

@@ -34,7 +34,9 @@ def render(
     template: Annotated[Optional[str], typer.Option("--template", "-t", help="Episode format (see `nightcast templates`).")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output root (default: outputs/).")] = None,
     date: Annotated[Optional[str], typer.Option("--date", help="Episode date YYYY-MM-DD (default: today, listener's time zone).")] = None,
-    writer: Annotated[Optional[str], typer.Option("--writer", help="Script writer backend.")] = None,
+    writer: Annotated[Optional[str], typer.Option("--writer", help="Script writer: template, llamacpp, transformers, openai.")] = None,
+    writer_model: Annotated[Optional[str], typer.Option("--writer-model", help="GGUF file, model directory, or served model name.")] = None,
+    writer_url: Annotated[Optional[str], typer.Option("--writer-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")] = None,
     voice: Annotated[Optional[str], typer.Option("--voice", help="Voice preset, overriding the profile's.")] = None,
     music: Annotated[Optional[str], typer.Option("--music", help="Music generator, overriding the template's.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
@@ -42,8 +44,9 @@ def render(
     """Render an episode through the Prefect flow and print where it is."""
     from flows.job import prepare_render
 
-    settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music)
     try:
+        settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music,
+                                     writer_model=writer_model, writer_url=writer_url)
         job = prepare_render(profile, template, date, settings)
     except InputError as exc:
         _fail_input(exc)
@@ -56,7 +59,8 @@ def render(
 
         try:
             episode_dir = render_episode(str(profile), template=job.template.id, out_dir=str(settings.outputs_dir),
-                                         date=job.date, writer=job.writer, voice=job.preset.id, music=job.music)
+                                         date=job.date, writer=job.writer, voice=job.preset.id, music=job.music,
+                                         writer_model=settings.writer_model, writer_url=settings.writer_url)
         except InputError as exc:
             _fail_input(exc)
         except NightcastError as exc:
@@ -66,7 +70,23 @@ def render(
     loud = data["loudness"]
     out.print(f"[green]✓[/] {data['title']}: {data['duration_s'] / 60:.1f} min, "
               f"{loud['integrated_lufs']:.1f} LUFS, {loud['true_peak_dbtp']:.1f} dBTP")
+    _print_writing(data)
     out.print(f"episode: {Path(episode_dir) / 'episode.mp3'}", highlight=False)
+
+
+def _print_writing(manifest: dict) -> None:
+    """Say who wrote the script, and loudly when an LLM's segments fell back."""
+    script = manifest["backends"]["script"]
+    fallbacks = manifest.get("writer_fallbacks", [])
+    if script["name"] == "template" and not fallbacks:
+        return
+    written = manifest.get("segment_writers", {})
+    by_llm = sum(1 for w in written.values() if w != "template")
+    model = f" ({script['model']})" if script.get("model") else ""
+    out.print(f"script: {script['name']}{model} wrote {by_llm} of {len(written)} segments", highlight=False)
+    for fallback in fallbacks:
+        where = fallback["segment_id"] or "whole script"
+        err.print(f"[yellow]fallback[/] {where} → {fallback['used']}: {fallback['reason']}", highlight=False)
 
 
 @app.command()

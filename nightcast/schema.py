@@ -133,7 +133,7 @@ class EpisodeTemplate(Strict):
     title: ShortText
     description: str = ""
     style: str = Field(default="dj", pattern=r"^(dj|digest)$", description="dj: a music show; digest: a talk-led podcast")
-    prompt: str = Field(default="dj_show.j2", description="Prompt template in templates/prompts/.")
+    prompt: Name = Field(default="host", description="LLM prompt set: templates/prompts/llm/<prompt>/.")
     target_duration_s: float = Field(gt=0, le=7200)
     min_duration_s: float = Field(gt=0)
     max_duration_s: float = Field(gt=0)
@@ -178,10 +178,29 @@ class Segment(Strict):
     word_budget: int = Field(ge=0)
     cue: MusicCue
     notes: str = Field(default="", description="Why this segment fits the listener (for show notes).")
+    artist: str | None = Field(default=None, description="The artist this segment is about, if any.")
+    track: str | None = Field(default=None, description="The listener's own track it cites, if any.")
+    written_by: str | None = Field(default=None, description="Backend (and model) that wrote the text.")
 
     @property
     def word_count(self) -> int:
         return len(self.text.split())
+
+
+class WriterFallback(Strict):
+    """A segment (or a whole script) the chosen writer could not deliver, and what replaced it."""
+
+    segment_id: str | None = Field(description="None: the whole script fell back.")
+    reason: str
+    attempts: list[str] = Field(default_factory=list, description="What each try returned, in order.")
+    used: str = Field(description="The writer whose text was used instead.")
+
+
+class WritingStats(Strict):
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
 
 
 class Script(Strict):
@@ -192,7 +211,10 @@ class Script(Strict):
     local_time: dt.time
     title: ShortText
     writer: str
+    writer_model: str | None = None
     segments: list[Segment] = Field(min_length=1)
+    fallbacks: list[WriterFallback] = Field(default_factory=list)
+    stats: WritingStats | None = None
 
     @model_validator(mode="after")
     def _unique_segment_ids(self) -> Script:
@@ -275,6 +297,8 @@ class EpisodeManifest(Strict):
     date: dt.date
     created_at: dt.datetime
     backends: dict[str, BackendInfo]
+    segment_writers: dict[str, str] = Field(default_factory=dict, description="Who wrote each segment's text.")
+    writer_fallbacks: list[WriterFallback] = Field(default_factory=list)
     stage_timings_s: dict[str, float]
     duration_s: float
     loudness: Loudness

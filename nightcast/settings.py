@@ -1,36 +1,96 @@
-"""Where things live and which backends run: parsed once at the edge, passed down typed.
+"""Where things live, which backends run and how: one config file, overridden by env, then by flags.
 
-Every field can be overridden by an environment variable NIGHTCAST_<FIELD> (e.g.
-NIGHTCAST_WRITER=template, NIGHTCAST_OUTPUTS_DIR=/srv/episodes).
+Precedence, highest first: command-line flags (passed as overrides) → environment variables
+`NIGHTCAST_<FIELD>` (nested fields with `__`: `NIGHTCAST_GENERATION__TEMPERATURE=0.5`) → the config
+file → the defaults below. The config file is `$NIGHTCAST_CONFIG`, else `./nightcast.yaml` when
+present, else the documented `nightcast.yaml` at the project root.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+
+from nightcast.errors import InputError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_ENV = "NIGHTCAST_CONFIG"
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class GenerationSettings(BaseModel):
+    """How LLM writers sample and where they run; shared by every LLM backend."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    top_p: float = Field(default=0.9, gt=0, le=1)
+    max_new_tokens: int = Field(default=384, ge=16, le=4096, description="Per segment.")
+    seed: int = 0
+    batch_size: int = Field(default=8, ge=1, le=256, description="Prompts per generate call (transformers).")
+    concurrency: int = Field(default=4, ge=1, le=64, description="Requests in flight (openai).")
+    timeout_s: float = Field(default=60, gt=0, le=3600, description="Per HTTP request (openai).")
+    http_retries: int = Field(default=2, ge=0, le=10, description="Retries with backoff on 429/5xx/timeouts.")
+    n_ctx: int = Field(default=4096, ge=512, le=131072, description="Context window (llamacpp).")
+    n_gpu_layers: int = Field(default=-1, ge=-1, description="Layers offloaded to a GPU build of llama.cpp; -1: all.")
+    n_threads: int | None = Field(default=None, ge=1)
+    device: str = Field(default="auto", description="transformers: auto (cuda when present), cpu, cuda, cuda:1, mps.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  # auto: bf16/fp16 on GPU, fp32 on CPU
+    json_schema: bool = Field(default=True, description="openai: send response_format json_schema where supported.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NIGHTCAST_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     templates_dir: Path = PROJECT_ROOT / "templates"
     profiles_dir: Path = PROJECT_ROOT / "profiles"
     presets_dir: Path = PROJECT_ROOT / "voices" / "presets"
     outputs_dir: Path = Path("outputs")
     writer: str = "template"
+    writer_model: str | None = Field(default=None, description="GGUF file, HF model dir or id, or served model name.")
+    writer_url: str | None = Field(default=None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+    writer_api_key: SecretStr | None = Field(default=None, description="Else $OPENAI_API_KEY.")
+    memory_days: int = Field(default=7, ge=0, le=365, description="How far back the writer reads past episodes.")
+    generation: GenerationSettings = GenerationSettings()
     music: str | None = None  # None: the template's music_backend
     voice: str | None = None  # None: the profile's preset
 
     @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings]
+        config = config_path()
+        if config is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config))
+        return tuple(sources)
+
+    @classmethod
     def from_env(cls, **overrides) -> Settings:
-        values = {}
-        for name in cls.model_fields:
-            env = os.environ.get(f"NIGHTCAST_{name.upper()}")
-            if env:
-                values[name] = env
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        """Settings from file and env, with non-None overrides (command-line flags) on top."""
+        try:
+            return cls(**{k: v for k, v in overrides.items() if v is not None})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = ".".join(str(p) for p in error["loc"])
+            raise InputError(error["msg"], source=str(config_path() or "settings"), field=field) from None
+
+    def api_key(self) -> str | None:
+        if self.writer_api_key is not None:
+            return self.writer_api_key.get_secret_value()
+        return os.environ.get("OPENAI_API_KEY")
+
+
+def config_path() -> Path | None:
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise InputError("config file not found", source=str(path))
+        return path
+    for candidate in (Path("nightcast.yaml"), PROJECT_ROOT / "nightcast.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from nightcast.settings import Settings
+
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
@@ -18,6 +20,8 @@ PROFILES = ROOT / "profiles"
 TEMPLATES = ROOT / "templates"
 PRESETS = ROOT / "voices" / "presets"
 DATE = dt.date(2026, 11, 23)
+# Writers in unit tests remember nothing: memory has tests of its own.
+SETTINGS = Settings.from_env(memory_days=0)
 
 
 def ffprobe_duration(path: Path) -> float:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import DATE, PROFILES, TEMPLATES, ebur128
+from conftest import DATE, PROFILES, SETTINGS, TEMPLATES, ebur128
 from generators.script import write_script
 from nightcast.audio import Clip
 from nightcast.loading import load_profile, load_template
@@ -16,7 +16,7 @@ MIX = MixSettings(pre_roll_s=3, crossfade_s=2, duck_db=-14, min_music_s=4)
 @pytest.fixture(scope="module")
 def script():
     return write_script(load_profile(PROFILES / "maya.yaml"), load_template("nightly-digest", TEMPLATES), DATE,
-                        speaker="host", words_per_minute=180, templates_dir=TEMPLATES)
+                        speaker="host", words_per_minute=180, settings=SETTINGS)
 
 
 def fake_speech(script, seconds: float, tmp_path) -> list[SpeechClip]:

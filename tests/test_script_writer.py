@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 import yaml
 
-from conftest import DATE, PROFILES, TEMPLATES
+from conftest import DATE, PROFILES, SETTINGS, TEMPLATES
 from generators.script import WRITERS, write_script
 from nightcast.errors import UnknownNameError
 from nightcast.loading import load_profile, load_template
@@ -16,7 +16,7 @@ def script_for(profile, template="morning-drive", date=DATE) -> Script:
     if isinstance(profile, str):
         profile = load_profile(PROFILES / f"{profile}.yaml")
     return write_script(profile, load_template(template, TEMPLATES), date, speaker="host",
-                        words_per_minute=WPM, templates_dir=TEMPLATES)
+                        words_per_minute=WPM, settings=SETTINGS)
 
 
 def sentences(script: Script) -> set[str]:
@@ -100,5 +100,5 @@ def test_profile_text_is_data_not_template_code():
 
 
 def test_unknown_writer_lists_valid_ones():
-    with pytest.raises(UnknownNameError, match="unknown script writer 'gpt9'; valid: template"):
+    with pytest.raises(UnknownNameError, match="unknown script writer 'gpt9'; valid: llamacpp, openai, template, transformers"):
         WRITERS.target("gpt9")

@@ -1,41 +1,58 @@
-"""Script stage: ListenerProfile + EpisodeTemplate → Script, by a writer chosen by name."""
+"""Script stage: ListenerProfile + EpisodeTemplate → Script, by a writer chosen by name.
+
+`template` is the embedded CPU writer and every LLM writer's fallback; `llamacpp`, `transformers`
+and `openai` write each segment with an LLM (generators/script/llm/).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+import functools
 
 from generators.script.base import ScriptRequest, ScriptWriter, word_budget
+from generators.script.memory import EpisodeMemory, recall
 from nightcast.registry import Registry
 from nightcast.schema import EpisodeTemplate, ListenerProfile, Script
+from nightcast.settings import Settings
 
-WRITERS = Registry("script writer", {"template": "generators.script.template_writer:TemplateWriter"})
+WRITERS = Registry("script writer", {
+    "template": "generators.script.template_writer:TemplateWriter",
+    "llamacpp": "generators.script.llm.llamacpp:LlamaCppWriter",
+    "transformers": "generators.script.llm.transformers_lm:TransformersWriter",
+    "openai": "generators.script.llm.openai_chat:OpenAIWriter",
+})
 
-__all__ = ["WRITERS", "ScriptRequest", "ScriptWriter", "episode_id_for", "word_budget", "write_script"]
+__all__ = ["WRITERS", "ScriptRequest", "ScriptWriter", "episode_id_for", "load_writer", "word_budget",
+           "write_script", "write_scripts"]
 
 
 def episode_id_for(template: EpisodeTemplate, date: dt.date) -> str:
     return f"{date.isoformat()}-{template.id}"
 
 
-def write_script(
-    profile: ListenerProfile,
-    template: EpisodeTemplate,
-    date: dt.date,
-    *,
-    speaker: str,
-    words_per_minute: float,
-    writer: str = "template",
-    templates_dir: Path,
-) -> Script:
-    """Script stage entry."""
-    request = ScriptRequest(
-        profile=profile,
-        template=template,
-        date=date,
-        episode_id=episode_id_for(template, date),
-        speaker=speaker,
-        words_per_minute=words_per_minute,
-    )
-    backend: ScriptWriter = WRITERS.create(writer, templates_dir=templates_dir)
-    return Script.model_validate(backend.write(request).model_dump())
+@functools.lru_cache(maxsize=4)
+def load_writer(settings: Settings) -> ScriptWriter:
+    """One writer per configuration, kept: an LLM loads its weights once per process."""
+    return WRITERS.create(settings.writer, templates_dir=settings.templates_dir, settings=settings)
+
+
+def script_request(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, *, speaker: str,
+                   words_per_minute: float, settings: Settings, memory: EpisodeMemory | None = None) -> ScriptRequest:
+    if memory is None:
+        memory = recall(settings.outputs_dir, profile.id, date, settings.memory_days)
+    return ScriptRequest(profile=profile, template=template, date=date, episode_id=episode_id_for(template, date),
+                         speaker=speaker, words_per_minute=words_per_minute, memory=memory)
+
+
+def write_script(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, *, speaker: str,
+                 words_per_minute: float, settings: Settings, memory: EpisodeMemory | None = None) -> Script:
+    """Script stage entry: one listener's script, remembering their recent episodes."""
+    request = script_request(profile, template, date, speaker=speaker, words_per_minute=words_per_minute,
+                             settings=settings, memory=memory)
+    return write_scripts([request], settings)[0]
+
+
+def write_scripts(requests: list[ScriptRequest], settings: Settings) -> list[Script]:
+    """Many scripts in one go (the nightly run): LLM writers batch prompts across listeners."""
+    scripts = load_writer(settings).write_many(requests)
+    return [Script.model_validate(s.model_dump()) for s in scripts]

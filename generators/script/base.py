@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+from generators.script.memory import EpisodeMemory
 from nightcast.schema import EpisodeTemplate, ListenerProfile, Script
 
 
@@ -22,6 +23,10 @@ class ScriptRequest(BaseModel):
     episode_id: str
     speaker: str  # voice preset id
     words_per_minute: float  # the preset's speaking rate: turns seconds into word budgets
+    memory: EpisodeMemory | None = None  # recent episodes, to avoid repeats and call back
+
+    def recalled(self) -> EpisodeMemory:
+        return self.memory or EpisodeMemory(today=self.date)
 
 
 @runtime_checkable
@@ -29,6 +34,10 @@ class ScriptWriter(Protocol):
     name: str
 
     def write(self, request: ScriptRequest) -> Script: ...
+
+    def write_many(self, requests: list[ScriptRequest]) -> list[Script]:
+        """Many scripts at once (the nightly run): LLM backends batch their prompts across them."""
+        ...
 
     def version(self) -> str: ...
 

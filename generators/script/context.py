@@ -10,6 +10,7 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 
+from generators.script.memory import EpisodeMemory
 from nightcast.schema import EpisodeTemplate, HistoryItem, ListenerProfile
 
 # Style families the procedural music generator knows, matched by keywords in genre names.
@@ -72,6 +73,16 @@ class ListenerContext:
     total_plays: int
     seed: int
     rng: random.Random = field(compare=False, repr=False)
+    memory: EpisodeMemory | None = None
+
+    @property
+    def previous(self) -> tuple[str, str] | None:
+        """(artist featured last episode, when that was) for a callback line, if there was one."""
+        if self.memory is None or self.memory.last is None:
+            return None
+        last = self.memory.last
+        artists = [s.artist for s in last.segments if s.artist and not self.profile.avoids(s.artist)]
+        return (artists[0], self.memory.when(last.date, self.daypart)) if artists else None
 
     @property
     def is_upbeat(self) -> bool:
@@ -82,7 +93,18 @@ def _seed(*parts: object) -> int:
     return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:8], "big")
 
 
-def build_context(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date) -> ListenerContext:
+def _freshest_first(artists: list[str], memory: EpisodeMemory | None) -> list[str]:
+    """Artists not featured in the memory window first (in their order), then the least recent."""
+    if memory is None:
+        return artists
+    recent = set(memory.recent_artists())
+    fresh = [a for a in artists if a not in recent]
+    stale = sorted((a for a in artists if a in recent), key=lambda a: memory.last_featured(a) or dt.date.min)
+    return fresh + stale
+
+
+def build_context(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date,
+                  memory: EpisodeMemory | None = None) -> ListenerContext:
     seed = _seed(profile.id, template.id, date.isoformat())
     rng = random.Random(seed)
     local_time = profile.listens_at or DEFAULT_LOCAL_TIME["morning" if "morning" in template.id else "night"]
@@ -101,7 +123,7 @@ def build_context(profile: ListenerProfile, template: EpisodeTemplate, date: dt.
     genres = [g for g in profile.favourite_genres if not profile.avoids(g)] or ["pop"]
     genre_offset = rng.randrange(len(genres))
     picks = []
-    for index, artist in enumerate(head + tail):
+    for index, artist in enumerate(_freshest_first(head + tail, memory)):
         genre = genres[(index + genre_offset) % len(genres)]
         track = next((h for h in history if h.artist == artist), None)
         picks.append(Pick(artist=artist, genre=genre, style=style_for(genre), track=track))
@@ -117,4 +139,5 @@ def build_context(profile: ListenerProfile, template: EpisodeTemplate, date: dt.
         total_plays=sum(h.plays for h in history),
         seed=seed,
         rng=rng,
+        memory=memory,
     )

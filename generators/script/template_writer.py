@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import StrictUndefined
@@ -18,6 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from generators.script.base import ScriptRequest, word_budget
 from generators.script.context import ListenerContext, Pick, build_context, style_for
 from generators.script.cues import music_cue
+from generators.script.memory import sentence_key, sentences_of
 from nightcast import __version__
 from nightcast.loading import read_yaml
 from nightcast.schema import Script, Segment, SegmentKind, Slot
@@ -25,7 +27,7 @@ from nightcast.schema import Script, Segment, SegmentKind, Slot
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 # Phrase-bank parts that only make sense when the listener's data has the fact they quote.
 NEEDS = {"history_link": "other_track", "track_memory": "last_played", "interest_nod": "interest",
-         "history_stat": "top_track"}
+         "history_stat": "top_track", "callback": "previous_artist"}
 
 
 @functools.cache
@@ -39,69 +41,108 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
-def _clock(ctx: ListenerContext) -> str:
+def clock(ctx: ListenerContext) -> str:
     hour = ctx.local_time.hour % 12 or 12
     suffix = "am" if ctx.local_time.hour < 12 else "pm"
     return f"{hour}:{ctx.local_time.minute:02d} {suffix}"
 
 
-def _days_ago(day: dt.date | None, today: dt.date) -> str:
+def days_ago(day: dt.date | None, today: dt.date) -> str:
     if day is None or day > today or (today - day).days > 14:
         return ""
     days = (today - day).days
     return {0: "earlier today", 1: "yesterday"}.get(days, f"{days} days ago")
 
 
-class TemplateWriter:
-    name = "template"
+@dataclass(frozen=True)
+class PlannedSegment:
+    """One segment as the template writer would deliver it, plus the facts it was built from.
 
-    def __init__(self, templates_dir: Path):
-        self.templates_dir = Path(templates_dir)
+    LLM writers keep everything but the words (id, kind, speaker, budget, cue, notes): the script's
+    structure is decided here, by code, so nothing in a profile or a model's output can change it.
+    """
 
-    def version(self) -> str:
-        return __version__
+    segment: Segment
+    pick: Pick
+    following: Pick
+    lore: list[str]  # vetted facts for stories, the pick's style first
 
-    def write(self, request: ScriptRequest) -> Script:
-        bank, lore = _bank(self.templates_dir)
-        ctx = build_context(request.profile, request.template, request.date)
-        used: set[str] = set()
-        lore_pool = {style: list(facts) for style, facts in lore.items()}
-        for facts in lore_pool.values():
-            ctx.rng.shuffle(facts)
-        segments = []
-        slots = request.template.expanded_slots()
-        pick_index = 0
-        for index, slot in enumerate(slots):
-            pick = ctx.picks[pick_index % len(ctx.picks)]
-            following = ctx.picks[(pick_index + 1) % len(ctx.picks)]
-            variables = self._variables(request, ctx, pick, following)
-            budget = word_budget(slot.speech_s, request.words_per_minute)
-            text = self._compose(slot, bank, lore_pool, variables, ctx, budget, used, pick) if budget else ""
-            segments.append(
-                Segment(
-                    id=f"s{index + 1:02d}-{slot.kind.value}",
-                    kind=slot.kind,
-                    title=self._render(ctx.rng.choice(bank["titles"][slot.kind.value]), variables)[:120],
-                    speaker=request.speaker,
-                    text=text,
-                    word_budget=budget,
-                    cue=music_cue(slot, ctx, pick),
-                    notes=self._notes(slot, ctx, pick),
-                )
-            )
-            if slot.kind in (SegmentKind.pick, SegmentKind.story):
-                pick_index += 1
-        title = f"{request.template.title} for {ctx.profile.first_name}, {ctx.weekday} {request.date:%B} {request.date.day}"
+
+@dataclass(frozen=True)
+class ScriptPlan:
+    context: ListenerContext
+    title: str
+    segments: list[PlannedSegment]
+
+    def script(self, request: ScriptRequest, writer: str, **extra) -> Script:
         return Script(
             episode_id=request.episode_id,
             listener_id=request.profile.id,
             template_id=request.template.id,
             date=request.date,
-            local_time=ctx.local_time,
-            title=title[:120],
-            writer=self.name,
-            segments=segments,
+            local_time=self.context.local_time,
+            title=self.title,
+            writer=writer,
+            segments=[p.segment for p in self.segments],
+            **extra,
         )
+
+
+class TemplateWriter:
+    name = "template"
+
+    def __init__(self, templates_dir: Path, **_settings):
+        self.templates_dir = Path(templates_dir)
+
+    def version(self) -> str:
+        return __version__
+
+    def model(self) -> str | None:
+        return None
+
+    def write(self, request: ScriptRequest) -> Script:
+        return self.plan(request).script(request, self.name)
+
+    def write_many(self, requests: list[ScriptRequest]) -> list[Script]:
+        return [self.write(r) for r in requests]
+
+    def plan(self, request: ScriptRequest) -> ScriptPlan:
+        bank, lore = _bank(self.templates_dir)
+        memory = request.recalled()
+        ctx = build_context(request.profile, request.template, request.date, memory)
+        said = memory.said_keys()
+        used: set[str] = set()
+        lore_pool = {style: [f for f in facts if sentence_key(f) not in said] for style, facts in lore.items()}
+        for facts in lore_pool.values():
+            ctx.rng.shuffle(facts)
+        planned = []
+        pick_index = 0
+        for index, slot in enumerate(request.template.expanded_slots()):
+            pick = ctx.picks[pick_index % len(ctx.picks)]
+            following = ctx.picks[(pick_index + 1) % len(ctx.picks)]
+            variables = self._variables(request, ctx, pick, following)
+            budget = word_budget(slot.speech_s, request.words_per_minute)
+            story_facts = self._candidates("lore", bank, lore_pool, variables, pick, ctx.rng)[:6]
+            text = self._compose(slot, bank, lore_pool, variables, ctx, budget, used, said, pick) if budget else ""
+            is_pick = slot.kind == SegmentKind.pick
+            segment = Segment(
+                id=f"s{index + 1:02d}-{slot.kind.value}",
+                kind=slot.kind,
+                title=self._render(ctx.rng.choice(bank["titles"][slot.kind.value]), variables)[:120],
+                speaker=request.speaker,
+                text=text,
+                word_budget=budget,
+                cue=music_cue(slot, ctx, pick),
+                notes=self._notes(slot, ctx, pick),
+                artist=pick.artist if is_pick else None,
+                track=pick.track.title if is_pick and pick.track else None,
+                written_by=self.name,
+            )
+            planned.append(PlannedSegment(segment=segment, pick=pick, following=following, lore=story_facts))
+            if slot.kind in (SegmentKind.pick, SegmentKind.story):
+                pick_index += 1
+        title = f"{request.template.title} for {ctx.profile.first_name}, {ctx.weekday} {request.date:%B} {request.date.day}"
+        return ScriptPlan(context=ctx, title=title[:120], segments=planned)
 
     # ------------------------------------------------------------ pieces
 
@@ -112,15 +153,16 @@ class TemplateWriter:
         top = ctx.top_track
         others = [h for h in profile.history if h.artist != pick.artist and not profile.avoids(h.artist)]
         other = ctx.rng.choice(others) if others else None
+        previous_artist, previous_when = ctx.previous or ("", "")
         return {
             "name": profile.first_name,
             "show": request.template.title,
             "daypart": ctx.daypart,
             "greeting": "evening" if ctx.daypart == "night" else ctx.daypart,
-            "last_played": _days_ago(pick.track.last_played, request.date) if pick.track else "",
+            "last_played": days_ago(pick.track.last_played, request.date) if pick.track else "",
             "weekday": ctx.weekday,
             "date_long": f"{ctx.weekday}, {request.date:%B} {request.date.day}",
-            "clock": _clock(ctx),
+            "clock": clock(ctx),
             "mood": ctx.mood,
             "artist": pick.artist,
             "genre": pick.genre,
@@ -135,6 +177,8 @@ class TemplateWriter:
             "other_track": f"“{other.title}”" if other else "",
             "artist_count": len(ctx.picks),
             "genres": [g for g in profile.favourite_genres if not profile.avoids(g)],
+            "previous_artist": previous_artist,
+            "previous_when": previous_when,
         }
 
     @staticmethod
@@ -154,14 +198,22 @@ class TemplateWriter:
         rng.shuffle(lines)
         return [self._render(line, variables) for line in lines]
 
-    def _compose(self, slot: Slot, bank, lore_pool, variables, ctx: ListenerContext, budget: int, used: set[str], pick: Pick) -> str:
+    def _compose(self, slot: Slot, bank, lore_pool, variables, ctx: ListenerContext, budget: int,
+                 used: set[str], said: set[str], pick: Pick) -> str:
+        """One segment's text. `used`: sentence keys spoken earlier in this episode (never repeated);
+        `said`: keys from recent episodes (avoided, unless a required part has nothing else)."""
         structure = bank["structure"][slot.kind.value]
         profile = ctx.profile
 
-        def choose(part: str) -> str | None:
-            for option in self._candidates(part, bank, lore_pool, variables, pick, ctx.rng):
-                if option and option not in used and not profile.avoids(option):
-                    used.add(option)
+        def choose(part: str, required: bool = False) -> str | None:
+            options = [o for o in self._candidates(part, bank, lore_pool, variables, pick, ctx.rng)
+                       if o and not profile.avoids(o)]
+            for avoid in (used | said, used) if required else (used | said,):
+                for option in options:
+                    keys = {sentence_key(s) for s in sentences_of(option)}
+                    if keys & avoid:
+                        continue
+                    used.update(keys)
                     if part == "lore":
                         for facts in lore_pool.values():
                             if option in facts:
@@ -169,7 +221,7 @@ class TemplateWriter:
                     return option
             return None
 
-        required = [line for line in map(choose, structure["required"]) if line]
+        required = [line for line in (choose(part, required=True) for part in structure["required"]) if line]
         # Shrink to budget by dropping inner parts first: keep the opening line and the hand-off.
         while len(required) > 1 and sum(map(_words, required)) > budget:
             required.pop(len(required) // 2 if len(required) > 2 else 0)

@@ -37,6 +37,8 @@ def write_episode_files(episode_dir: Path, *, script: Script, speech: list[Speec
         date=script.date,
         created_at=dt.datetime.now(dt.timezone.utc),
         backends=backends,
+        segment_writers={s.id: s.written_by or script.writer for s in script.segments if s.text},
+        writer_fallbacks=script.fallbacks,
         stage_timings_s=timings,
         duration_s=timeline.duration_s,
         loudness=loudness,

@@ -1,0 +1,149 @@
+"""What an LLM must return for one segment, and every check its reply must pass before it is used.
+
+The reply contract is `SegmentDraft`, the model-writable part of `nightcast.schema.Segment`; its
+JSON schema is what llama.cpp's grammar and OpenAI's `response_format` constrain generation to.
+Everything else about a segment (id, kind, speaker, budget, music cue) is decided by code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from generators.script.memory import sentences_of
+from nightcast.schema import ListenerProfile, Segment
+
+MIN_SHARE_OF_BUDGET = 0.35  # shorter than this leaves dead air the timeline has to fill
+LEAK_SHINGLE_WORDS = 7  # this many words in a row from the prompt means the model is echoing it
+SELF_TALK = ("as an ai", "language model", "system prompt", "my instructions", "listener_data", "json",
+             "i cannot", "i can't help", "previous instructions")
+_MARKUP = re.compile(r"[{}<>\[\]*#|`_~]|https?://|www\.", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'’-]*")
+_NUMBER = re.compile(r"\d[\d,.:]*")
+
+
+class SegmentDraft(BaseModel):
+    """One segment as an LLM writes it."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=80, description="Short segment title, under 8 words.")
+    text: str = Field(min_length=1, max_length=4000, description="What the host says, spoken English.")
+
+
+def draft_schema() -> dict:
+    """SegmentDraft's JSON schema for constrained decoding: structure only.
+
+    Length bounds are left to max_tokens and `accept` (a grammar that counts characters explodes in
+    size), and strict servers want `additionalProperties: false` spelled out.
+    """
+    schema = SegmentDraft.model_json_schema()
+    for prop in schema["properties"].values():
+        for key in ("minLength", "maxLength", "description"):
+            prop.pop(key, None)
+    schema["additionalProperties"] = False
+    return schema
+
+
+class DraftRejected(ValueError):
+    """The reply cannot be used; the message says why, in words a repair prompt can quote."""
+
+
+@dataclass(frozen=True)
+class DraftRules:
+    """What one segment's reply is checked against."""
+
+    segment: Segment
+    profile: ListenerProfile
+    must_name: str | None  # the pick's artist, for pick segments
+    known_numbers: frozenset[str]  # every number the prompt's data contains
+    prompt_shingles: frozenset[tuple[str, ...]]  # of the system and task instructions
+    anchors: frozenset[str] = frozenset()  # lower-case names from the data; a usable reply uses one
+    foreign: frozenset[str] = frozenset()  # names only the few-shot examples use
+
+    @property
+    def min_words(self) -> int:
+        return max(3, int(self.segment.word_budget * MIN_SHARE_OF_BUDGET))
+
+
+def shingles(text: str, size: int = LEAK_SHINGLE_WORDS) -> frozenset[tuple[str, ...]]:
+    words = [w.lower() for w in _WORD.findall(text)]
+    return frozenset(tuple(words[i:i + size]) for i in range(len(words) - size + 1))
+
+
+def numbers_in(text: str) -> frozenset[str]:
+    return frozenset(n.rstrip(",.:") for n in _NUMBER.findall(text))
+
+
+def parse_reply(reply: str) -> SegmentDraft:
+    """The JSON object in a reply (tolerating code fences and chatter around it), schema-checked."""
+    start, end = reply.find("{"), reply.rfind("}")
+    if start < 0:
+        raise DraftRejected("it is not a JSON object")
+    if end <= start:
+        raise DraftRejected("the JSON object was cut off before it closed: the text is far too long")
+    try:
+        data = json.loads(reply[start:end + 1])
+    except json.JSONDecodeError as exc:
+        raise DraftRejected(f"it is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    try:
+        return SegmentDraft.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "the object"
+        raise DraftRejected(f"field '{where}': {error['msg']}") from None
+
+
+def trim_to_budget(text: str, budget: int) -> str:
+    """Whole sentences, in order, up to the word budget."""
+    kept: list[str] = []
+    count = 0
+    for sentence in sentences_of(text):
+        words = len(sentence.split())
+        if count + words > budget:
+            break
+        kept.append(sentence)
+        count += words
+    return " ".join(kept)
+
+
+def accept(reply: str, rules: DraftRules) -> SegmentDraft:
+    """The reply as a usable draft (trimmed to budget at a sentence boundary), or DraftRejected."""
+    draft = parse_reply(reply)
+    text = " ".join(draft.text.split())
+    lowered = text.lower()
+    if _MARKUP.search(text):
+        raise DraftRejected("the text contains markup, code or a web address")
+    if any(phrase in lowered for phrase in SELF_TALK):
+        raise DraftRejected("the text talks about the instructions or the assistant instead of the music")
+    if shingles(text) & rules.prompt_shingles:
+        raise DraftRejected("the text repeats the instructions instead of speaking to the listener")
+    words = text.split()
+    if words and len(_WORD.findall(text)) < 0.8 * len(words):
+        raise DraftRejected("the text is not readable English")
+    borrowed = sorted(name for name in rules.foreign if re.search(rf"\b{re.escape(name)}\b", lowered))
+    if borrowed:
+        raise DraftRejected(f"the text uses names from the examples ({', '.join(borrowed)}), not this listener's data")
+    if rules.anchors and not any(anchor in lowered for anchor in rules.anchors):
+        raise DraftRejected("the text names nothing from the listener data (their name, artists, genres, tracks)")
+    banned = next((a for a in rules.profile.avoid if a.lower() in lowered), None)
+    if banned:
+        raise DraftRejected(f"the text mentions '{banned}', which is on the avoid list")
+    invented = sorted(numbers_in(text) - rules.known_numbers)
+    if invented:
+        raise DraftRejected(f"the text states numbers that are not in the data: {', '.join(invented[:3])}")
+    if rules.must_name and rules.must_name.lower() not in lowered:
+        raise DraftRejected("the text never names the artist in pick.artist")
+    budget = rules.segment.word_budget
+    if len(words) > budget:  # enforce the budget by cutting whole sentences; too little left is a rejection
+        text = trim_to_budget(text, budget)
+        if len(text.split()) < rules.min_words or (rules.must_name and rules.must_name.lower() not in text.lower()):
+            raise DraftRejected(f"the text is {len(words)} words; the limit is {budget}")
+    elif len(words) < rules.min_words:
+        raise DraftRejected(f"the text is {len(words)} words; it needs at least {rules.min_words}")
+    title = " ".join(draft.title.split())
+    if _MARKUP.search(title) or rules.profile.avoids(title):
+        title = rules.segment.title
+    return SegmentDraft(title=title[:80], text=text)

@@ -1,0 +1,108 @@
+"""`openai` writer: any OpenAI-compatible chat endpoint (vLLM, Ollama, llama.cpp server, hosted).
+
+Uses the official `openai` client: its timeouts and its retries with exponential backoff on
+connection errors, 408, 429 and 5xx. Replies are constrained with `response_format` JSON schema;
+a server that rejects that gets `json_object`, then no response_format, once per writer, and
+validation catches what the server let through.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import version
+
+from generators.script.llm.base import ChatRequest, Completion
+from generators.script.llm.writer import LLMWriter
+from nightcast.errors import BackendUnavailableError, InputError
+from nightcast.settings import Settings
+
+NO_KEY = "not-needed"  # local servers ignore the key; the client insists on one
+
+
+class OpenAIChatClient:
+    def __init__(self, base_url: str, model: str | None, api_key: str | None, settings: Settings):
+        from openai import OpenAI
+
+        gen = settings.generation
+        self.generation = gen
+        self.client = OpenAI(base_url=base_url, api_key=api_key or NO_KEY, timeout=gen.timeout_s,
+                             max_retries=gen.http_retries)
+        self.formats = ["json_schema", "json_object", None] if gen.json_schema else [None]
+        self._lock = threading.Lock()
+        self.model_name = model or self._served_model()
+
+    def _served_model(self) -> str:
+        from openai import OpenAIError
+
+        try:
+            models = self.client.models.list().data
+        except OpenAIError as exc:
+            raise BackendUnavailableError(f"cannot list models at {self.client.base_url}: {exc}") from exc
+        if not models:
+            raise BackendUnavailableError(f"{self.client.base_url} serves no models; pass --writer-model")
+        return models[0].id
+
+    def version(self) -> str:
+        return f"openai {version('openai')}; {self.client.base_url}"
+
+    def complete(self, requests: list[ChatRequest]) -> list[Completion | Exception]:
+        with ThreadPoolExecutor(max_workers=self.generation.concurrency) as pool:
+            return list(pool.map(self._complete_one, requests))
+
+    def _complete_one(self, request: ChatRequest) -> Completion | Exception:
+        from openai import BadRequestError, OpenAIError
+
+        while True:
+            response_format = self.formats[0]
+            try:
+                response = self.client.chat.completions.create(
+                    model=self.model_name, messages=request.messages, max_tokens=request.max_tokens,
+                    temperature=self.generation.temperature, top_p=self.generation.top_p, seed=request.seed,
+                    **_response_format(response_format, request.schema))
+            except BadRequestError as exc:
+                if response_format is None:
+                    return exc
+                with self._lock:  # this server does not take that format: step down for every request
+                    if self.formats and self.formats[0] == response_format:
+                        self.formats.pop(0)
+                continue
+            except OpenAIError as exc:
+                return exc
+            if not response.choices or response.choices[0].message.content is None:
+                return ValueError("the server returned no message content")
+            usage = response.usage
+            return Completion(text=response.choices[0].message.content,
+                              prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                              completion_tokens=getattr(usage, "completion_tokens", 0) or 0)
+
+
+def _response_format(kind: str | None, schema: dict) -> dict:
+    if kind == "json_schema":
+        return {"response_format": {"type": "json_schema",
+                                    "json_schema": {"name": "segment_draft", "schema": schema, "strict": True}}}
+    if kind == "json_object":
+        return {"response_format": {"type": "json_object"}}
+    return {}
+
+
+class OpenAIWriter(LLMWriter):
+    name = "openai"
+
+    @classmethod
+    def check(cls, settings: Settings) -> None:
+        url = settings.writer_url
+        if not url:
+            raise InputError("the openai writer needs a server: pass --writer-url, e.g. http://127.0.0.1:8000/v1",
+                             source="--writer-url")
+        if not url.startswith(("http://", "https://")):
+            raise InputError(f"'{url}' is not an http(s) URL", source="--writer-url")
+
+    def make_client(self) -> OpenAIChatClient:
+        try:
+            import openai  # noqa: F401
+        except ImportError as exc:
+            raise BackendUnavailableError("the openai writer needs the 'llm' extra: pip install 'nightcast[llm]'") from exc
+        self.check(self.settings)
+        return OpenAIChatClient(self.settings.writer_url, self.settings.writer_model, self.settings.api_key(),
+                                self.settings)

@@ -1,0 +1,166 @@
+"""Chat prompts for one segment, from a prompt set in templates/prompts/llm/<name>/.
+
+A prompt set is editorial data: `system.j2` (the host and the rules), one task template per
+segment kind, `repair.j2`, and `examples.yaml` (few-shot turns). Templates see only trusted values
+(the show's title and style, word limits). Everything that came from a profile or from past
+episodes goes into one JSON block between <listener_data> tags, with the characters that could
+close that block or open markup replaced, so profile text is always quoted data.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from generators.script.base import ScriptRequest
+from generators.script.llm.drafts import DraftRules, draft_schema, numbers_in, shingles
+from generators.script.template_writer import PlannedSegment, ScriptPlan, clock, days_ago
+from nightcast.errors import InputError
+from nightcast.loading import read_yaml
+from nightcast.schema import SegmentKind
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+_UNSAFE = str.maketrans({"<": "‹", ">": "›", "`": "'", "{": "(", "}": ")"})
+SMALL_NUMBERS = frozenset(str(n) for n in range(13))  # "one of 2 records", "top 10": not facts about anyone
+MEMORY_EPISODES = 3
+DO_NOT_REPEAT_LINES = 8
+STORY_FACTS = 4
+
+
+def quoted(value):
+    """Untrusted text made inert inside the data block (and the block made impossible to close)."""
+    if isinstance(value, str):
+        return value.translate(_UNSAFE)
+    if isinstance(value, list):
+        return [quoted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: quoted(v) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class SegmentPrompt:
+    messages: list[dict[str, str]]
+    schema: dict
+    rules: DraftRules
+    task: str  # the last user turn's instructions, for the repair turn
+
+
+class PromptSet:
+    def __init__(self, templates_dir: Path, name: str):
+        self.name = name
+        self.root = Path(templates_dir) / "prompts" / "llm" / name
+        if not self.root.is_dir():
+            raise InputError(f"no prompt set '{name}' in {self.root.parent}", field="prompt")
+        self._examples = read_yaml(self.root / "examples.yaml") if (self.root / "examples.yaml").is_file() else {}
+
+    @functools.cache
+    def _template(self, name: str):
+        path = self.root / f"{name}.j2"
+        if not path.is_file():
+            raise InputError(f"prompt set '{self.name}' has no {path.name}", source=self.root)
+        return _ENV.from_string(path.read_text(encoding="utf-8"))
+
+    def render(self, name: str, **values) -> str:
+        text = self._template(name).render(**values).strip()
+        return text if name == "system" else " ".join(text.split())  # the system prompt keeps its layout
+
+    # ------------------------------------------------------------------ building
+
+    def segment_prompt(self, request: ScriptRequest, plan: ScriptPlan, index: int) -> SegmentPrompt:
+        planned = plan.segments[index]
+        segment = planned.segment
+        template = request.template
+        system = self.render("system", show=template.title, style=template.style)
+        limits = {"word_limit": segment.word_budget,
+                  "min_words": DraftRules(segment, request.profile, None, frozenset(), frozenset()).min_words}
+        task = self.render(segment.kind.value, **limits)
+        data = segment_data(request, plan, index)
+        messages = [{"role": "system", "content": system}]
+        example = self._examples.get(segment.kind.value)
+        if example:
+            example_task = self.render(segment.kind.value, word_limit=example["data"]["segment"]["word_limit"],
+                                       min_words=limits["min_words"])
+            messages += [{"role": "user", "content": user_turn(example_task, example["data"])},
+                         {"role": "assistant", "content": json.dumps(example["reply"], ensure_ascii=False)}]
+        messages.append({"role": "user", "content": user_turn(task, data)})
+        trusted_text = " ".join([system, task, self.render("repair", problem="", **limits)]
+                                + [json.dumps(e["reply"]) for e in self._examples.values()])
+        rules = DraftRules(
+            segment=segment,
+            profile=request.profile,
+            must_name=planned.pick.artist if segment.kind == SegmentKind.pick else None,
+            known_numbers=numbers_in(json.dumps(data)) | _parts(data["listener"]["local_time"]) | SMALL_NUMBERS,
+            prompt_shingles=shingles(trusted_text),
+            anchors=anchors(data),
+            foreign=frozenset(name for e in self._examples.values() for name in anchors(e["data"])) - anchors(data),
+        )
+        return SegmentPrompt(messages=messages, schema=draft_schema(), rules=rules, task=task)
+
+    def repair_messages(self, prompt: SegmentPrompt, reply: str, problem: str) -> list[dict[str, str]]:
+        repair = self.render("repair", problem=problem, word_limit=prompt.rules.segment.word_budget,
+                             min_words=prompt.rules.min_words)
+        return [*prompt.messages, {"role": "assistant", "content": reply[:4000]}, {"role": "user", "content": repair}]
+
+
+def user_turn(task: str, data: dict) -> str:
+    block = json.dumps(quoted(data), ensure_ascii=False, indent=1)
+    return f"{task}\n\n<listener_data>\n{block}\n</listener_data>"
+
+
+def anchors(data: dict) -> frozenset[str]:
+    """Names a reply can use to show it is about this listener: their name, artists, genres, tracks."""
+    listener, pick = data["listener"], data["pick"]
+    names = [listener["first_name"], pick["artist"], pick["genre"], data["next_artist"],
+             *listener["favourite_genres"], *listener["interests"]]
+    if pick["listener_track"]:
+        names.append(pick["listener_track"]["title"])
+    return frozenset(n.lower() for n in names if n)
+
+
+def _parts(clock_text: str) -> frozenset[str]:
+    digits = clock_text.split()[0]
+    return frozenset([digits, *digits.split(":")])
+
+
+def segment_data(request: ScriptRequest, plan: ScriptPlan, index: int) -> dict:
+    """Everything the model may use for one segment, as plain data."""
+    ctx = plan.context
+    profile = request.profile
+    planned: PlannedSegment = plan.segments[index]
+    pick = planned.pick
+    track = pick.track
+    memory = request.recalled()
+    return {
+        "listener": {
+            "first_name": profile.first_name,
+            "local_time": clock(ctx),
+            "daypart": ctx.daypart,
+            "weekday": ctx.weekday,
+            "mood": ctx.mood,
+            "favourite_genres": [g for g in profile.favourite_genres if not profile.avoids(g)],
+            "interests": [i for i in profile.interests if not profile.avoids(i)],
+            "avoid": list(profile.avoid),
+        },
+        "segment": {"kind": planned.segment.kind.value, "number": f"{index + 1} of {len(plan.segments)}",
+                    "word_limit": planned.segment.word_budget},
+        "pick": {
+            "artist": pick.artist,
+            "genre": pick.genre,
+            "listener_track": {"title": track.title, "plays": track.plays,
+                               "last_played": days_ago(track.last_played, request.date) or None} if track else None,
+        },
+        "next_artist": planned.following.artist,
+        "facts": planned.lore[:STORY_FACTS] if planned.segment.kind == SegmentKind.story else [],
+        "previous_episodes": [
+            {"when": memory.when(script.date, ctx.daypart),
+             "featured": [s.artist for s in script.segments if s.artist and not profile.avoids(s.artist)]}
+            for script in memory.episodes[:MEMORY_EPISODES]
+        ],
+        "do_not_repeat": memory.recent_lines(DO_NOT_REPEAT_LINES),
+    }

@@ -1,0 +1,122 @@
+"""`transformers` writer: a local Hugging Face causal LM with a chat template, batched.
+
+On a GPU it runs in bf16 (fp16 where bf16 is unsupported); on CPU in fp32. Prompts are padded on
+the left and generated in batches of `generation.batch_size`, sorted by length so a batch wastes
+little on padding: the nightly run writes every listener's segments through the same batches.
+A `.gguf` file works too (transformers dequantises it; needs the `gguf` package).
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from pathlib import Path
+
+from generators.script.llm.base import ChatRequest, Completion
+from generators.script.llm.writer import LLMWriter
+from nightcast.errors import BackendUnavailableError, InputError
+from nightcast.settings import GenerationSettings, Settings
+
+
+def pick_device(wanted: str) -> str:
+    import torch
+
+    if wanted != "auto":
+        return wanted
+    if torch.cuda.is_available():
+        return "cuda"
+    return "mps" if torch.backends.mps.is_available() else "cpu"
+
+
+def pick_dtype(wanted: str, device: str):
+    import torch
+
+    if wanted != "auto":
+        return getattr(torch, wanted)
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float16 if device == "mps" else torch.float32
+
+
+class TransformersClient:
+    def __init__(self, model: str, generation: GenerationSettings):
+        try:
+            import torch  # noqa: F401
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                "the transformers writer needs torch and transformers: pip install 'nightcast[llm]'") from exc
+        self.generation = generation
+        path = Path(model).expanduser()
+        source, extra = (str(path.parent), {"gguf_file": path.name}) if path.suffix == ".gguf" else (model, {})
+        self.model_name = path.name if path.exists() else model
+        self.device = pick_device(generation.device)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(source, **extra)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                source, dtype=pick_dtype(generation.dtype, self.device), **extra).to(self.device).eval()
+        except (OSError, ValueError, ImportError, RuntimeError) as exc:
+            raise BackendUnavailableError(f"transformers could not load '{model}': {exc}") from exc
+        if not self.tokenizer.chat_template:
+            raise BackendUnavailableError(f"'{model}' has no chat template; use an instruct/chat model")
+        self.tokenizer.padding_side = "left"  # generation continues from the right edge of every row
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    def version(self) -> str:
+        import torch
+
+        return f"transformers {version('transformers')}; torch {torch.__version__}; {self.device}"
+
+    def complete(self, requests: list[ChatRequest]) -> list[Completion | Exception]:
+        prompts = [self.tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
+                   for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
+        replies: dict[int, Completion | Exception] = {}
+        size = self.generation.batch_size
+        for start in range(0, len(order), size):
+            batch = order[start:start + size]
+            try:
+                outputs = self._generate([prompts[i] for i in batch], [requests[i] for i in batch])
+            except RuntimeError as exc:  # out of memory, a bad device: this batch fails, the writer falls back
+                outputs = [exc] * len(batch)
+            replies.update(zip(batch, outputs))
+        return [replies[i] for i in range(len(requests))]
+
+    def _generate(self, prompts: list[str], requests: list[ChatRequest]) -> list[Completion]:
+        import torch
+
+        gen = self.generation
+        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        torch.manual_seed(requests[0].seed)
+        sampling = {"do_sample": True, "temperature": gen.temperature, "top_p": gen.top_p} if gen.temperature > 0 \
+            else {"do_sample": False}
+        with torch.inference_mode():
+            output = self.model.generate(**encoded, max_new_tokens=max(r.max_tokens for r in requests),
+                                         pad_token_id=self.tokenizer.pad_token_id, **sampling)
+        new_tokens = output[:, encoded["input_ids"].shape[1]:]
+        completions = []
+        for row, mask in zip(new_tokens, encoded["attention_mask"]):
+            generated = int((row != self.tokenizer.pad_token_id).sum())
+            completions.append(Completion(text=self.tokenizer.decode(row, skip_special_tokens=True),
+                                          prompt_tokens=int(mask.sum()), completion_tokens=generated))
+        return completions
+
+
+class TransformersWriter(LLMWriter):
+    name = "transformers"
+
+    @classmethod
+    def check(cls, settings: Settings) -> None:
+        model = settings.writer_model
+        if not model:
+            raise InputError("the transformers writer needs a model directory (or a cached hub id)",
+                             source="--writer-model")
+        path = Path(model).expanduser()
+        looks_local = path.exists() or model.startswith((".", "/", "~"))
+        if looks_local and not (path.is_dir() and (path / "config.json").is_file() or path.suffix == ".gguf" and path.is_file()):
+            raise InputError(f"'{model}' is not a model directory with a config.json (or a .gguf file)",
+                             source="--writer-model")
+
+    def make_client(self) -> TransformersClient:
+        self.check(self.settings)
+        return TransformersClient(self.settings.writer_model, self.settings.generation)

@@ -1,0 +1,174 @@
+"""LLMWriter: the template writer's plan, with each segment's words written by an LLM.
+
+For each segment with words to say: generate → (rejected) one targeted repair turn quoting the
+problem → (still rejected) regenerate from scratch with another seed → (still rejected) the
+embedded writer's text for that segment, recorded in the script's `fallbacks`. A backend that
+cannot load at all falls back for the whole script, also recorded. An episode never fails
+because a model misbehaved.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generators.script.base import ScriptRequest
+from generators.script.llm.base import ChatRequest, Completion, LLMClient
+from generators.script.llm.drafts import DraftRejected, SegmentDraft, accept
+from generators.script.llm.prompts import PromptSet, SegmentPrompt
+from generators.script.template_writer import ScriptPlan, TemplateWriter
+from nightcast import __version__
+from nightcast.errors import BackendUnavailableError, InputError
+from nightcast.schema import Script, WriterFallback, WritingStats
+from nightcast.settings import Settings
+
+log = logging.getLogger(__name__)
+REGENERATE_SEED_OFFSET = 7919
+
+
+@dataclass
+class _Job:
+    """One segment's way through the attempts."""
+
+    script: int
+    segment: int
+    prompt: SegmentPrompt
+    seed: int
+    attempts: list[str] = field(default_factory=list)
+    draft: SegmentDraft | None = None
+    last_reply: str | None = None
+    problem: str = "no reply"
+
+
+class LLMWriter:
+    name = "llm"  # subclasses: "llamacpp", "transformers", "openai"
+
+    def __init__(self, templates_dir: Path, settings: Settings | None = None, client: LLMClient | None = None):
+        self.templates_dir = Path(templates_dir)
+        self.settings = settings or Settings.from_env()
+        self.fallback = TemplateWriter(templates_dir)
+        self._client = client
+
+    # ---------------------------------------------------------------- backend hooks
+
+    @classmethod
+    def check(cls, settings: Settings) -> None:
+        """Fail fast on a configuration that cannot work (InputError naming the option)."""
+
+    def make_client(self) -> LLMClient:
+        raise NotImplementedError
+
+    def client(self) -> LLMClient:
+        if self._client is None:
+            self._client = self.make_client()
+        return self._client
+
+    def model(self) -> str | None:
+        return self._client.model_name if self._client is not None else self.settings.writer_model
+
+    def version(self) -> str:
+        try:
+            return f"nightcast {__version__}; {self.client().version()}"
+        except BackendUnavailableError:
+            return f"nightcast {__version__}; unavailable"
+
+    # ---------------------------------------------------------------- writing
+
+    def write(self, request: ScriptRequest) -> Script:
+        return self.write_many([request])[0]
+
+    def write_many(self, requests: list[ScriptRequest]) -> list[Script]:
+        plans = [self.fallback.plan(r) for r in requests]
+        try:
+            client = self.client()
+        except BackendUnavailableError as exc:
+            log.warning("%s writer unavailable, using %s: %s", self.name, self.fallback.name, exc)
+            whole = WriterFallback(segment_id=None, reason=str(exc), used=self.fallback.name)
+            return [plan.script(r, self.fallback.name, fallbacks=[whole]) for r, plan in zip(requests, plans)]
+
+        prompts = {name: PromptSet(self.templates_dir, name) for name in {r.template.prompt for r in requests}}
+        jobs = [
+            _Job(script=i, segment=j, prompt=prompts[request.template.prompt].segment_prompt(request, plan, j),
+                 seed=self.settings.generation.seed + 1000 * i + j)
+            for i, (request, plan) in enumerate(zip(requests, plans))
+            for j, planned in enumerate(plan.segments) if planned.segment.word_budget > 0
+        ]
+        stats = [WritingStats() for _ in requests]
+
+        def original(job: _Job) -> list[dict[str, str]]:
+            return job.prompt.messages
+
+        def repair(job: _Job) -> list[dict[str, str]]:
+            prompt_set = prompts[requests[job.script].template.prompt]
+            return prompt_set.repair_messages(job.prompt, job.last_reply, job.problem)
+
+        reachable = self._attempt(client, jobs, stats, "generate", original, seed_offset=0)
+        if reachable:  # when every request failed outright the backend is down: fall back, don't wait again
+            repairable = [j for j in jobs if j.draft is None and j.last_reply is not None]
+            self._attempt(client, repairable, stats, "repair", repair, seed_offset=0)
+            self._attempt(client, [j for j in jobs if j.draft is None], stats, "regenerate", original,
+                          seed_offset=REGENERATE_SEED_OFFSET)
+        return [self._assemble(request, plan, [j for j in jobs if j.script == i], stats[i])
+                for i, (request, plan) in enumerate(zip(requests, plans))]
+
+    def _attempt(self, client: LLMClient, jobs: list[_Job], stats: list[WritingStats], stage: str,
+                 messages, seed_offset: int) -> bool:
+        """One round over `jobs`; False when every request failed without a reply."""
+        if not jobs:
+            return True
+        started = time.perf_counter()
+        batch = [ChatRequest(messages=messages(j), schema=j.prompt.schema,
+                             max_tokens=self.settings.generation.max_new_tokens, seed=j.seed + seed_offset)
+                 for j in jobs]
+        try:
+            replies = client.complete(batch)
+        except Exception as exc:  # a backend bug must not cost the episode: every job records it
+            log.exception("%s writer: %s failed", self.name, stage)
+            replies = [exc] * len(jobs)
+        share = (time.perf_counter() - started) / len(jobs)
+        for job, reply in zip(jobs, replies):
+            s = stats[job.script]
+            usage = reply if isinstance(reply, Completion) else Completion("")
+            stats[job.script] = WritingStats(calls=s.calls + 1, prompt_tokens=s.prompt_tokens + usage.prompt_tokens,
+                                             completion_tokens=s.completion_tokens + usage.completion_tokens,
+                                             seconds=round(s.seconds + share, 3))
+            if isinstance(reply, Exception):
+                job.last_reply = None
+                job.problem = f"{type(reply).__name__}: {str(reply)[:200]}"
+                job.attempts.append(f"{stage}: {job.problem}")
+                continue
+            job.last_reply = reply.text
+            try:
+                job.draft = accept(reply.text, job.prompt.rules)
+                job.attempts.append(f"{stage}: accepted")
+            except DraftRejected as exc:
+                job.problem = str(exc)
+                job.attempts.append(f"{stage}: {exc}")
+        return not all(isinstance(reply, Exception) for reply in replies)
+
+    def _assemble(self, request: ScriptRequest, plan: ScriptPlan, jobs: list[_Job], stats: WritingStats) -> Script:
+        by_llm = f"{self.name}:{self.model()}"
+        segments = [p.segment for p in plan.segments]
+        fallbacks = []
+        for job in jobs:
+            planned = segments[job.segment]
+            if job.draft is not None:
+                segments[job.segment] = planned.model_copy(
+                    update={"text": job.draft.text, "title": job.draft.title[:120], "written_by": by_llm})
+            else:
+                fallbacks.append(WriterFallback(segment_id=planned.id, reason=job.problem, attempts=job.attempts,
+                                                used=self.fallback.name))
+        script = plan.script(request, self.name, writer_model=self.model(), fallbacks=fallbacks, stats=stats)
+        return Script.model_validate(script.model_copy(update={"segments": segments}).model_dump())
+
+
+def require_model_path(settings: Settings, what: str, *, directory: bool) -> Path:
+    """The --writer-model path for backends that load local files, checked before any work."""
+    if not settings.writer_model:
+        raise InputError(f"the {settings.writer} writer needs a model: {what}", source="--writer-model")
+    path = Path(settings.writer_model).expanduser()
+    if directory and not path.is_dir() or not directory and not path.is_file():
+        raise InputError(f"'{path}' is not {what}", source="--writer-model")
+    return path

@@ -1,0 +1,95 @@
+"""What this listener's recent episodes said and played, read back from their script.json files.
+
+Writers use it to avoid repeating picks, stories and phrasings inside a window, and to call back
+to an earlier show ("last night we had …").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from nightcast.schema import Script
+
+log = logging.getLogger(__name__)
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+
+
+def sentences_of(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def sentence_key(sentence: str) -> str:
+    """Compare sentences by their words, ignoring case and punctuation."""
+    return " ".join(re.findall(r"[\w']+", sentence.lower()))
+
+
+class EpisodeMemory(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    today: dt.date
+    episodes: list[Script] = []  # newest first, all before `today`
+
+    @property
+    def last(self) -> Script | None:
+        return self.episodes[0] if self.episodes else None
+
+    def recent_artists(self) -> list[str]:
+        """Artists featured recently, most recent first."""
+        seen: list[str] = []
+        for script in self.episodes:
+            for segment in script.segments:
+                if segment.artist and segment.artist not in seen:
+                    seen.append(segment.artist)
+        return seen
+
+    def last_featured(self, artist: str) -> dt.date | None:
+        for script in self.episodes:
+            if any(segment.artist == artist for segment in script.segments):
+                return script.date
+        return None
+
+    def said_keys(self) -> set[str]:
+        return {sentence_key(s) for script in self.episodes for seg in script.segments for s in sentences_of(seg.text)}
+
+    def recent_lines(self, limit: int = 12) -> list[str]:
+        """A sample of what was said lately, newest first, for an LLM's "do not repeat" list."""
+        lines = [s for script in self.episodes for seg in script.segments for s in sentences_of(seg.text)]
+        return lines[:limit]
+
+    def when(self, day: dt.date, daypart: str) -> str:
+        """How a host would say when that episode was: 'last night', 'on Tuesday', 'last week'."""
+        days = (self.today - day).days
+        if days <= 1:
+            return "last night" if daypart in ("night", "evening") else "yesterday"
+        if days < 7:
+            return f"on {day:%A}"
+        return "last week" if days < 14 else "a while back"
+
+
+def recall(outputs_dir: Path, listener_id: str, today: dt.date, days: int) -> EpisodeMemory:
+    """This listener's published scripts from the `days` before `today`, newest first.
+
+    Unreadable or invalid scripts are skipped with a warning: memory is a nicety, never a reason
+    for a render to fail.
+    """
+    root = Path(outputs_dir) / listener_id
+    if days <= 0 or not root.is_dir():
+        return EpisodeMemory(today=today)
+    earliest = today - dt.timedelta(days=days)
+    scripts: list[Script] = []
+    for path in root.glob("*/script.json"):
+        if path.parent.name.startswith("."):
+            continue  # a render in progress or abandoned
+        try:
+            script = Script.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError) as exc:
+            log.warning("memory: skipping %s: %s", path, str(exc).splitlines()[0])
+            continue
+        if script.listener_id == listener_id and earliest <= script.date < today:
+            scripts.append(script)
+    scripts.sort(key=lambda s: (s.date, s.episode_id), reverse=True)
+    return EpisodeMemory(today=today, episodes=scripts)
