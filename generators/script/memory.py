@@ -52,8 +52,13 @@ class EpisodeMemory(BaseModel):
                 return script.date
         return None
 
-    def said_keys(self) -> set[str]:
-        return {sentence_key(s) for script in self.episodes for seg in script.segments for s in sentences_of(seg.text)}
+    def said_keys(self) -> dict[str, dt.date]:
+        """Every sentence said in the window (by sentence_key), with the last date it was said."""
+        said: dict[str, dt.date] = {}
+        for script in reversed(self.episodes):  # oldest first, so newer dates win
+            for segment in script.segments:
+                said.update((sentence_key(s), script.date) for s in sentences_of(segment.text))
+        return said
 
     def recent_lines(self, limit: int = 12) -> list[str]:
         """A sample of what was said lately, newest first, for an LLM's "do not repeat" list."""

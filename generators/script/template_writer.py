@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,30 @@ class ScriptPlan:
         )
 
 
+def _running_order(slots: list[Slot], picks: list[Pick]) -> list[tuple[Pick, Pick]]:
+    """(the artist a slot is about, the one after it) per slot.
+
+    Pick slots take the freshest artists (`picks` comes freshest first, so a listener does not hear
+    the same picks on consecutive days); story slots take the artists after those; intro, interludes
+    and outro speak about the next featured artist, the outro about the show's first.
+    """
+    n_picks = sum(1 for slot in slots if slot.kind == SegmentKind.pick)
+    pick_queue = itertools.cycle(picks)
+    story_queue = itertools.cycle(picks[n_picks:] or picks)
+    featured = [next(pick_queue) if slot.kind == SegmentKind.pick else next(story_queue) if slot.kind == SegmentKind.story
+                else None for slot in slots]
+    sequence = [f for f in featured if f is not None] or picks[:1]
+    order = []
+    for index, artist in enumerate(featured):
+        if artist is None:
+            ahead = [f for f in featured[index + 1:] if f is not None]
+            artist = ahead[0] if ahead else sequence[0]
+        position = sequence.index(artist)
+        following = sequence[(position + 1) % len(sequence)] if len(sequence) > 1 else picks[(picks.index(artist) + 1) % len(picks)]
+        order.append((artist, following))
+    return order
+
+
 class TemplateWriter:
     name = "template"
 
@@ -115,11 +140,11 @@ class TemplateWriter:
         lore_pool = {style: [f for f in facts if sentence_key(f) not in said] for style, facts in lore.items()}
         for facts in lore_pool.values():
             ctx.rng.shuffle(facts)
+        slots = request.template.expanded_slots()
+        running_order = _running_order(slots, ctx.picks)
         planned = []
-        pick_index = 0
-        for index, slot in enumerate(request.template.expanded_slots()):
-            pick = ctx.picks[pick_index % len(ctx.picks)]
-            following = ctx.picks[(pick_index + 1) % len(ctx.picks)]
+        for index, slot in enumerate(slots):
+            pick, following = running_order[index]
             variables = self._variables(request, ctx, pick, following)
             budget = word_budget(slot.speech_s, request.words_per_minute)
             story_facts = self._candidates("lore", bank, lore_pool, variables, pick, ctx.rng)[:6]
@@ -139,8 +164,6 @@ class TemplateWriter:
                 written_by=self.name,
             )
             planned.append(PlannedSegment(segment=segment, pick=pick, following=following, lore=story_facts))
-            if slot.kind in (SegmentKind.pick, SegmentKind.story):
-                pick_index += 1
         title = f"{request.template.title} for {ctx.profile.first_name}, {ctx.weekday} {request.date:%B} {request.date.day}"
         return ScriptPlan(context=ctx, title=title[:120], segments=planned)
 
@@ -199,17 +222,23 @@ class TemplateWriter:
         return [self._render(line, variables) for line in lines]
 
     def _compose(self, slot: Slot, bank, lore_pool, variables, ctx: ListenerContext, budget: int,
-                 used: set[str], said: set[str], pick: Pick) -> str:
+                 used: set[str], said: dict[str, dt.date], pick: Pick) -> str:
         """One segment's text. `used`: sentence keys spoken earlier in this episode (never repeated);
-        `said`: keys from recent episodes (avoided, unless a required part has nothing else)."""
+        `said`: keys from recent episodes (avoided; when a required part has nothing else, the line
+        said longest ago is reused)."""
         structure = bank["structure"][slot.kind.value]
         profile = ctx.profile
 
         def choose(part: str, required: bool = False) -> str | None:
             options = [o for o in self._candidates(part, bank, lore_pool, variables, pick, ctx.rng)
                        if o and not profile.avoids(o)]
-            for avoid in (used | said, used) if required else (used | said,):
-                for option in options:
+            passes = [(options, used | said.keys())]
+            if required:
+                def last_said(option: str) -> dt.date:
+                    return max((said.get(sentence_key(s), dt.date.min) for s in sentences_of(option)), default=dt.date.min)
+                passes.append((sorted(options, key=last_said), used))
+            for ordered, avoid in passes:
+                for option in ordered:
                     keys = {sentence_key(s) for s in sentences_of(option)}
                     if keys & avoid:
                         continue
