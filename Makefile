@@ -2,7 +2,7 @@
 VENV := .venv
 PROFILE ?= profiles/maya.yaml
 
-.PHONY: demo test setup setup-test bench clean
+.PHONY: demo test setup setup-test bench bench-writers clean
 
 demo: setup
 	$(VENV)/bin/nightcast render $(PROFILE)
@@ -18,6 +18,9 @@ setup-test:
 
 bench: setup
 	$(VENV)/bin/python bench/render_bench.py
+
+bench-writers: setup-test
+	$(VENV)/bin/python bench/writer_bench.py
 
 clean:
 	rm -rf outputs/*/ .pytest_cache
