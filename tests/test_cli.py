@@ -42,6 +42,12 @@ CASES = {
     "bad date": (lambda t: bad_profile(t), ["--date", "2026-13-40"], "--date: '2026-13-40' is not a date"),
     "unknown writer": (lambda t: bad_profile(t), ["--writer", "gpt9"], "--writer: unknown script writer 'gpt9'"),
     "unknown music": (lambda t: bad_profile(t), ["--music", "jukebox"], "--music: unknown music generator"),
+    "llamacpp without a model": (lambda t: bad_profile(t), ["--writer", "llamacpp"], "--writer-model: the llamacpp writer needs a model"),
+    "missing gguf": (lambda t: bad_profile(t), ["--writer", "llamacpp", "--writer-model", "/nope/m.gguf"],
+                     "--writer-model: '/nope/m.gguf' is not a .gguf model file"),
+    "openai without url": (lambda t: bad_profile(t), ["--writer", "openai"], "--writer-url: the openai writer needs a server"),
+    "openai bad url": (lambda t: bad_profile(t), ["--writer", "openai", "--writer-url", "localhost:8000"],
+                       "--writer-url: 'localhost:8000' is not an http(s) URL"),
 }
 
 
