@@ -86,7 +86,7 @@ def _print_writing(manifest: dict) -> None:
     out.print(f"script: {script['name']}{model} wrote {by_llm} of {len(written)} segments", highlight=False)
     for fallback in fallbacks:
         where = fallback["segment_id"] or "whole script"
-        err.print(f"[yellow]fallback[/] {where} → {fallback['used']}: {fallback['reason']}", highlight=False)
+        err.print(f"[yellow]fallback[/] {where} → {fallback['used']}: {fallback['reason']}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -75,7 +75,8 @@ def test_openai_writer_writes_every_segment_for_this_listener(maya, monkeypatch)
     first = server.requests[0]
     assert first["response_format"]["type"] == "json_schema"
     assert first["response_format"]["json_schema"]["schema"]["required"] == ["title", "text"]
-    assert first["max_tokens"] == 384 and "seed" in first
+    assert {r["max_tokens"] for r in server.requests} == {min(384, 2 * s.word_budget + 48) for s in script.segments}
+    assert "seed" in first
     assert server.headers[0]["authorization"] == "Bearer test-key"
     assert script.stats.calls == len(script.segments) and script.stats.prompt_tokens == 100 * script.stats.calls
 
@@ -455,3 +456,11 @@ def test_openai_writer_against_a_real_llama_cpp_server(maya, llama_cpp_server):
     attempts = [a for f in script.fallbacks for a in f.attempts]
     assert not [a for a in attempts if "Error" in a or "not valid JSON" in a or "field '" in a], attempts
     assert script.stats.prompt_tokens > 0 and script.stats.completion_tokens > 0
+
+
+def test_titles_copied_from_the_examples_give_way_to_the_planned_title(maya):
+    rules = rules_for(maya)
+    text = f"Maya, I think {rules.must_name} is exactly right for a reflective night like this one, so listen."
+    assert accept(reply(text, title="Why Aretha"), rules).title == rules.segment.title
+    assert accept(reply(text, title="Where funk came from"), rules).title == rules.segment.title
+    assert accept(reply(text, title="Night moves"), rules).title == "Night moves"

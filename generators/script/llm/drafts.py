@@ -61,7 +61,7 @@ class DraftRules:
     known_numbers: frozenset[str]  # every number the prompt's data contains
     prompt_shingles: frozenset[tuple[str, ...]]  # of the system and task instructions
     anchors: frozenset[str] = frozenset()  # lower-case names from the data; a usable reply uses one
-    foreign: frozenset[str] = frozenset()  # names only the few-shot examples use
+    foreign: frozenset[str] = frozenset()  # names and titles only the few-shot examples use
 
     @property
     def min_words(self) -> int:
@@ -144,6 +144,6 @@ def accept(reply: str, rules: DraftRules) -> SegmentDraft:
     elif len(words) < rules.min_words:
         raise DraftRejected(f"the text is {len(words)} words; it needs at least {rules.min_words}")
     title = " ".join(draft.title.split())
-    if _MARKUP.search(title) or rules.profile.avoids(title):
-        title = rules.segment.title
+    if _MARKUP.search(title) or rules.profile.avoids(title) or any(name in title.lower() for name in rules.foreign):
+        title = rules.segment.title  # the planned title: a bad title is not worth a regeneration
     return SegmentDraft(title=title[:80], text=text)

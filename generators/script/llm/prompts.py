@@ -98,9 +98,18 @@ class PromptSet:
             known_numbers=numbers_in(json.dumps(data)) | _parts(data["listener"]["local_time"]) | SMALL_NUMBERS,
             prompt_shingles=shingles(trusted_text),
             anchors=anchors(data),
-            foreign=frozenset(name for e in self._examples.values() for name in anchors(e["data"])) - anchors(data),
+            foreign=self._example_names() - anchors(data),
         )
         return SegmentPrompt(messages=messages, schema=draft_schema(), rules=rules, task=task)
+
+    def _example_names(self) -> frozenset[str]:
+        """Who and what the few-shot examples are about: a reply that uses them copied the example."""
+        names = set()
+        for example in self._examples.values():
+            data = example["data"]
+            names.update([data["listener"]["first_name"], data["pick"]["artist"], data["next_artist"],
+                          example["reply"]["title"]])
+        return frozenset(n.lower() for n in names)
 
     def repair_messages(self, prompt: SegmentPrompt, reply: str, problem: str) -> list[dict[str, str]]:
         repair = self.render("repair", problem=problem, word_limit=prompt.rules.segment.word_budget,

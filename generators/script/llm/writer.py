@@ -26,6 +26,7 @@ from nightcast.settings import Settings
 
 log = logging.getLogger(__name__)
 REGENERATE_SEED_OFFSET = 7919
+TOKENS_PER_WORD = 2  # generous: English runs ≈1.3 tokens a word in common tokenizers
 
 
 @dataclass
@@ -119,9 +120,8 @@ class LLMWriter:
         if not jobs:
             return True
         started = time.perf_counter()
-        batch = [ChatRequest(messages=messages(j), schema=j.prompt.schema,
-                             max_tokens=self.settings.generation.max_new_tokens, seed=j.seed + seed_offset)
-                 for j in jobs]
+        batch = [ChatRequest(messages=messages(j), schema=j.prompt.schema, max_tokens=self._max_tokens(j),
+                             seed=j.seed + seed_offset) for j in jobs]
         try:
             replies = client.complete(batch)
         except Exception as exc:  # a backend bug must not cost the episode: every job records it
@@ -147,6 +147,11 @@ class LLMWriter:
                 job.problem = str(exc)
                 job.attempts.append(f"{stage}: {exc}")
         return not all(isinstance(reply, Exception) for reply in replies)
+
+    def _max_tokens(self, job: _Job) -> int:
+        """Room for a reply at the word budget (≈1.3 tokens a word, plus the JSON around it) and a
+        margin, not more: a model that rambles past it would be trimmed anyway, and each token costs."""
+        return min(self.settings.generation.max_new_tokens, TOKENS_PER_WORD * job.prompt.rules.segment.word_budget + 48)
 
     def _assemble(self, request: ScriptRequest, plan: ScriptPlan, jobs: list[_Job], stats: WritingStats) -> Script:
         by_llm = f"{self.name}:{self.model()}"
