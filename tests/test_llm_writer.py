@@ -460,7 +460,7 @@ def test_openai_writer_against_a_real_llama_cpp_server(maya, llama_cpp_server):
 
 def test_titles_copied_from_the_examples_give_way_to_the_planned_title(maya):
     rules = rules_for(maya)
-    text = f"Maya, I think {rules.must_name} is exactly right for a reflective night like this one, so listen."
+    text = f"Maya, I think {rules.must_name} is exactly right for a reflective night like this one, so listen. " * 3
     assert accept(reply(text, title="Why Aretha"), rules).title == rules.segment.title
     assert accept(reply(text, title="Where funk came from"), rules).title == rules.segment.title
     assert accept(reply(text, title="Night moves"), rules).title == "Night moves"
