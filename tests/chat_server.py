@@ -33,9 +33,17 @@ def good_draft(payload: dict) -> dict:
         track = pick["listener_track"]
         sentences.append(f"You have played {track['title']} {track['plays']} times, and it still lands.")
     sentences.append(f"There is a thread from {pick['artist']} to {data['next_artist']}, and it runs through {pick['genre']}.")
-    filler = "Stay with me for a moment and listen closely to how the room breathes."
+    fillers = ["Stay with me for a moment and listen closely to how the room breathes.",
+               "Some records ask for your attention, and this one earns it.",
+               "Turn it up a little, then a little more.",
+               "There is no rush tonight, so let every note land where it wants to.",
+               "I keep coming back to the space between the notes.",
+               "You can hear the people in the room if you listen for them.",
+               "That is the kind of detail that rewards a second listen."]
     words = sum(len(s.split()) for s in sentences)
-    while words + len(filler.split()) <= data["segment"]["word_limit"] * 0.8:
+    for filler in fillers:
+        if words + len(filler.split()) > data["segment"]["word_limit"] * 0.8:
+            break
         sentences.append(filler)
         words += len(filler.split())
     return {"title": f"For {listener['first_name']}", "text": " ".join(sentences)}

@@ -254,22 +254,26 @@ def reply(text: str, title: str = "Tonight") -> str:
 def test_long_replies_are_trimmed_at_a_sentence_boundary(maya):
     rules = rules_for(maya)
     artist = rules.must_name
-    sentence = f"Maya, {artist} fits this reflective night perfectly and you know it."
-    draft = accept(reply(" ".join([sentence] * 40)), rules)
+    sentences = [f"Maya, {artist} fits this {adj} {when} perfectly." for adj in ("warm", "slow", "deep", "quiet", "soft")
+                 for when in ("night", "hour", "evening", "moment", "stretch", "minute")]
+    draft = accept(reply(" ".join(sentences)), rules)
     assert len(draft.text.split()) <= rules.segment.word_budget
-    assert draft.text.endswith("it.") and draft.text.startswith("Maya,")
+    assert draft.text.endswith(".") and draft.text.startswith("Maya,")
+    assert len(draft.text.split()) > rules.segment.word_budget - 20  # whole sentences up to the budget
 
 
 @pytest.mark.parametrize("text, problem", [
     ("not json at all", "not a JSON object"),
     ('{"title": "x"}', "field 'text'"),
-    ("Maya, you played it 999 times, {artist} forever. " * 3, "numbers that are not in the data: 999"),
+    ("Maya, you played it 999 times, {artist} forever, and that is a lot of love for one record.",
+     "numbers that are not in the data: 999"),
     ("Maya, tonight is smooth jazz night with {artist}, all night long, no doubt at all.", "avoid list"),
     ("As an AI language model I cannot pick records, Maya, but {artist} is fine by me tonight.", "talks about"),
     ("Hello Sam, here is {artist} for a focused Tuesday morning, turn it up and enjoy it.", "examples (sam)"),
     ("Maya, tonight we go somewhere new, somewhere quiet and reflective and slow.", "never names the artist"),
     ("Maya, {artist}.", "needs at least"),
     ("Maya, <b>{artist}</b> is here tonight and it is lovely, the best of the week.", "markup"),
+    ("Maya, here is {artist} for you tonight, and it is lovely. " * 3, "same sentence twice"),
 ])
 def test_replies_that_break_a_rule_are_rejected_with_the_reason(maya, text, problem):
     rules = rules_for(maya)
@@ -460,7 +464,9 @@ def test_openai_writer_against_a_real_llama_cpp_server(maya, llama_cpp_server):
 
 def test_titles_copied_from_the_examples_give_way_to_the_planned_title(maya):
     rules = rules_for(maya)
-    text = f"Maya, I think {rules.must_name} is exactly right for a reflective night like this one, so listen. " * 3
+    text = (f"Maya, I think {rules.must_name} is exactly right for a reflective night like this one. "
+            "Dim the lights, put the kettle on, and let the record do the talking for a while. "
+            "It is the kind of music that makes a Monday feel like it was worth it after all.")
     assert accept(reply(text, title="Why Aretha"), rules).title == rules.segment.title
     assert accept(reply(text, title="Where funk came from"), rules).title == rules.segment.title
     assert accept(reply(text, title="Night moves"), rules).title == "Night moves"

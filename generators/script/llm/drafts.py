@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from generators.script.memory import sentences_of
+from generators.script.memory import sentence_key, sentences_of
 from nightcast.schema import ListenerProfile, Segment
 
 MIN_SHARE_OF_BUDGET = 0.35  # shorter than this leaves dead air the timeline has to fill
@@ -62,6 +62,7 @@ class DraftRules:
     prompt_shingles: frozenset[tuple[str, ...]]  # of the system and task instructions
     anchors: frozenset[str] = frozenset()  # lower-case names from the data; a usable reply uses one
     foreign: frozenset[str] = frozenset()  # names and titles only the few-shot examples use
+    said: frozenset[str] = frozenset()  # sentence keys from this listener's recent episodes
 
     @property
     def min_words(self) -> int:
@@ -120,6 +121,11 @@ def accept(reply: str, rules: DraftRules) -> SegmentDraft:
         raise DraftRejected("the text talks about the instructions or the assistant instead of the music")
     if shingles(text) & rules.prompt_shingles:
         raise DraftRejected("the text repeats the instructions instead of speaking to the listener")
+    keys = [sentence_key(sentence) for sentence in sentences_of(text)]
+    if len(set(keys)) < len(keys):
+        raise DraftRejected("the text says the same sentence twice")
+    if rules.said & set(keys):
+        raise DraftRejected("the text repeats a line from a recent episode (see do_not_repeat)")
     words = text.split()
     if words and len(_WORD.findall(text)) < 0.8 * len(words):
         raise DraftRejected("the text is not readable English")

@@ -99,6 +99,7 @@ class PromptSet:
             prompt_shingles=shingles(trusted_text),
             anchors=anchors(data),
             foreign=self._example_names() - anchors(data),
+            said=frozenset(request.recalled().said_keys()),
         )
         return SegmentPrompt(messages=messages, schema=draft_schema(), rules=rules, task=task)
 
