@@ -85,8 +85,48 @@ def _print_writing(manifest: dict) -> None:
     model = f" ({script['model']})" if script.get("model") else ""
     out.print(f"script: {script['name']}{model} wrote {by_llm} of {len(written)} segments", highlight=False)
     for fallback in fallbacks:
-        where = fallback["segment_id"] or "whole script"
-        err.print(f"[yellow]fallback[/] {where} → {fallback['used']}: {fallback['reason']}", highlight=False, soft_wrap=True)
+        _warn_fallback(fallback)
+
+
+def _warn_fallback(fallback: dict) -> None:
+    where = fallback["segment_id"] or "whole script"
+    err.print(f"[yellow]fallback[/] {where} → {fallback['used']}: {fallback['reason']}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def script(
+    profiles: Annotated[list[Path], typer.Argument(help="Listener profile YAML files (written as one batch).")],
+    template: Annotated[Optional[str], typer.Option("--template", "-t")] = None,
+    date: Annotated[Optional[str], typer.Option("--date", help="YYYY-MM-DD (default: today, listener's time zone).")] = None,
+    writer: Annotated[Optional[str], typer.Option("--writer")] = None,
+    writer_model: Annotated[Optional[str], typer.Option("--writer-model")] = None,
+    writer_url: Annotated[Optional[str], typer.Option("--writer-url")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the Script JSON instead of the readable script.")] = False,
+) -> None:
+    """Write scripts only (no audio), batched across listeners: for iterating on prompts and writers."""
+    from flows.job import prepare_render
+    from generators.script import script_request, write_scripts
+
+    try:
+        settings = Settings.from_env(writer=writer, writer_model=writer_model, writer_url=writer_url)
+        jobs = [prepare_render(p, template, date, settings) for p in profiles]
+    except InputError as exc:
+        _fail_input(exc)
+    requests = [script_request(j.profile, j.template, j.date, speaker=j.preset.id,
+                               words_per_minute=j.preset.words_per_minute, settings=settings) for j in jobs]
+    with out.status(f"writing {len(requests)} script(s) with {settings.writer}"):
+        scripts = write_scripts(requests, settings)
+    for written in scripts:
+        if as_json:
+            print(written.model_dump_json(indent=2))
+            continue
+        out.rule(f"{written.title} · {written.writer}{f' ({written.writer_model})' if written.writer_model else ''}")
+        for segment in written.segments:
+            out.print(f"[bold]{segment.title}[/] [dim]{segment.id} · {segment.speaker} · "
+                      f"{segment.word_count}/{segment.word_budget} words · {segment.written_by}[/]", highlight=False)
+            out.print(segment.text or "[dim](music only)[/]", highlight=False)
+        for fallback in written.fallbacks:
+            _warn_fallback(fallback.model_dump())
 
 
 @app.command()

@@ -93,3 +93,25 @@ def test_render_command_end_to_end(tmp_path):
     assert f"{episode / 'episode.mp3'}" in proc.stdout.replace("\n", "")
     assert sorted(p.name for p in episode.iterdir()) == ["chapters.json", "episode.json", "episode.mp3",
                                                          "script.json", "transcript.vtt"]
+
+
+def test_script_command_writes_a_batch_without_audio(tmp_path):
+    import json
+
+    from chat_server import ChatServer, completion, good_draft
+
+    with ChatServer(lambda payload: (200, completion(json.dumps(good_draft(payload))))) as server:
+        result = runner.invoke(app, ["script", str(PROFILES / "maya.yaml"), str(PROFILES / "hiro.yaml"), "--date",
+                                     "2026-11-23", "--writer", "openai", "--writer-url", server.url, "--json"])
+    assert result.exit_code == 0, result.output
+    decoder, text, scripts = json.JSONDecoder(), result.stdout.strip(), []
+    while text:
+        obj, end = decoder.raw_decode(text)
+        scripts.append(obj)
+        text = text[end:].strip()
+    assert [s["listener_id"] for s in scripts] == ["maya", "hiro"]
+    assert all(seg["written_by"] == "openai:fake-host" for s in scripts for seg in s["segments"])
+    readable = runner.invoke(app, ["script", str(PROFILES / "maya.yaml"), "--date", "2026-11-23"])
+    assert readable.exit_code == 0 and "Maya" in readable.stdout and "words · template" in readable.stdout
+    bad = runner.invoke(app, ["script", str(PROFILES / "maya.yaml"), "--writer", "openai"])
+    assert bad.exit_code == 2 and "--writer-url" in bad.stderr
