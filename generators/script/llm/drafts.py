@@ -66,7 +66,11 @@ class DraftRules:
 
     @property
     def min_words(self) -> int:
-        return max(3, int(self.segment.word_budget * MIN_SHARE_OF_BUDGET))
+        return min_words_for(self.segment.word_budget)
+
+
+def min_words_for(word_budget: int) -> int:
+    return max(3, int(word_budget * MIN_SHARE_OF_BUDGET))
 
 
 def shingles(text: str, size: int = LEAK_SHINGLE_WORDS) -> frozenset[tuple[str, ...]]:

@@ -18,7 +18,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from generators.script.base import ScriptRequest
-from generators.script.llm.drafts import DraftRules, draft_schema, numbers_in, shingles
+from generators.script.llm.drafts import DraftRules, draft_schema, min_words_for, numbers_in, shingles
 from generators.script.template_writer import PlannedSegment, ScriptPlan, clock, days_ago
 from nightcast.errors import InputError
 from nightcast.loading import read_yaml
@@ -77,15 +77,15 @@ class PromptSet:
         segment = planned.segment
         template = request.template
         system = self.render("system", show=template.title, style=template.style)
-        limits = {"word_limit": segment.word_budget,
-                  "min_words": DraftRules(segment, request.profile, None, frozenset(), frozenset()).min_words}
+        limits = {"word_limit": segment.word_budget, "min_words": min_words_for(segment.word_budget)}
         task = self.render(segment.kind.value, **limits)
         data = segment_data(request, plan, index)
         messages = [{"role": "system", "content": system}]
         example = self._examples.get(segment.kind.value)
         if example:
-            example_task = self.render(segment.kind.value, word_limit=example["data"]["segment"]["word_limit"],
-                                       min_words=limits["min_words"])
+            example_limit = example["data"]["segment"]["word_limit"]
+            example_task = self.render(segment.kind.value, word_limit=example_limit,
+                                       min_words=min_words_for(example_limit))
             messages += [{"role": "user", "content": user_turn(example_task, example["data"])},
                          {"role": "assistant", "content": json.dumps(example["reply"], ensure_ascii=False)}]
         messages.append({"role": "user", "content": user_turn(task, data)})
