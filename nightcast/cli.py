@@ -165,9 +165,15 @@ def templates() -> None:
     out.print(table)
 
 
-@app.command()
-def voices() -> None:
+voices_app = typer.Typer(no_args_is_help=False, help="Voice presets: list them, or preview one.")
+app.add_typer(voices_app, name="voices")
+
+
+@voices_app.callback(invoke_without_command=True)
+def voices(ctx: typer.Context) -> None:
     """List voice presets and whether each can run on this machine."""
+    if ctx.invoked_subcommand is not None:
+        return
     from voices import load_engine
     from voices.presets import load_preset, preset_names
 
@@ -186,6 +192,37 @@ def voices() -> None:
             status = f"[yellow]no[/]: {exc}"
         table.add_row(name, preset.engine, status, preset.display_name)
     out.print(table)
+
+
+@voices_app.command("say")
+def voices_say(
+    preset: Annotated[str, typer.Argument(help="Voice preset (see `nightcast voices`).")],
+    text: Annotated[str, typer.Argument(help="What to say.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="WAV file to write.")] = Path("say.wav"),
+    sample_rate: Annotated[int, typer.Option("--sample-rate", help="Output sample rate.")] = 44100,
+) -> None:
+    """Speak TEXT with a preset (its engine, rate, effects, pronunciations) into a WAV file."""
+    from nightcast.audio import write_clip
+    from voices import speak
+    from voices.presets import load_preset
+
+    try:
+        try:
+            chosen = load_preset(preset, Settings.from_env().presets_dir)
+        except InputError as exc:
+            raise InputError(exc.reason, source=exc.source if exc.source else "PRESET") from None
+        if not text.strip():
+            raise InputError("nothing to say", source="TEXT")
+    except InputError as exc:
+        _fail_input(exc)
+    try:
+        clip, sentences = speak(text, chosen, sample_rate)
+    except NightcastError as exc:
+        err.print(f"[bold red]cannot speak:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    write_clip(clip, output)
+    out.print(f"[green]✓[/] {output}: {clip.duration_s:.1f} s, {len(sentences)} sentence(s), "
+              f"{chosen.engine} · {chosen.display_name}", highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m nightcast.cli`

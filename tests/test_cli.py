@@ -115,3 +115,16 @@ def test_script_command_writes_a_batch_without_audio(tmp_path):
     assert readable.exit_code == 0 and "Maya" in readable.stdout and "words · template" in readable.stdout
     bad = runner.invoke(app, ["script", str(PROFILES / "maya.yaml"), "--writer", "openai"])
     assert bad.exit_code == 2 and "--writer-url" in bad.stderr
+
+
+def test_voices_say_previews_a_preset(tmp_path):
+    import soundfile as sf
+
+    wav = tmp_path / "say.wav"
+    result = runner.invoke(app, ["voices", "say", "robot", "Hello Maya. It's 11:15 pm.", "-o", str(wav)])
+    assert result.exit_code == 0, result.output
+    audio, rate = sf.read(wav)
+    assert rate == 44100 and len(audio) / rate > 1.0
+    bad = runner.invoke(app, ["voices", "say", "alto", "hi", "-o", str(tmp_path / "x.wav")])
+    assert bad.exit_code == 2 and "PRESET: unknown voice preset 'alto'" in bad.stderr
+    assert not (tmp_path / "x.wav").exists()

@@ -23,6 +23,7 @@ ENGINES = Registry(
         "hibari": "voices.hibari_engine:HibariEngine",
         "piper": "voices.piper_engine:PiperEngine",
         "espeak": "voices.espeak_engine:EspeakEngine",
+        "transformers": "voices.transformers_engine:TransformersVitsEngine",
     },
 )
 

@@ -1,0 +1,59 @@
+"""`transformers` engine: VITS-family models (MMS-TTS, VITS checkpoints) through `VitsModel`.
+
+Loads a local model directory (or a hub id already in the local cache), runs on a GPU when there
+is one, and needs no torchaudio. Speed is VITS's own `speaking_rate`; the seed fixes
+the stochastic duration predictor and the prior noise, so a render is reproducible.
+"""
+
+from __future__ import annotations
+
+import threading
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from nightcast.errors import BackendUnavailableError
+
+
+class TransformersVitsEngine:
+    name = "transformers"
+    max_chars = 400
+
+    def __init__(self, model: str | None = None, speaker: str | None = None):
+        if not model:
+            raise BackendUnavailableError("the transformers engine needs a preset 'model': a VITS model directory")
+        try:
+            import torch
+            from transformers import AutoTokenizer, VitsModel
+        except ImportError as exc:
+            raise BackendUnavailableError("the transformers engine needs torch and transformers: "
+                                          "pip install 'nightcast[transformers]'") from exc
+        self.model_id = model
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        source = str(Path(model).expanduser()) if Path(model).expanduser().exists() else model
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(source)
+            self._model = VitsModel.from_pretrained(source).to(self.device).eval()
+        except (OSError, ValueError) as exc:
+            raise BackendUnavailableError(f"transformers could not load the VITS model '{model}': {exc}") from exc
+        self.sample_rate = int(self._model.config.sampling_rate)
+        self._speaker = int(speaker) if speaker is not None else None  # multi-speaker VITS: a speaker index
+        self._lock = threading.Lock()
+
+    def synthesize(self, text: str, *, speed: float = 1.0, seed: int = 0) -> np.ndarray:
+        import torch
+
+        inputs = self._tokenizer(text, return_tensors="pt").to(self.device)
+        if inputs["input_ids"].shape[-1] == 0:
+            return np.zeros(0, np.float32)
+        extra = {"speaker_id": self._speaker} if self._speaker is not None else {}
+        with self._lock, torch.inference_mode():  # the seed goes through torch's global generator
+            torch.manual_seed(seed)
+            waveform = self._model(**inputs, speaking_rate=speed, **extra).waveform
+        return waveform[0].float().cpu().numpy().astype(np.float32)
+
+    def version(self) -> str:
+        import torch
+
+        return f"transformers {version('transformers')}; torch {torch.__version__}; {self.model_id}"
