@@ -40,7 +40,7 @@ def render_episode(profile_path: str, template: str | None = None, out_dir: str 
         work.mkdir()
         with stage("speech", timings):
             speech = speak_task.map(script.segments, unmapped(job.preset), unmapped(work),
-                                    unmapped(mix.sample_rate), range(len(script.segments))).result()
+                                    unmapped(mix.sample_rate), unmapped(job.settings.speech_cache_dir())).result()
         timeline = plan_timeline(script, speech, mix, job.target_duration_s)
         with stage("music", timings):
             music_clips = music_task.map([s.cue for s in script.segments], timeline.entries, unmapped(work),

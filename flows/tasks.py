@@ -19,6 +19,7 @@ from nightcast.settings import Settings
 from nightcast.schema import (Chapter, EpisodeTemplate, ListenerProfile, Loudness, MixSettings, MusicClip, MusicCue,
                               Script, Segment, SpeechClip, Timeline, TimelineEntry)
 from voices import speak_segment
+from voices.cache import SpeechCache
 from voices.presets import VoicePreset
 
 
@@ -30,8 +31,9 @@ def write_script_task(profile: ListenerProfile, template: EpisodeTemplate, date:
 
 
 @task(name="speak-segment", cache_policy=NO_CACHE, retries=1, task_run_name="speak-{segment.id}")
-def speak_task(segment: Segment, preset: VoicePreset, out_dir: Path, sample_rate: int, seed: int) -> SpeechClip:
-    return speak_segment(segment, preset, out_dir, sample_rate, seed)
+def speak_task(segment: Segment, preset: VoicePreset, out_dir: Path, sample_rate: int,
+               cache_dir: Path | None) -> SpeechClip:
+    return speak_segment(segment, preset, out_dir, sample_rate, cache=SpeechCache(cache_dir) if cache_dir else None)
 
 
 @task(name="make-music", cache_policy=NO_CACHE, retries=1, task_run_name="music-{entry.segment_id}")

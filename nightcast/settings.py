@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     writer_api_key: SecretStr | None = Field(default=None, description="Else $OPENAI_API_KEY.")
     memory_days: int = Field(default=7, ge=0, le=365, description="How far back the writer reads past episodes.")
     generation: GenerationSettings = GenerationSettings()
+    cache_dir: Path | None = Field(default=None, description="Synthesised speech cache; default <outputs_dir>/.cache.")
+    speech_cache: bool = True
     music: str | None = None  # None: the template's music_backend
     voice: str | None = None  # None: the profile's preset
 
@@ -76,6 +78,11 @@ class Settings(BaseSettings):
             error = exc.errors()[0]
             field = ".".join(str(p) for p in error["loc"])
             raise InputError(error["msg"], source=str(config_path() or "settings"), field=field) from None
+
+    def speech_cache_dir(self) -> Path | None:
+        if not self.speech_cache:
+            return None
+        return (self.cache_dir or Path(self.outputs_dir) / ".cache") / "speech"
 
     def api_key(self) -> str | None:
         if self.writer_api_key is not None:

@@ -122,3 +122,28 @@ def test_transformers_engine_without_a_model_is_unavailable():
 
     with pytest.raises(BackendUnavailableError, match="needs a preset 'model'"):
         load_engine("transformers", None, None)
+
+
+def test_the_speech_cache_synthesises_only_what_changed(tmp_path, monkeypatch):
+    from voices import load_engine
+    from voices.cache import SpeechCache
+
+    preset = load_preset("robot", PRESETS)
+    engine = load_engine(preset.engine, preset.model, preset.speaker)
+    spoken = []
+    real = engine.synthesize
+
+    def counting(text, **kwargs):
+        spoken.append(text)
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(engine, "synthesize", counting)
+    cache = SpeechCache(tmp_path / "cache")
+    first, _ = speak(TEXT, preset, 44100, cache=cache)
+    assert len(spoken) == 3
+    again, _ = speak(TEXT, preset, 44100, cache=cache)
+    assert len(spoken) == 3  # all three sentences from the cache
+    assert np.allclose(first.samples, again.samples, atol=1e-4)  # 24-bit FLAC round trip
+    speak(TEXT.replace("night owls", "early birds"), preset, 44100, cache=cache)
+    assert spoken[3:] == ["Here's one for the early birds."]  # only the edited sentence
+    assert len(list((tmp_path / "cache").rglob("*.flac"))) == 4

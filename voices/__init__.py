@@ -6,6 +6,7 @@ Engines are chosen by name from ENGINES through a voice preset (voices/presets/*
 from __future__ import annotations
 
 import functools
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from nightcast.audio import Clip, db_to_gain, write_clip
 from nightcast.errors import StageError
 from nightcast.registry import Registry
 from nightcast.schema import Segment, SpeechClip, TimedText
+from voices.cache import SpeechCache
 from voices.normalize import normalize_for_speech, split_sentences
 from voices.presets import VoicePreset, effect_chain
 
@@ -41,18 +43,37 @@ def _trim_silence(samples: np.ndarray, threshold: float = 1e-3) -> np.ndarray:
     return samples[loud[0] : loud[-1] + 1]
 
 
-def speak(text: str, preset: VoicePreset, sample_rate: int, seed: int = 0) -> tuple[Clip, list[TimedText]]:
+def sentence_seed(spoken: str, seed: int) -> int:
+    """A sentence's seed follows its words, not its position: the same line sounds the same in any
+    episode, which is what lets the cache reuse it."""
+    return (seed + int.from_bytes(hashlib.sha256(spoken.encode()).digest()[:4], "big")) % 2**31
+
+
+def _synthesize(engine, spoken: str, preset: VoicePreset, seed: int, cache: SpeechCache | None) -> np.ndarray:
+    if cache is None:
+        return engine.synthesize(spoken, speed=preset.speed, seed=seed)
+    key = SpeechCache.key(spoken, engine=preset.engine, engine_version=engine.version(), model=preset.model,
+                          speaker=preset.speaker, speed=preset.speed, seed=seed)
+    samples = cache.get(key, engine.sample_rate)
+    if samples is None:
+        samples = engine.synthesize(spoken, speed=preset.speed, seed=seed)
+        cache.put(key, samples, engine.sample_rate)
+    return samples
+
+
+def speak(text: str, preset: VoicePreset, sample_rate: int, seed: int = 0,
+          cache: SpeechCache | None = None) -> tuple[Clip, list[TimedText]]:
     """Speak text sentence by sentence with the preset; return the clip and where each sentence sits."""
     engine = load_engine(preset.engine, preset.model, preset.speaker)
     pause = np.zeros(round(engine.sample_rate * preset.sentence_pause_ms / 1000), np.float32)
     pieces: list[np.ndarray] = []
     spans: list[TimedText] = []
     cursor = 0
-    for index, sentence in enumerate(split_sentences(text)):
+    for sentence in split_sentences(text):
         spoken = normalize_for_speech(sentence, preset.pronunciations)
         if not spoken:
             continue
-        audio = _trim_silence(engine.synthesize(spoken, speed=preset.speed, seed=seed + index))
+        audio = _trim_silence(_synthesize(engine, spoken, preset, sentence_seed(spoken, seed), cache))
         if audio.size == 0:
             raise StageError(f"{preset.engine} produced silence for: {sentence[:60]!r}")
         if pieces:
@@ -68,9 +89,10 @@ def speak(text: str, preset: VoicePreset, sample_rate: int, seed: int = 0) -> tu
     return Clip(processed.astype(np.float32), native.sample_rate).resampled(sample_rate), spans
 
 
-def speak_segment(segment: Segment, preset: VoicePreset, out_dir: Path, sample_rate: int, seed: int = 0) -> SpeechClip:
+def speak_segment(segment: Segment, preset: VoicePreset, out_dir: Path, sample_rate: int, seed: int = 0,
+                  cache: SpeechCache | None = None) -> SpeechClip:
     """Speech stage entry: one script segment → one WAV in out_dir."""
-    clip, spans = speak(segment.text, preset, sample_rate, seed)
+    clip, spans = speak(segment.text, preset, sample_rate, seed, cache)
     path = write_clip(clip, Path(out_dir) / f"speech-{segment.id}.wav")
     return SpeechClip(
         segment_id=segment.id,

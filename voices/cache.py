@@ -1,0 +1,52 @@
+"""Synthesised sentences kept on disk, keyed by what determines the audio.
+
+Key: the spoken (normalised) text, the engine, its version, model, speaker, speed and the seed.
+A re-render, or a profile edit that changes one segment, synthesises only the sentences whose key
+is new. Entries are the engine's raw output (before the preset's effects), written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+
+class SpeechCache:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    @staticmethod
+    def key(text: str, *, engine: str, engine_version: str, model: str | None, speaker: str | None,
+            speed: float, seed: int) -> str:
+        identity = json.dumps([text, engine, engine_version, model, speaker, round(speed, 4), seed])
+        return hashlib.sha256(identity.encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.flac"
+
+    def get(self, key: str, sample_rate: int) -> np.ndarray | None:
+        path = self._path(key)
+        try:
+            samples, rate = sf.read(path, dtype="float32")
+        except (OSError, RuntimeError, sf.LibsndfileError):
+            return None  # missing or unreadable: synthesise again
+        return samples if rate == sample_rate else None
+
+    def put(self, key: str, samples: np.ndarray, sample_rate: int) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(fd)
+        try:
+            # FLAC at 24-bit: lossless enough for speech, a third of the size of float WAV
+            sf.write(tmp, np.clip(samples, -1, 1), sample_rate, format="FLAC", subtype="PCM_24")
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
