@@ -6,6 +6,7 @@ Shared with QA later, so "1970s" in the script and "nineteen seventies" from ASR
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from num2words import num2words
 
@@ -61,19 +62,65 @@ def _number(match: re.Match) -> str:
     return num2words(n).replace("-", " ").replace(",", "")
 
 
+_CURRENCIES = {"$": ("dollar", "cent"), "€": ("euro", "cent"), "£": ("pound", "penny")}
+_URL = re.compile(r"\b(?:https?://)?(?:www\.)?([a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|fm|co|uk|de|fr))(/[\w/-]*)?\b",
+                  re.IGNORECASE)
+_ACRONYM_WITH_DOTS = re.compile(r"\b((?:[A-Z]\.){2,})")
+_CAPS_WORD = re.compile(r"\b[A-Z][A-Z']{1,}\b")
+
+
+def _money(match: re.Match) -> str:
+    unit, small = _CURRENCIES[match.group(1)]
+    whole = int(match.group(2).replace(",", ""))
+    spoken = f"{whole} {unit}{'' if whole == 1 else 's'}"
+    if match.group(3):
+        cents = int(match.group(3).ljust(2, "0"))
+        if cents:
+            plural = "pence" if small == "penny" else small + "s"
+            spoken += f" and {cents} {small if cents == 1 else plural}"
+    return spoken
+
+
+def _url(match: re.Match) -> str:
+    host = match.group(1).replace(".", " dot ").replace("-", " dash ")
+    path = (match.group(2) or "").strip("/")
+    return host + (" slash " + path.replace("/", " slash ") if path else "")
+
+
+def _caps(match: re.Match) -> str:
+    """ALL-CAPS words: read a pronounceable band name as a word (ABBA → Abba), spell the rest (MGMT)."""
+    word = match.group(0)
+    letters = word.replace("'", "")
+    if len(letters) >= 4 and any(v in letters for v in "AEIOUY"):
+        return word.capitalize()
+    return " ".join(letters)  # USA, AC/DC, MGMT: letter by letter
+
+
+def _no_emoji(text: str) -> str:
+    return "".join(ch for ch in text if unicodedata.category(ch) != "So" and not 0xFE00 <= ord(ch) <= 0xFE0F
+                   and ord(ch) != 0x200D)
+
+
 def normalize_for_speech(text: str, pronunciations: dict[str, str] | None = None) -> str:
     for written, spoken in (pronunciations or {}).items():
         text = re.sub(rf"(?<!\w){re.escape(written)}(?!\w)", spoken, text)
+    text = _no_emoji(text)
+    text = _URL.sub(_url, text)
     for pattern, spoken in _ABBREVIATIONS.items():
         text = re.sub(pattern, spoken, text)
-    text = re.sub(r"\$(\d[\d,]*)", lambda m: f"{m.group(1)} dollars", text)
+    text = _ACRONYM_WITH_DOTS.sub(lambda m: " ".join(m.group(1).replace(".", "")) + " ", text)
+    text = re.sub(r"(?<=[A-Z])/(?=[A-Z])", " ", text)
+    text = _CAPS_WORD.sub(_caps, text)
+    text = re.sub(r"(?<=[A-Za-z])(?=\d)", " ", text)  # U2 → U 2
+    text = re.sub(r"([$€£])(\d[\d,]*)(?:\.(\d{1,2}))?\b", _money, text)
     text = re.sub(r"\b(\d{1,2}):(\d{2})\s*([aApP]\.?[mM]\.?)?", _time, text)
     text = re.sub(r"\b(1[1-9]|20)(\d)0s\b", lambda m: _plural(_year(int(m.group(1) + m.group(2) + "0"))), text)
-    text = re.sub(r"(?<!\w)[’']([2-9])0s\b", lambda m: _plural(num2words(int(m.group(1)) * 10)), text)
+    text = re.sub(r"(?<!\w)[’']?([2-9])0s\b", lambda m: _plural(num2words(int(m.group(1)) * 10)), text)
     text = re.sub(r"\b(\d+)(st|nd|rd|th)\b", lambda m: num2words(int(m.group(1)), to="ordinal").replace("-", " "), text)
     text = re.sub(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?", _number, text)
     for symbol, spoken in _SYMBOLS.items():
         text = text.replace(symbol, spoken)
+    text = re.sub(r"\s+([!?.,;:])", r"\1", text)
     return re.sub(r"\s+", " ", text).strip()
 
 
