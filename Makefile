@@ -2,7 +2,7 @@
 VENV := .venv
 PROFILE ?= profiles/maya.yaml
 
-.PHONY: demo test setup setup-test bench bench-writers clean
+.PHONY: demo test setup setup-test bench bench-writers bench-voices clean
 
 demo: setup
 	$(VENV)/bin/nightcast render $(PROFILE)
@@ -21,6 +21,9 @@ bench: setup
 
 bench-writers: setup-test
 	$(VENV)/bin/python bench/writer_bench.py
+
+bench-voices: setup-test
+	$(VENV)/bin/python bench/voices_bench.py
 
 clean:
 	rm -rf outputs/*/ .pytest_cache

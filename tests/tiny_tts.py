@@ -13,6 +13,7 @@ def build_tiny_vits(out_dir: Path, sampling_rate: int = 16_000) -> Path:
     from transformers import VitsConfig, VitsModel, VitsTokenizer
 
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "vocab.json").write_text(json.dumps({c: i for i, c in enumerate(CHARS)}))
     VitsTokenizer(vocab_file=str(out_dir / "vocab.json"), phonemize=False, add_blank=True,
                   normalize=True).save_pretrained(out_dir)

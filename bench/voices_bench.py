@@ -1,0 +1,84 @@
+"""Voices: real-time factor per engine on this machine, cold and from the speech cache.
+
+RTF = synthesis seconds / seconds of speech (lower is faster). Every row speaks the same
+paragraph through the full speech stage (normalise → synthesise per sentence → effects →
+resample to 44.1 kHz), in one run. `transformers` uses a tiny random-weight VITS (the code path's
+cost, not a real checkpoint's) unless --vits-model points at one.
+
+    python bench/voices_bench.py [--vits-model DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PARAGRAPH = (
+    "Good evening, Maya. It's 11:15 pm on a Monday, and this is Nightly Digest. You played So What 14 times "
+    "this week, so tonight we start with Miles Davis. Kind of Blue, recorded in 1959, is built on modes instead "
+    "of fast chord changes, which is why it feels so open. After that, Bill Evans, and a little story about "
+    "spiritual jazz. Stay with me."
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vits-model", default=None)
+    args = parser.parse_args()
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from nightcast.errors import NightcastError
+    from nightcast.settings import Settings
+    from voices import load_engine, speak
+    from voices.cache import SpeechCache
+    from voices.presets import VoicePreset, load_preset, preset_names
+
+    settings = Settings.from_env()
+    presets = [load_preset(name, settings.presets_dir) for name in preset_names(settings.presets_dir)]
+    with tempfile.TemporaryDirectory() as tmp:
+        if importlib.util.find_spec("transformers") and importlib.util.find_spec("torch"):
+            model = args.vits_model
+            if model is None:
+                sys.path.insert(0, str(ROOT / "tests"))
+                from tiny_tts import build_tiny_vits
+
+                model = str(build_tiny_vits(Path(tmp) / "vits"))
+            presets.append(VoicePreset(id="vits", display_name="VITS via transformers" + ("" if args.vits_model else
+                                       " (tiny random)"), engine="transformers", model=model))
+        console = Console(width=160)
+        console.print(f"nightcast voices bench · {platform.machine()} · {os.cpu_count()} cores · "
+                      f"{len(PARAGRAPH.split())} words")
+        table = Table("preset", "engine", "speech s", "load s", "cold s", "cold RTF", "cached s", "cached RTF", "wpm")
+        for preset in presets:
+            try:
+                started = time.perf_counter()
+                load_engine(preset.engine, preset.model, preset.speaker)
+                load_s = time.perf_counter() - started
+            except NightcastError as exc:
+                table.add_row(preset.id, preset.engine, "-", "-", f"unavailable: {exc}", "", "", "", "")
+                continue
+            cache = SpeechCache(Path(tmp) / f"cache-{preset.id}")
+            started = time.perf_counter()
+            clip, _ = speak(PARAGRAPH, preset, 44100, cache=cache)
+            cold = time.perf_counter() - started
+            started = time.perf_counter()
+            speak(PARAGRAPH, preset, 44100, cache=cache)
+            cached = time.perf_counter() - started
+            seconds = clip.duration_s
+            table.add_row(preset.id, preset.engine, f"{seconds:.1f}", f"{load_s:.1f}", f"{cold:.2f}", f"{cold / seconds:.3f}",
+                          f"{cached:.2f}", f"{cached / seconds:.3f}", f"{len(PARAGRAPH.split()) / seconds * 60:.0f}")
+        console.print(table)
+
+
+if __name__ == "__main__":
+    main()
