@@ -147,3 +147,51 @@ def test_the_speech_cache_synthesises_only_what_changed(tmp_path, monkeypatch):
     speak(TEXT.replace("night owls", "early birds"), preset, 44100, cache=cache)
     assert spoken[3:] == ["Here's one for the early birds."]  # only the edited sentence
     assert len(list((tmp_path / "cache").rglob("*.flac"))) == 4
+
+
+def test_coqui_engine_glue_against_a_stand_in_of_tts_api(tmp_path, monkeypatch):
+    """coqui-tts cannot import here (no CPU torchaudio), so this checks nightcast's side of the
+    contract against a stand-in `TTS.api.TTS`: local model dir, reference clip vs speaker name,
+    language for multilingual models, speed, seed, output type and rate."""
+    import sys
+    import types
+
+    pytest.importorskip("torch")
+    calls = {}
+
+    class FakeTTS:
+        is_multi_lingual = True
+
+        def __init__(self, **kwargs):
+            calls["init"] = kwargs
+            self.synthesizer = types.SimpleNamespace(output_sample_rate=24000)
+
+        def to(self, device):
+            calls["device"] = device
+            return self
+
+        def tts(self, **kwargs):
+            calls["tts"] = kwargs
+            return [0.0, 0.5, -0.5] * 8000
+
+    api = types.ModuleType("TTS.api")
+    api.TTS = FakeTTS
+    monkeypatch.setitem(sys.modules, "TTS", types.ModuleType("TTS"))
+    monkeypatch.setitem(sys.modules, "TTS.api", api)
+    from nightcast.errors import BackendUnavailableError
+    from voices.coqui_engine import CoquiEngine
+
+    with pytest.raises(BackendUnavailableError, match="no config.json"):
+        CoquiEngine(model=str(tmp_path))
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(BackendUnavailableError, match="reference clip"):
+        CoquiEngine(model=str(tmp_path), speaker=str(tmp_path / "me.wav"))
+    (tmp_path / "me.wav").write_bytes(b"RIFF")
+    engine = CoquiEngine(model=str(tmp_path), speaker=str(tmp_path / "me.wav"))
+    audio = engine.synthesize("Hello Maya.", speed=1.1, seed=3)
+    assert audio.dtype == np.float32 and audio.size == 24000 and engine.sample_rate == 24000
+    assert calls["init"]["model_path"] == str(tmp_path) and calls["init"]["config_path"].endswith("config.json")
+    assert calls["tts"] == {"text": "Hello Maya.", "speed": 1.1, "speaker_wav": str(tmp_path / "me.wav"), "language": "en"}
+    named = CoquiEngine(model=str(tmp_path), speaker="Claribel Dervla")
+    named.synthesize("Hi.")
+    assert calls["tts"]["speaker"] == "Claribel Dervla" and "speaker_wav" not in calls["tts"]

@@ -26,6 +26,7 @@ ENGINES = Registry(
         "piper": "voices.piper_engine:PiperEngine",
         "espeak": "voices.espeak_engine:EspeakEngine",
         "transformers": "voices.transformers_engine:TransformersVitsEngine",
+        "coqui": "voices.coqui_engine:CoquiEngine",
     },
 )
 
