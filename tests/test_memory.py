@@ -8,9 +8,10 @@ import json
 from chat_server import ChatServer, completion, good_draft
 from conftest import PROFILES, TEMPLATES
 from generators.script import load_writer, write_script
-from generators.script.memory import recall, sentence_key, sentences_of
+from generators.script.memory import recall, sentence_key
 from nightcast.loading import load_profile, load_template
 from nightcast.settings import Settings
+from voices.normalize import split_sentences
 
 START = dt.date(2026, 11, 16)
 
@@ -35,7 +36,7 @@ def picks(script):
 
 
 def keys(script):
-    return {sentence_key(x) for s in script.segments for x in sentences_of(s.text)}
+    return {sentence_key(x) for s in script.segments for x in split_sentences(s.text)}
 
 
 def test_consecutive_episodes_do_not_repeat_picks_or_lines(tmp_path):

@@ -14,13 +14,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from nightcast.schema import Script
+from voices.normalize import split_sentences
 
 log = logging.getLogger(__name__)
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-
-
-def sentences_of(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
 def sentence_key(sentence: str) -> str:
@@ -57,12 +53,12 @@ class EpisodeMemory(BaseModel):
         said: dict[str, dt.date] = {}
         for script in reversed(self.episodes):  # oldest first, so newer dates win
             for segment in script.segments:
-                said.update((sentence_key(s), script.date) for s in sentences_of(segment.text))
+                said.update((sentence_key(s), script.date) for s in split_sentences(segment.text))
         return said
 
     def recent_lines(self, limit: int = 12) -> list[str]:
         """A sample of what was said lately, newest first, for an LLM's "do not repeat" list."""
-        lines = [s for script in self.episodes for seg in script.segments for s in sentences_of(seg.text)]
+        lines = [s for script in self.episodes for seg in script.segments for s in split_sentences(seg.text)]
         return lines[:limit]
 
     def when(self, day: dt.date, daypart: str) -> str:

@@ -20,10 +20,11 @@ from jinja2.sandbox import SandboxedEnvironment
 from generators.script.base import ScriptRequest, word_budget
 from generators.script.context import ListenerContext, Pick, build_context, style_for
 from generators.script.cues import music_cue
-from generators.script.memory import sentence_key, sentences_of
+from generators.script.memory import sentence_key
 from nightcast import __version__
 from nightcast.loading import read_yaml
 from nightcast.schema import Script, Segment, SegmentKind, Slot
+from voices.normalize import split_sentences
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 # Phrase-bank parts that only make sense when the listener's data has the fact they quote.
@@ -235,11 +236,11 @@ class TemplateWriter:
             passes = [(options, used | said.keys())]
             if required:
                 def last_said(option: str) -> dt.date:
-                    return max((said.get(sentence_key(s), dt.date.min) for s in sentences_of(option)), default=dt.date.min)
+                    return max((said.get(sentence_key(s), dt.date.min) for s in split_sentences(option)), default=dt.date.min)
                 passes.append((sorted(options, key=last_said), used))
             for ordered, avoid in passes:
                 for option in ordered:
-                    keys = {sentence_key(s) for s in sentences_of(option)}
+                    keys = {sentence_key(s) for s in split_sentences(option)}
                     if keys & avoid:
                         continue
                     used.update(keys)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from generators.script.memory import sentence_key, sentences_of
+from generators.script.memory import sentence_key
 from nightcast.schema import ListenerProfile, Segment
+from voices.normalize import split_sentences
 
 MIN_SHARE_OF_BUDGET = 0.35  # shorter than this leaves dead air the timeline has to fill
 LEAK_SHINGLE_WORDS = 7  # this many words in a row from the prompt means the model is echoing it
@@ -105,7 +106,7 @@ def trim_to_budget(text: str, budget: int) -> str:
     """Whole sentences, in order, up to the word budget."""
     kept: list[str] = []
     count = 0
-    for sentence in sentences_of(text):
+    for sentence in split_sentences(text):
         words = len(sentence.split())
         if count + words > budget:
             break
@@ -125,7 +126,7 @@ def accept(reply: str, rules: DraftRules) -> SegmentDraft:
         raise DraftRejected("the text talks about the instructions or the assistant instead of the music")
     if shingles(text) & rules.prompt_shingles:
         raise DraftRejected("the text repeats the instructions instead of speaking to the listener")
-    keys = [sentence_key(sentence) for sentence in sentences_of(text)]
+    keys = [sentence_key(sentence) for sentence in split_sentences(text)]
     if len(set(keys)) < len(keys):
         raise DraftRejected("the text says the same sentence twice")
     if rules.said & set(keys):
