@@ -82,9 +82,13 @@ class ListenerProfile(Strict):
     def first_name(self) -> str:
         return self.name.split()[0]
 
-    def avoids(self, text: str) -> bool:
+    def avoided_in(self, text: str) -> str | None:
+        """The first 'avoid' entry that text mentions, if any."""
         lowered = text.lower()
-        return any(a.lower() in lowered for a in self.avoid)
+        return next((a for a in self.avoid if a.lower() in lowered), None)
+
+    def avoids(self, text: str) -> bool:
+        return self.avoided_in(text) is not None
 
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

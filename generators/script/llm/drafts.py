@@ -139,7 +139,7 @@ def accept(reply: str, rules: DraftRules) -> SegmentDraft:
         raise DraftRejected(f"the text uses names from the examples ({', '.join(borrowed)}), not this listener's data")
     if rules.anchors and not any(anchor in lowered for anchor in rules.anchors):
         raise DraftRejected("the text names nothing from the listener data (their name, artists, genres, tracks)")
-    banned = next((a for a in rules.profile.avoid if a.lower() in lowered), None)
+    banned = rules.profile.avoided_in(text)
     if banned:
         raise DraftRejected(f"the text mentions '{banned}', which is on the avoid list")
     invented = sorted(numbers_in(text) - rules.known_numbers)
