@@ -75,8 +75,10 @@ class ScriptPlan:
     context: ListenerContext
     title: str
     segments: list[PlannedSegment]
+    said: dict[str, dt.date]  # sentence keys from recent episodes, and when each was last said
 
-    def script(self, request: ScriptRequest, writer: str, **extra) -> Script:
+    def script(self, request: ScriptRequest, writer: str, segments: list[Segment] | None = None, **extra) -> Script:
+        """The plan as a Script; `segments` replaces the planned ones (an LLM writer's versions)."""
         return Script(
             episode_id=request.episode_id,
             listener_id=request.profile.id,
@@ -85,7 +87,7 @@ class ScriptPlan:
             local_time=self.context.local_time,
             title=self.title,
             writer=writer,
-            segments=[p.segment for p in self.segments],
+            segments=segments if segments is not None else [p.segment for p in self.segments],
             **extra,
         )
 
@@ -166,7 +168,7 @@ class TemplateWriter:
             )
             planned.append(PlannedSegment(segment=segment, pick=pick, following=following, lore=story_facts))
         title = f"{request.template.title} for {ctx.profile.first_name}, {ctx.weekday} {request.date:%B} {request.date.day}"
-        return ScriptPlan(context=ctx, title=title[:120], segments=planned)
+        return ScriptPlan(context=ctx, title=title[:120], segments=planned, said=said)
 
     # ------------------------------------------------------------ pieces
 

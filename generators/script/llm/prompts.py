@@ -9,7 +9,6 @@ close that block or open markup replaced, so profile text is always quoted data.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,14 +56,16 @@ class PromptSet:
         self.root = Path(templates_dir) / "prompts" / "llm" / name
         if not self.root.is_dir():
             raise InputError(f"no prompt set '{name}' in {self.root.parent}", field="prompt")
+        self._templates: dict = {}  # per instance: a method-level functools.cache would keep every PromptSet alive
         self._examples = read_yaml(self.root / "examples.yaml") if (self.root / "examples.yaml").is_file() else {}
 
-    @functools.cache
     def _template(self, name: str):
-        path = self.root / f"{name}.j2"
-        if not path.is_file():
-            raise InputError(f"prompt set '{self.name}' has no {path.name}", source=self.root)
-        return _ENV.from_string(path.read_text(encoding="utf-8"))
+        if name not in self._templates:
+            path = self.root / f"{name}.j2"
+            if not path.is_file():
+                raise InputError(f"prompt set '{self.name}' has no {path.name}", source=self.root)
+            self._templates[name] = _ENV.from_string(path.read_text(encoding="utf-8"))
+        return self._templates[name]
 
     def render(self, name: str, **values) -> str:
         text = self._template(name).render(**values).strip()
@@ -99,7 +100,7 @@ class PromptSet:
             prompt_shingles=shingles(trusted_text),
             anchors=anchors(data),
             foreign=self._example_names() - anchors(data),
-            said=frozenset(request.recalled().said_keys()),
+            said=frozenset(plan.said),
         )
         return SegmentPrompt(messages=messages, schema=draft_schema(), rules=rules, task=task)
 

@@ -21,7 +21,7 @@ from generators.script.llm.prompts import PromptSet, SegmentPrompt
 from generators.script.template_writer import ScriptPlan, TemplateWriter
 from nightcast import __version__
 from nightcast.errors import BackendUnavailableError, InputError
-from nightcast.schema import Script, WriterFallback, WritingStats
+from nightcast.schema import Script, Segment, WriterFallback, WritingStats
 from nightcast.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -160,13 +160,12 @@ class LLMWriter:
         for job in jobs:
             planned = segments[job.segment]
             if job.draft is not None:
-                segments[job.segment] = planned.model_copy(
-                    update={"text": job.draft.text, "title": job.draft.title[:120], "written_by": by_llm})
+                segments[job.segment] = Segment.model_validate(
+                    {**planned.model_dump(), "text": job.draft.text, "title": job.draft.title[:120], "written_by": by_llm})
             else:
                 fallbacks.append(WriterFallback(segment_id=planned.id, reason=job.problem, attempts=job.attempts,
                                                 used=self.fallback.name))
-        script = plan.script(request, self.name, writer_model=self.model(), fallbacks=fallbacks, stats=stats)
-        return Script.model_validate(script.model_copy(update={"segments": segments}).model_dump())
+        return plan.script(request, self.name, segments, writer_model=self.model(), fallbacks=fallbacks, stats=stats)
 
 
 def require_model_path(settings: Settings, what: str, *, directory: bool) -> Path:
