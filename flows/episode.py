@@ -33,13 +33,13 @@ def render_episode(profile_path: str, template: str | None = None, out_dir: str 
     timings: dict[str, float] = {}
 
     with stage("script", timings):
-        script = write_script_task(job.profile, job.template, job.date, job.preset.id,
-                                   job.preset.words_per_minute, job.settings)
+        script = write_script_task(job.profile, job.template, job.date, job.preset, job.cohost_request(),
+                                   job.settings)
     with building(job.episode_dir) as build_dir:
         work = build_dir / "work"
         work.mkdir()
         with stage("speech", timings):
-            speech = speak_task.map(script.segments, unmapped(job.preset), unmapped(work),
+            speech = speak_task.map(script.segments, unmapped(job.voices), unmapped(work),
                                     unmapped(mix.sample_rate), unmapped(job.settings.speech_cache_dir())).result()
         timeline = plan_timeline(script, speech, mix, job.target_duration_s)
         with stage("music", timings):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from nightcast.errors import InputError
+from nightcast.errors import InputError, NightcastError
 from nightcast.loading import load_profile, load_template
 from nightcast.schema import BackendInfo, EpisodeTemplate, ListenerProfile, Script
 from nightcast.settings import Settings
@@ -19,6 +19,7 @@ class RenderJob(BaseModel):
     profile: ListenerProfile
     template: EpisodeTemplate
     preset: VoicePreset
+    cohost: VoicePreset | None = None  # the second voice, for formats with dialogue slots
     date: dt.date
     episode_id: str
     episode_dir: Path
@@ -27,6 +28,42 @@ class RenderJob(BaseModel):
     target_duration_s: float
     templates_dir: Path
     settings: Settings
+
+
+    @property
+    def voices(self) -> dict[str, VoicePreset]:
+        """Every voice in this episode by preset id: what a script line's `speaker` names."""
+        return {p.id: p for p in (self.preset, self.cohost) if p is not None}
+
+    def cohost_request(self):
+        from generators.script import CoHost
+
+        return CoHost(voice=self.cohost.id, name=self.cohost.host_name) if self.cohost else None
+
+
+def choose_cohost(template: EpisodeTemplate, host: VoicePreset, presets_dir: Path) -> VoicePreset | None:
+    """The template's first co-host preference that is not the host's voice and can run here.
+
+    Preferences are data (`cohosts` in the format); one whose engine is not installed is skipped
+    (e.g. the optional piper voices), and the last preference that loads at all is the floor."""
+    from voices import load_engine
+
+    wanted = [name for name in template.cohosts if name != host.id] if template.cohost_for(host.id) else []
+    problems = []
+    for name in wanted:
+        try:
+            preset = load_preset(name, presets_dir)
+        except InputError as exc:
+            raise InputError(exc.reason, source=f"template '{template.id}'", field="cohosts") from None
+        try:
+            load_engine(preset.engine, preset.model, preset.speaker)
+            return preset
+        except NightcastError as exc:
+            problems.append(f"{name}: {exc}")
+    if problems:
+        raise InputError(f"no co-host voice can run here ({'; '.join(problems)})", source=f"template '{template.id}'",
+                         field="cohosts")
+    return None
 
 
 def parse_date(value: str | dt.date | None, profile: ListenerProfile) -> dt.date:
@@ -61,6 +98,7 @@ def prepare_render(profile_path: str | Path, template_name: str | None, date: st
     try:
         template = load_template(name, settings.templates_dir)
         preset = load_preset(settings.voice or profile.voice, settings.presets_dir)
+        cohost = choose_cohost(template, preset, settings.presets_dir)
     except InputError as exc:
         if exc.source is None:  # the name came from the profile or the command line: point there
             raise InputError(exc.reason, source=profile_path, field=exc.field) from None
@@ -77,7 +115,7 @@ def prepare_render(profile_path: str | Path, template_name: str | None, date: st
         check(settings)
     episode_id = episode_id_for(template, when)
     return RenderJob(
-        profile=profile, template=template, preset=preset, date=when, episode_id=episode_id,
+        profile=profile, template=template, preset=preset, cohost=cohost, date=when, episode_id=episode_id,
         episode_dir=Path(settings.outputs_dir) / profile.id / episode_id, writer=settings.writer, music=music,
         target_duration_s=target_duration_s(template, profile), templates_dir=settings.templates_dir,
         settings=settings,
@@ -97,6 +135,8 @@ def describe_backends(job: RenderJob, script: Script) -> dict[str, BackendInfo]:
         "script": BackendInfo(name=script.writer, version=load_writer(job.settings).version(),
                               model=script.writer_model),
         "speech": BackendInfo(name=job.preset.engine, version=engine_version(job.preset), model=job.preset.model or job.preset.id),
+        **({"cohost-speech": BackendInfo(name=job.cohost.engine, version=engine_version(job.cohost),
+                                         model=job.cohost.model or job.cohost.id)} if job.cohost else {}),
         "music": BackendInfo(name=job.music, version=load_generator(job.music).version()),
         "mix": BackendInfo(name="numpy+ffmpeg", version=f"numpy {version('numpy')}; {version_of(ffmpeg()).split(' Copyright')[0]}"),
         "flow": BackendInfo(name="prefect", version=version("prefect")),

@@ -13,7 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from generators.music import make_music
-from generators.script import write_script
+from generators.script import CoHost, write_script
 from nightcast.mix import master_episode, mix_episode
 from nightcast.settings import Settings
 from nightcast.schema import (Chapter, EpisodeTemplate, ListenerProfile, Loudness, MixSettings, MusicClip, MusicCue,
@@ -24,16 +24,16 @@ from voices.presets import VoicePreset
 
 
 @task(name="write-script", cache_policy=NO_CACHE, retries=1)
-def write_script_task(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, speaker: str,
-                      words_per_minute: float, settings: Settings) -> Script:
-    return write_script(profile, template, date, speaker=speaker, words_per_minute=words_per_minute,
-                        settings=settings)
+def write_script_task(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, host: VoicePreset,
+                      cohost: CoHost | None, settings: Settings) -> Script:
+    return write_script(profile, template, date, speaker=host.id, words_per_minute=host.words_per_minute,
+                        settings=settings, host_name=host.host_name, cohost=cohost)
 
 
 @task(name="speak-segment", cache_policy=NO_CACHE, retries=1, task_run_name="speak-{segment.id}")
-def speak_task(segment: Segment, preset: VoicePreset, out_dir: Path, sample_rate: int,
+def speak_task(segment: Segment, voices: dict[str, VoicePreset], out_dir: Path, sample_rate: int,
                cache_dir: Path | None) -> SpeechClip:
-    return speak_segment(segment, preset, out_dir, sample_rate, cache=SpeechCache(cache_dir) if cache_dir else None)
+    return speak_segment(segment, voices, out_dir, sample_rate, cache=SpeechCache(cache_dir) if cache_dir else None)
 
 
 @task(name="make-music", cache_policy=NO_CACHE, retries=1, task_run_name="music-{entry.segment_id}")

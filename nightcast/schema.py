@@ -111,6 +111,7 @@ class Slot(Strict):
     music_s: float = Field(ge=0, le=300, description="Seconds of music in the clear after the speech.")
     repeat: int = Field(default=1, ge=1, le=20)
     energy: float = Field(default=0.5, ge=0, le=1, description="0 calm … 1 driving; shapes the music.")
+    dialogue: bool = Field(default=False, description="Host and co-host talk it through (needs the template's cohosts).")
 
 
 class MixSettings(Strict):
@@ -144,6 +145,11 @@ class EpisodeTemplate(Strict):
     slots: list[Slot] = Field(min_length=2)
     mix: MixSettings = MixSettings()
     music_backend: Name = "procedural"
+    cohosts: list[Name] = Field(
+        default_factory=list, max_length=8,
+        description="Voice presets for the second host, in order of preference: the first that is not the "
+                    "listener's own voice joins the dialogue slots.",
+    )
 
     @model_validator(mode="after")
     def _durations_consistent(self) -> EpisodeTemplate:
@@ -152,7 +158,15 @@ class EpisodeTemplate(Strict):
         kinds = [s.kind for s in self.slots]
         if kinds[0] != SegmentKind.intro or kinds[-1] != SegmentKind.outro:
             raise ValueError("slots must start with an 'intro' and end with an 'outro'")
+        if any(s.dialogue for s in self.slots) and not self.cohosts:
+            raise ValueError("a slot with 'dialogue: true' needs 'cohosts': the voice presets a second host may use")
         return self
+
+    def cohost_for(self, host: str) -> str | None:
+        """The co-host's voice preset next to the listener's `host` voice, if the format has dialogue."""
+        if not any(s.dialogue for s in self.slots):
+            return None
+        return next((c for c in self.cohosts if c != host), None)
 
     def expanded_slots(self) -> list[Slot]:
         return [slot for slot in self.slots for _ in range(slot.repeat)]
@@ -173,12 +187,20 @@ class MusicCue(Strict):
     energy: float = Field(default=0.5, ge=0, le=1)
 
 
+class Line(Strict):
+    """One turn of a two-host conversation: who says it (a voice preset id) and what they say."""
+
+    speaker: Name
+    text: str = Field(min_length=1, max_length=5_000)
+
+
 class Segment(Strict):
     id: Name
     kind: SegmentKind
     title: ShortText
-    speaker: Name
-    text: str = Field(default="", max_length=20_000)
+    speaker: Name = Field(description="The voice preset that hosts this segment (and speaks it, without lines).")
+    text: str = Field(default="", max_length=20_000, description="Everything said; the lines joined, for dialogue.")
+    lines: list[Line] = Field(default_factory=list, description="Dialogue turns, in order; empty: one voice speaks text.")
     word_budget: int = Field(ge=0)
     cue: MusicCue
     notes: str = Field(default="", description="Why this segment fits the listener (for show notes).")
@@ -186,9 +208,36 @@ class Segment(Strict):
     track: str | None = Field(default=None, description="The listener's own track it cites, if any.")
     written_by: str | None = Field(default=None, description="Backend (and model) that wrote the text.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _text_from_lines(cls, data):
+        if isinstance(data, dict) and data.get("lines") and not data.get("text"):
+            data = {**data, "text": " ".join(_line_text(line) for line in data["lines"])}
+        return data
+
+    @model_validator(mode="after")
+    def _lines_match_text(self) -> Segment:
+        if self.lines and " ".join(line.text for line in self.lines) != self.text:
+            raise ValueError("text must be the dialogue lines joined by spaces")
+        return self
+
     @property
     def word_count(self) -> int:
         return len(self.text.split())
+
+    def turns(self) -> list[Line]:
+        """Who says what, in order: the dialogue lines, or the host saying the whole text."""
+        if self.lines:
+            return list(self.lines)
+        return [Line(speaker=self.speaker, text=self.text)] if self.text.strip() else []
+
+    @property
+    def speakers(self) -> list[str]:
+        return list(dict.fromkeys(line.speaker for line in self.turns())) or [self.speaker]
+
+
+def _line_text(line) -> str:
+    return line.text if isinstance(line, Line) else str(line.get("text", ""))
 
 
 class WriterFallback(Strict):
@@ -235,6 +284,7 @@ class TimedText(Strict):
     start_s: float
     end_s: float
     text: str
+    speaker: str | None = Field(default=None, description="Voice preset id; None in single-voice clips.")
 
 
 class SpeechClip(Strict):

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from nightcast.audio import Clip, db_to_gain, write_clip
+from nightcast.audio import Clip, db_to_gain, loudness_normalized, write_clip
 from nightcast.errors import StageError
 from nightcast.registry import Registry
-from nightcast.schema import Segment, SpeechClip, TimedText
+from nightcast.schema import Line, Segment, SpeechClip, TimedText
 from voices.cache import SpeechCache
 from voices.normalize import normalize_for_speech, split_sentences
 from voices.presets import VoicePreset, effect_chain
@@ -29,6 +32,10 @@ ENGINES = Registry(
         "coqui": "voices.coqui_engine:CoquiEngine",
     },
 )
+
+
+TURN_REFERENCE_LUFS = -20.0  # every voice of a conversation is matched to this (plus its preset's gain)
+TURN_GAP_MS = 220  # between two hosts' turns: quicker than a sentence pause, as in real banter
 
 
 @functools.cache
@@ -62,27 +69,51 @@ def _synthesize(engine, spoken: str, preset: VoicePreset, seed: int, cache: Spee
     return samples
 
 
-def speak(text: str, preset: VoicePreset, sample_rate: int, seed: int = 0,
-          cache: SpeechCache | None = None) -> tuple[Clip, list[TimedText]]:
+def speech_workers() -> int:
+    """Sentences synthesised at once, process-wide: one per core (NIGHTCAST_SPEECH_WORKERS overrides)."""
+    configured = os.environ.get("NIGHTCAST_SPEECH_WORKERS")
+    return max(1, int(configured)) if configured else max(1, os.cpu_count() or 1)
+
+
+@functools.cache
+def _sentence_pool(workers: int) -> ThreadPoolExecutor:
+    # One pool for the whole process: mapped speak tasks share it, so parallel segments and parallel
+    # sentences together never run more synthesis calls than there are workers.
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nightcast-tts")
+
+
+def synthesize_sentences(engine, spoken: list[str], preset: VoicePreset, seed: int,
+                         cache: SpeechCache | None, workers: int | None = None) -> list[np.ndarray]:
+    """Each sentence's audio, silence-trimmed, in order; in parallel where the engine allows it."""
+    def one(text: str) -> np.ndarray:
+        return _trim_silence(_synthesize(engine, text, preset, sentence_seed(text, seed), cache))
+
+    workers = speech_workers() if workers is None else workers
+    if workers <= 1 or len(spoken) < 2 or not getattr(engine, "concurrent", False):
+        return [one(text) for text in spoken]
+    return list(_sentence_pool(workers).map(one, spoken))
+
+
+def speak(text: str, preset: VoicePreset, sample_rate: int, seed: int = 0, cache: SpeechCache | None = None,
+          workers: int | None = None) -> tuple[Clip, list[TimedText]]:
     """Speak text sentence by sentence with the preset; return the clip and where each sentence sits."""
     engine = load_engine(preset.engine, preset.model, preset.speaker)
+    sentences = [(sentence, spoken) for sentence in split_sentences(text)
+                 if (spoken := normalize_for_speech(sentence, preset.pronunciations))]
+    audio = synthesize_sentences(engine, [spoken for _, spoken in sentences], preset, seed, cache, workers)
     pause = np.zeros(round(engine.sample_rate * preset.sentence_pause_ms / 1000), np.float32)
     pieces: list[np.ndarray] = []
     spans: list[TimedText] = []
     cursor = 0
-    for sentence in split_sentences(text):
-        spoken = normalize_for_speech(sentence, preset.pronunciations)
-        if not spoken:
-            continue
-        audio = _trim_silence(_synthesize(engine, spoken, preset, sentence_seed(spoken, seed), cache))
-        if audio.size == 0:
+    for (sentence, _), samples in zip(sentences, audio):
+        if samples.size == 0:
             raise StageError(f"{preset.engine} produced silence for: {sentence[:60]!r}")
         if pieces:
             pieces.append(pause)
             cursor += pause.size
-        spans.append(TimedText(start_s=cursor / engine.sample_rate, end_s=(cursor + audio.size) / engine.sample_rate, text=sentence))
-        pieces.append(audio)
-        cursor += audio.size
+        spans.append(TimedText(start_s=cursor / engine.sample_rate, end_s=(cursor + samples.size) / engine.sample_rate, text=sentence))
+        pieces.append(samples)
+        cursor += samples.size
     if not pieces:
         return Clip.silence(0, sample_rate), []
     native = Clip.from_mono(np.concatenate(pieces), engine.sample_rate)
@@ -90,18 +121,59 @@ def speak(text: str, preset: VoicePreset, sample_rate: int, seed: int = 0,
     return Clip(processed.astype(np.float32), native.sample_rate).resampled(sample_rate), spans
 
 
-def speak_segment(segment: Segment, preset: VoicePreset, out_dir: Path, sample_rate: int, seed: int = 0,
-                  cache: SpeechCache | None = None) -> SpeechClip:
-    """Speech stage entry: one script segment → one WAV in out_dir."""
-    clip, spans = speak(segment.text, preset, sample_rate, seed, cache)
+def speak_turns(turns: list[Line], voices: Mapping[str, VoicePreset] | VoicePreset, sample_rate: int, seed: int = 0,
+                cache: SpeechCache | None = None) -> tuple[Clip, list[TimedText]]:
+    """Speak a conversation: each turn in its speaker's voice, levels matched, one clip.
+
+    A single preset speaks every turn (previews, tests); a mapping gives each speaker id its voice.
+    """
+    if isinstance(voices, VoicePreset):
+        if len({turn.speaker for turn in turns}) <= 1:
+            return speak(" ".join(turn.text for turn in turns), voices, sample_rate, seed, cache)
+        voices = {turn.speaker: voices for turn in turns}
+    missing = sorted({turn.speaker for turn in turns} - set(voices))
+    if missing:
+        raise StageError(f"no voice preset for speaker(s) {', '.join(missing)}")
+    pieces: list[np.ndarray] = []
+    spans: list[TimedText] = []
+    cursor = 0
+    for turn in turns:
+        preset = voices[turn.speaker]
+        clip, sentences = speak(turn.text, preset, sample_rate, seed, cache)
+        if clip.frames == 0:
+            continue
+        # Engines differ by several dB; each voice is matched to one reference so neither host shouts.
+        clip = loudness_normalized(clip, TURN_REFERENCE_LUFS + preset.gain_db)
+        if pieces:
+            gap = np.zeros(round(sample_rate * TURN_GAP_MS / 1000), np.float32)
+            pieces.append(gap)
+            cursor += gap.size
+        offset = cursor / sample_rate
+        spans += [s.model_copy(update={"start_s": s.start_s + offset, "end_s": s.end_s + offset, "speaker": turn.speaker})
+                  for s in sentences]
+        pieces.append(clip.samples[:, 0])
+        cursor += clip.frames
+    if not pieces:
+        return Clip.silence(0, sample_rate), []
+    return Clip.from_mono(np.concatenate(pieces), sample_rate), spans
+
+
+def speak_segment(segment: Segment, voices: Mapping[str, VoicePreset] | VoicePreset, out_dir: Path, sample_rate: int,
+                  seed: int = 0, cache: SpeechCache | None = None) -> SpeechClip:
+    """Speech stage entry: one script segment → one WAV in out_dir (every line in its speaker's voice)."""
+    turns = segment.turns()
+    if isinstance(voices, Mapping) and len({t.speaker for t in turns}) <= 1 and segment.speaker in voices:
+        voices = voices[turns[0].speaker if turns else segment.speaker]
+    clip, spans = speak_turns(turns, voices, sample_rate, seed, cache)
     path = write_clip(clip, Path(out_dir) / f"speech-{segment.id}.wav")
+    engines = [voices.engine] if isinstance(voices, VoicePreset) else [voices[s].engine for s in segment.speakers]
     return SpeechClip(
         segment_id=segment.id,
         path=str(path),
         sample_rate=sample_rate,
         duration_s=clip.duration_s,
         sentences=spans,
-        engine=preset.engine,
+        engine="+".join(dict.fromkeys(engines)),
     )
 
 

@@ -16,6 +16,7 @@ class EspeakEngine:
     name = "espeak"
     sample_rate = 22_050
     max_chars = 2000
+    concurrent = True  # one subprocess per call
 
     def __init__(self, model: str | None = None, speaker: str | None = None):
         self._binary = require("espeak-ng", "espeak-ng")

@@ -14,19 +14,22 @@ class HibariEngine:
     name = "hibari"
     sample_rate = 24_000
     max_chars = 400
+    concurrent = True  # ONNX runs and the vocoder release the GIL; only the G2P step is serialised
 
     def __init__(self, model: str | None = None, speaker: str | None = None):
         try:
             from hibari import Hibari
         except ImportError as exc:
             raise BackendUnavailableError("hibari is not installed: pip install 'hibari-tts[fast]==0.2.1'") from exc
-        self._tts = Hibari()
-        self._lock = threading.Lock()  # one ONNX session, used from mapped Prefect tasks
+        self._tts = Hibari()  # one intra-op thread per call: parallelism comes from concurrent sentences
+        self._g2p_lock = threading.Lock()  # the G2P's tagger and lexicon caches are not thread-safe
 
     def synthesize(self, text: str, *, speed: float = 1.0, seed: int = 0) -> np.ndarray:
-        with self._lock:
-            samples = self._tts(text, speed=speed, seed=seed)
-        return np.asarray(samples, dtype=np.float32).reshape(-1)
+        with self._g2p_lock:
+            phonemes = self._tts.phonemize(text)
+        rng = np.random.default_rng(seed)
+        parts = [self._tts.from_ids(self._tts.ids(p), speed, rng) for p in phonemes]
+        return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
 
     def version(self) -> str:
         return version("hibari-tts")

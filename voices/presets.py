@@ -35,16 +35,24 @@ class VoicePreset(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: Name
     display_name: str
+    on_air_name: str | None = Field(default=None, max_length=40,
+                                    description="What a co-host calls this voice; the display name's first word by default.")
     description: str = ""
     engine: str
     model: str | None = None
     speaker: str | None = None
     speed: float = Field(default=1.0, gt=0.5, le=2.0)
     words_per_minute: float = Field(default=160, ge=80, le=260, description="Measured rate; sets word budgets.")
+    pitch_semitones: float = Field(default=0.0, ge=-12, le=12,
+                                   description="Shift after synthesis (pedalboard PitchShift): a new persona from one model.")
     sentence_pause_ms: float = Field(default=250, ge=0, le=2000)
     gain_db: float = Field(default=0.0, ge=-24, le=24)
     effects: list[Effect] = Field(default_factory=list)
     pronunciations: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def host_name(self) -> str:
+        return self.on_air_name or self.display_name.split("—")[0].split()[0]
 
 
 def preset_names(presets_dir: Path) -> list[str]:
@@ -64,4 +72,5 @@ def load_preset(name: str, presets_dir: Path) -> VoicePreset:
 def effect_chain(preset: VoicePreset) -> Any:
     import pedalboard
 
-    return pedalboard.Pedalboard([getattr(pedalboard, e.type)(**e.params) for e in preset.effects])
+    chain = [pedalboard.PitchShift(semitones=preset.pitch_semitones)] if preset.pitch_semitones else []
+    return pedalboard.Pedalboard(chain + [getattr(pedalboard, e.type)(**e.params) for e in preset.effects])

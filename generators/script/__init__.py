@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from generators.script.base import ScriptRequest, ScriptWriter, word_budget
+from generators.script.base import CoHost, ScriptRequest, ScriptWriter, word_budget
 from generators.script.memory import EpisodeMemory, recall
 from nightcast.registry import Registry
 from nightcast.schema import EpisodeTemplate, ListenerProfile, Script
@@ -22,7 +22,7 @@ WRITERS = Registry("script writer", {
     "openai": "generators.script.llm.openai_chat:OpenAIWriter",
 })
 
-__all__ = ["WRITERS", "ScriptRequest", "ScriptWriter", "episode_id_for", "load_writer", "word_budget",
+__all__ = ["WRITERS", "CoHost", "ScriptRequest", "ScriptWriter", "episode_id_for", "load_writer", "word_budget",
            "write_script", "write_scripts"]
 
 
@@ -37,18 +37,24 @@ def load_writer(settings: Settings) -> ScriptWriter:
 
 
 def script_request(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, *, speaker: str,
-                   words_per_minute: float, settings: Settings, memory: EpisodeMemory | None = None) -> ScriptRequest:
+                   words_per_minute: float, settings: Settings, memory: EpisodeMemory | None = None,
+                   host_name: str | None = None, cohost: CoHost | None = None) -> ScriptRequest:
     if memory is None:
         memory = recall(settings.outputs_dir, profile.id, date, settings.memory_days)
     return ScriptRequest(profile=profile, template=template, date=date, episode_id=episode_id_for(template, date),
-                         speaker=speaker, words_per_minute=words_per_minute, memory=memory)
+                         speaker=speaker, words_per_minute=words_per_minute, memory=memory,
+                         host_name=host_name or speaker.capitalize(), cohost=cohost)
 
 
 def write_script(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, *, speaker: str,
-                 words_per_minute: float, settings: Settings, memory: EpisodeMemory | None = None) -> Script:
-    """Script stage entry: one listener's script, remembering their recent episodes."""
+                 words_per_minute: float, settings: Settings, memory: EpisodeMemory | None = None,
+                 host_name: str | None = None, cohost: CoHost | None = None) -> Script:
+    """Script stage entry: one listener's script, remembering their recent episodes.
+
+    `speaker` is the host's voice preset; with a `cohost`, the format's dialogue slots are written
+    as turns between the two, each line carrying its speaker."""
     request = script_request(profile, template, date, speaker=speaker, words_per_minute=words_per_minute,
-                             settings=settings, memory=memory)
+                             settings=settings, memory=memory, host_name=host_name, cohost=cohost)
     return write_scripts([request], settings)[0]
 
 

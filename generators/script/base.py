@@ -15,6 +15,14 @@ from generators.script.memory import EpisodeMemory
 from nightcast.schema import EpisodeTemplate, ListenerProfile, Script
 
 
+class CoHost(BaseModel):
+    """The second voice of a two-host format."""
+
+    model_config = ConfigDict(frozen=True)
+    voice: str  # voice preset id: what the script writes as a line's speaker
+    name: str  # on-air name, what the other host calls them
+
+
 class ScriptRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
     profile: ListenerProfile
@@ -24,6 +32,8 @@ class ScriptRequest(BaseModel):
     speaker: str  # voice preset id
     words_per_minute: float  # the preset's speaking rate: turns seconds into word budgets
     memory: EpisodeMemory | None = None  # recent episodes, to avoid repeats and call back
+    host_name: str = "your host"  # the host voice's on-air name
+    cohost: CoHost | None = None  # set when the format has dialogue slots: they become two-host turns
 
     def recalled(self) -> EpisodeMemory:
         return self.memory or EpisodeMemory(today=self.date)

@@ -23,7 +23,7 @@ from generators.script.cues import music_cue
 from generators.script.memory import sentence_key
 from nightcast import __version__
 from nightcast.loading import read_yaml
-from nightcast.schema import Script, Segment, SegmentKind, Slot
+from nightcast.schema import Line, Script, Segment, SegmentKind, Slot
 from voices.normalize import split_sentences
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
@@ -151,7 +151,12 @@ class TemplateWriter:
             variables = self._variables(request, ctx, pick, following)
             budget = word_budget(slot.speech_s, request.words_per_minute)
             story_facts = self._candidates("lore", bank, lore_pool, variables, pick, ctx.rng)[:6]
-            text = self._compose(slot, bank, lore_pool, variables, ctx, budget, used, said, pick) if budget else ""
+            choose = self._chooser(bank, lore_pool, variables, ctx, pick, used, said)
+            text, lines = "", []
+            if budget and slot.dialogue and request.cohost is not None:
+                lines = self._compose_dialogue(slot, bank, choose, ctx, budget, request)
+            elif budget:
+                text = self._compose(slot, bank, choose, ctx, budget)
             is_pick = slot.kind == SegmentKind.pick
             segment = Segment(
                 id=f"s{index + 1:02d}-{slot.kind.value}",
@@ -159,6 +164,7 @@ class TemplateWriter:
                 title=self._render(ctx.rng.choice(bank["titles"][slot.kind.value]), variables)[:120],
                 speaker=request.speaker,
                 text=text,
+                lines=lines,
                 word_budget=budget,
                 cue=music_cue(slot, ctx, pick),
                 notes=self._notes(slot, ctx, pick),
@@ -205,6 +211,8 @@ class TemplateWriter:
             "genres": [g for g in profile.favourite_genres if not profile.avoids(g)],
             "previous_artist": previous_artist,
             "previous_when": previous_when,
+            "host": request.host_name,
+            "cohost": request.cohost.name if request.cohost else "",
         }
 
     @staticmethod
@@ -224,12 +232,13 @@ class TemplateWriter:
         rng.shuffle(lines)
         return [self._render(line, variables) for line in lines]
 
-    def _compose(self, slot: Slot, bank, lore_pool, variables, ctx: ListenerContext, budget: int,
-                 used: set[str], said: dict[str, dt.date], pick: Pick) -> str:
-        """One segment's text. `used`: sentence keys spoken earlier in this episode (never repeated);
-        `said`: keys from recent episodes (avoided; when a required part has nothing else, the line
-        said longest ago is reused)."""
-        structure = bank["structure"][slot.kind.value]
+    def _chooser(self, bank, lore_pool, variables, ctx: ListenerContext, pick: Pick, used: set[str],
+                 said: dict[str, dt.date]):
+        """choose(part, required) → one rendered line for a part of a segment, or None.
+
+        `used`: sentence keys spoken earlier in this episode (never repeated); `said`: keys from
+        recent episodes (avoided; when a required part has nothing else, the line said longest ago
+        is reused)."""
         profile = ctx.profile
 
         def choose(part: str, required: bool = False) -> str | None:
@@ -253,12 +262,22 @@ class TemplateWriter:
                     return option
             return None
 
-        required = [line for line in (choose(part, required=True) for part in structure["required"]) if line]
-        # Shrink to budget by dropping inner parts first: keep the opening line and the hand-off.
+        return choose
+
+    @staticmethod
+    def _fit_required(required: list[str], budget: int) -> list[str]:
+        """Shrink to budget by dropping inner parts first: keep the opening line and the hand-off."""
         while len(required) > 1 and sum(map(_words, required)) > budget:
             required.pop(len(required) // 2 if len(required) > 2 else 0)
         if required and _words(required[0]) > budget:
-            required = []
+            return []
+        return required
+
+    def _compose(self, slot: Slot, bank, choose, ctx: ListenerContext, budget: int) -> str:
+        """One voice's text for a segment: required parts, then extras while the budget lasts."""
+        structure = bank["structure"][slot.kind.value]
+        required = [line for line in (choose(part, required=True) for part in structure["required"]) if line]
+        required = self._fit_required(required, budget)
         body, closing = required[:-1], required[-1:]
         extras = list(structure.get("extra", []))
         ctx.rng.shuffle(extras)
@@ -270,6 +289,33 @@ class TemplateWriter:
             if option and _words(option) <= remaining:
                 body.append(option)
         return " ".join(body + closing)
+
+    def _compose_dialogue(self, slot: Slot, bank, choose, ctx: ListenerContext, budget: int,
+                          request: ScriptRequest) -> list[Line]:
+        """Host and co-host turns for a segment, in the bank's order, within the word budget."""
+        turns = bank["dialogue"][slot.kind.value]
+        voices = {"host": request.speaker, "cohost": request.cohost.voice}
+        required = [i for i, turn in enumerate(turns) if not turn.get("optional")]
+        lines = {i: line for i in required if (line := choose(turns[i]["part"], required=True))}
+        kept = self._fit_required(list(lines.values()), budget)
+        chosen = {i: line for i, line in lines.items() if line in kept}
+        optional = [i for i, turn in enumerate(turns) if turn.get("optional")]
+        ctx.rng.shuffle(optional)
+        for i in optional:
+            remaining = budget - sum(map(_words, chosen.values()))
+            if remaining < 6:
+                break
+            option = choose(turns[i]["part"])
+            if option and _words(option) <= remaining:
+                chosen[i] = option
+        merged: list[Line] = []
+        for i in sorted(chosen):
+            speaker = voices[turns[i]["who"]]
+            if merged and merged[-1].speaker == speaker:  # a dropped turn between two of the same voice
+                merged[-1] = Line(speaker=speaker, text=f"{merged[-1].text} {chosen[i]}")
+            else:
+                merged.append(Line(speaker=speaker, text=chosen[i]))
+        return merged
 
     @staticmethod
     def _notes(slot: Slot, ctx: ListenerContext, pick: Pick) -> str:

@@ -21,10 +21,11 @@ def timed_sentences(script: Script, speech: list[SpeechClip], timeline: Timeline
     for entry in timeline.entries:
         clip = clips.get(entry.segment_id)
         for sentence in clip.sentences if clip else []:
-            out.append((speakers[entry.segment_id], TimedText(
+            out.append((sentence.speaker or speakers[entry.segment_id], TimedText(
                 start_s=entry.speech_start_s + sentence.start_s,
                 end_s=entry.speech_start_s + sentence.end_s,
                 text=sentence.text,
+                speaker=sentence.speaker,
             )))
     return out
 
