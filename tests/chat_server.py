@@ -14,6 +14,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODEL_ID = "fake-host"
+_HOSTS = re.compile(r"conversation between two hosts: (\w+) \(the main host.*?and (\w+) \(the co-host\)")
 _DATA = re.compile(r"<listener_data>\n(.*)\n</listener_data>", re.S)
 
 
@@ -46,6 +47,11 @@ def good_draft(payload: dict) -> dict:
             break
         sentences.append(filler)
         words += len(filler.split())
+    hosts = _HOSTS.search(payload["messages"][-1]["content"])
+    if hosts:  # a two-host segment: the same sentences as alternating turns
+        names = hosts.groups()
+        return {"title": f"For {listener['first_name']}",
+                "lines": [{"speaker": names[i % 2], "text": s} for i, s in enumerate(sentences)]}
     return {"title": f"For {listener['first_name']}", "text": " ".join(sentences)}
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from chat_server import ChatServer, completion, error, good_draft
 from conftest import DATE, PROFILES, TEMPLATES
-from generators.script import script_request, write_scripts
+from generators.script import CoHost, script_request, write_scripts
 from generators.script.llm.drafts import DraftRejected, DraftRules, accept, shingles
 from generators.script.llm.prompts import PromptSet
 from generators.script.template_writer import TemplateWriter
@@ -30,9 +30,13 @@ def settings_for(writer: str, **overrides) -> Settings:
     return Settings.from_env(writer=writer, memory_days=0, generation=generation, **overrides)
 
 
+KAI = CoHost(voice="kai", name="Kai")
+
+
 def request_for(profile: ListenerProfile, settings: Settings, template: str = "nightly-digest"):
-    return script_request(profile, load_template(template, TEMPLATES), DATE, speaker="host", words_per_minute=WPM,
-                          settings=settings)
+    loaded = load_template(template, TEMPLATES)
+    return script_request(profile, loaded, DATE, speaker="host", words_per_minute=WPM, settings=settings,
+                          host_name="Sky", cohost=KAI if loaded.cohosts else None)
 
 
 def write(profile: ListenerProfile, settings: Settings, template: str = "nightly-digest") -> Script:
@@ -239,9 +243,9 @@ def test_a_model_that_obeys_the_injection_cannot_change_the_script(maya, hostile
 # ---------------------------------------------------------------- reply checks
 
 
-def rules_for(profile: ListenerProfile, kind: str = "pick") -> DraftRules:
+def rules_for(profile: ListenerProfile, kind: str = "pick", template: str = "nightly-digest") -> DraftRules:
     settings = settings_for("openai")
-    request = request_for(profile, settings)
+    request = request_for(profile, settings, template)
     plan = TemplateWriter(TEMPLATES).plan(request)
     index = next(i for i, p in enumerate(plan.segments) if p.segment.kind == kind)
     return PromptSet(TEMPLATES, "host").segment_prompt(request, plan, index).rules
@@ -470,3 +474,58 @@ def test_titles_copied_from_the_examples_give_way_to_the_planned_title(maya):
     assert accept(reply(text, title="Why Aretha"), rules).title == rules.segment.title
     assert accept(reply(text, title="Where funk came from"), rules).title == rules.segment.title
     assert accept(reply(text, title="Night moves"), rules).title == "Night moves"
+
+
+# ---------------------------------------------------------------- two hosts
+
+
+def test_two_host_segments_come_back_as_turns_for_both_voices(maya, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with ChatServer(lambda payload: (200, completion(json.dumps(good_draft(payload))))) as server:
+        script = write(maya, settings_for("openai", writer_url=server.url), template="two-hosts")
+    assert script.fallbacks == []
+    template = load_template("two-hosts", TEMPLATES)
+    for slot, segment in zip(template.expanded_slots(), script.segments):
+        assert segment.written_by == "openai:fake-host"
+        if slot.dialogue:
+            assert {line.speaker for line in segment.lines} == {"host", "kai"}, segment.id
+            assert segment.lines[0].speaker == "host"
+            assert segment.text == " ".join(line.text for line in segment.lines)
+        else:
+            assert segment.lines == []
+    assert_within_budgets(script)
+    conversations = [r for r in server.requests if "lines" in r["response_format"]["json_schema"]["schema"]["properties"]]
+    assert len(conversations) == sum(s.dialogue for s in template.expanded_slots())
+    speaker = conversations[0]["response_format"]["json_schema"]["schema"]["properties"]["lines"]["items"]["properties"]["speaker"]
+    assert speaker["enum"] == ["Sky", "Kai"]  # the grammar / schema only allows the two hosts
+    assert "between two hosts: Sky" in conversations[0]["messages"][-1]["content"]
+
+
+def dialogue_reply(*turns: tuple[str, str]) -> str:
+    return json.dumps({"title": "Tonight", "lines": [{"speaker": who, "text": text} for who, text in turns]})
+
+
+def test_conversation_replies_are_checked_per_speaker_and_trimmed_by_turn(maya):
+    rules = rules_for(maya, template="two-hosts")
+    artist = rules.must_name
+    assert [name for name, _ in rules.hosts] == ["Sky", "Kai"]
+    good = accept(dialogue_reply(("Sky", f"Maya, here is {artist} for a mellow night."),
+                                 ("sky", "It fits the hour."),  # same host twice: merged; names match any case
+                                 ("Kai", f"Why {artist}, Sky? Tell me, because Maya deserves a reason."),
+                                 ("Sky", "Because some records ask for your attention, and this one earns it."),
+                                 ("Kai", "Fair. Turn it up a little, then a little more.")), rules)
+    assert [voice for voice, _ in good.lines] == ["host", "kai", "host", "kai"]
+    assert good.lines[0][1] == f"Maya, here is {artist} for a mellow night. It fits the hour."
+    with pytest.raises(DraftRejected, match="speaker is 'Sam'; each speaker must be 'Sky' or 'Kai'"):
+        accept(dialogue_reply(("Sky", f"Maya, {artist} tonight, a lovely one."), ("Sam", "Hello, I am new here.")), rules)
+    with pytest.raises(DraftRejected, match="only one host speaks"):
+        accept(dialogue_reply(("Sky", f"Maya, {artist} tonight, and it is lovely, and it is mellow, and slow.")), rules)
+    with pytest.raises(DraftRejected, match="field 'lines'"):
+        accept(reply(f"Maya, {artist} tonight."), rules)  # a solo reply where a conversation was asked for
+    long_turns = [("Sky" if i % 2 == 0 else "Kai", f"Maya, {artist} fits this {word} night, truly and deeply.")
+                  for i, word in enumerate(["warm", "slow", "deep", "quiet", "soft", "late", "still", "blue", "calm",
+                                            "kind", "dark", "clear", "easy", "long", "low"])]
+    trimmed = accept(dialogue_reply(*long_turns), rules)
+    assert len(trimmed.text.split()) <= rules.segment.word_budget
+    assert trimmed.text == " ".join(text for _, text in trimmed.lines)
+    assert {voice for voice, _ in trimmed.lines} == {"host", "kai"}

@@ -1,7 +1,8 @@
 """What an LLM must return for one segment, and every check its reply must pass before it is used.
 
-The reply contract is `SegmentDraft`, the model-writable part of `nightcast.schema.Segment`; its
-JSON schema is what llama.cpp's grammar and OpenAI's `response_format` constrain generation to.
+The reply contract is `SegmentDraft`, the model-writable part of `nightcast.schema.Segment`, or
+`DialogueDraft` for a two-host segment; its JSON schema is what llama.cpp's grammar and OpenAI's
+`response_format` constrain generation to.
 Everything else about a segment (id, kind, speaker, budget, music cue) is decided by code.
 """
 
@@ -34,6 +35,38 @@ class SegmentDraft(BaseModel):
     text: str = Field(min_length=1, max_length=4000, description="What the host says, spoken English.")
 
 
+class DraftLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    speaker: str = Field(min_length=1, max_length=40)
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class DialogueDraft(BaseModel):
+    """A two-host segment as an LLM writes it: turns by the hosts' on-air names."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=80)
+    lines: list[DraftLine] = Field(min_length=1, max_length=24)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An accepted reply: title and text, and for a conversation the turns as (voice preset, text)."""
+
+    title: str
+    text: str
+    lines: tuple[tuple[str, str], ...] = ()
+
+
+def dialogue_schema(names: list[str]) -> dict:
+    """DialogueDraft's structure for constrained decoding, speakers limited to the two hosts' names."""
+    line = {"type": "object", "properties": {"speaker": {"type": "string", "enum": list(names)}, "text": {"type": "string"}},
+            "required": ["speaker", "text"], "additionalProperties": False}
+    return {"title": "DialogueDraft", "type": "object",
+            "properties": {"title": {"type": "string"}, "lines": {"type": "array", "items": line}},
+            "required": ["title", "lines"], "additionalProperties": False}
+
+
 def draft_schema() -> dict:
     """SegmentDraft's JSON schema for constrained decoding: structure only.
 
@@ -64,6 +97,7 @@ class DraftRules:
     anchors: frozenset[str] = frozenset()  # lower-case names from the data; a usable reply uses one
     foreign: frozenset[str] = frozenset()  # names and titles only the few-shot examples use
     said: frozenset[str] = frozenset()  # sentence keys from this listener's recent episodes
+    hosts: tuple[tuple[str, str], ...] = ()  # (on-air name, voice preset) of both hosts: a conversation
 
     @property
     def min_words(self) -> int:
@@ -83,7 +117,7 @@ def numbers_in(text: str) -> frozenset[str]:
     return frozenset(n.rstrip(",.:") for n in _NUMBER.findall(text))
 
 
-def parse_reply(reply: str) -> SegmentDraft:
+def parse_reply(reply: str, model: type[BaseModel] = SegmentDraft):
     """The JSON object in a reply (tolerating code fences and chatter around it), schema-checked."""
     start, end = reply.find("{"), reply.rfind("}")
     if start < 0:
@@ -95,7 +129,7 @@ def parse_reply(reply: str) -> SegmentDraft:
     except json.JSONDecodeError as exc:
         raise DraftRejected(f"it is not valid JSON ({exc.msg} at character {exc.pos})") from None
     try:
-        return SegmentDraft.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"]) or "the object"
@@ -115,10 +149,51 @@ def trim_to_budget(text: str, budget: int) -> str:
     return " ".join(kept)
 
 
-def accept(reply: str, rules: DraftRules) -> SegmentDraft:
+def _turns(draft: DialogueDraft, rules: DraftRules) -> list[tuple[str, str]]:
+    """(voice preset, text) per turn, a speaker's consecutive turns merged; both hosts must speak."""
+    voices = {name.lower(): voice for name, voice in rules.hosts}
+    turns: list[tuple[str, str]] = []
+    for line in draft.lines:
+        voice = voices.get(line.speaker.strip().lower())
+        if voice is None:
+            names = " or ".join(f"'{name}'" for name, _ in rules.hosts)
+            raise DraftRejected(f"a line's speaker is '{line.speaker[:40]}'; each speaker must be {names}")
+        text = " ".join(line.text.split())
+        if turns and turns[-1][0] == voice:
+            turns[-1] = (voice, f"{turns[-1][1]} {text}")
+        elif text:
+            turns.append((voice, text))
+    if len({voice for voice, _ in turns}) < 2:
+        raise DraftRejected("only one host speaks; it must be a conversation with turns for both hosts")
+    return turns
+
+
+def _trim_turns(turns: list[tuple[str, str]], budget: int) -> list[tuple[str, str]]:
+    """Whole turns up to the word budget; the turn that crosses it cut at a sentence boundary."""
+    kept, count = [], 0
+    for voice, text in turns:
+        room = budget - count
+        words = len(text.split())
+        if words > room:
+            text = trim_to_budget(text, room)
+            if text:
+                kept.append((voice, text))
+            break
+        kept.append((voice, text))
+        count += words
+    return kept
+
+
+def accept(reply: str, rules: DraftRules) -> Draft:
     """The reply as a usable draft (trimmed to budget at a sentence boundary), or DraftRejected."""
-    draft = parse_reply(reply)
-    text = " ".join(draft.text.split())
+    turns: list[tuple[str, str]] = []
+    if rules.hosts:
+        draft = parse_reply(reply, DialogueDraft)
+        turns = _turns(draft, rules)
+        text = " ".join(t for _, t in turns)
+    else:
+        draft = parse_reply(reply)
+        text = " ".join(draft.text.split())
     lowered = text.lower()
     if _MARKUP.search(text):
         raise DraftRejected("the text contains markup, code or a web address")
@@ -149,7 +224,11 @@ def accept(reply: str, rules: DraftRules) -> SegmentDraft:
         raise DraftRejected("the text never names the artist in pick.artist")
     budget = rules.segment.word_budget
     if len(words) > budget:  # enforce the budget by cutting whole sentences; too little left is a rejection
-        text = trim_to_budget(text, budget)
+        if turns:
+            turns = _trim_turns(turns, budget)
+            text = " ".join(t for _, t in turns)
+        else:
+            text = trim_to_budget(text, budget)
         if len(text.split()) < rules.min_words or (rules.must_name and rules.must_name.lower() not in text.lower()):
             raise DraftRejected(f"the text is {len(words)} words; the limit is {budget}")
     elif len(words) < rules.min_words:
@@ -157,4 +236,6 @@ def accept(reply: str, rules: DraftRules) -> SegmentDraft:
     title = " ".join(draft.title.split())
     if _MARKUP.search(title) or rules.profile.avoids(title) or any(name in title.lower() for name in rules.foreign):
         title = rules.segment.title  # the planned title: a bad title is not worth a regeneration
-    return SegmentDraft(title=title[:80], text=text)
+    if turns and len({voice for voice, _ in turns}) < 2:
+        raise DraftRejected(f"the conversation is {len(words)} words; the limit is {budget}, with both hosts inside it")
+    return Draft(title=title[:80], text=text, lines=tuple(turns))

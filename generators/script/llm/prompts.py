@@ -17,7 +17,8 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from generators.script.base import ScriptRequest
-from generators.script.llm.drafts import DraftRules, draft_schema, min_words_for, numbers_in, shingles
+from generators.script.llm.drafts import (DraftRules, dialogue_schema, draft_schema, min_words_for, numbers_in,
+                                          shingles)
 from generators.script.template_writer import PlannedSegment, ScriptPlan, clock, days_ago
 from nightcast.errors import InputError
 from nightcast.loading import read_yaml
@@ -79,18 +80,20 @@ class PromptSet:
         template = request.template
         system = self.render("system", show=template.title, style=template.style)
         limits = {"word_limit": segment.word_budget, "min_words": min_words_for(segment.word_budget)}
-        task = self.render(segment.kind.value, **limits)
+        hosts = conversation_hosts(request, planned)
+        task = self._task(segment.kind.value, hosts, **limits)
         data = segment_data(request, plan, index)
         messages = [{"role": "system", "content": system}]
-        example = self._examples.get(segment.kind.value)
+        example = self._examples.get("dialogue" if hosts else segment.kind.value)
         if example:
             example_limit = example["data"]["segment"]["word_limit"]
-            example_task = self.render(segment.kind.value, word_limit=example_limit,
-                                       min_words=min_words_for(example_limit))
+            example_hosts = tuple((name, name) for name in example.get("hosts", [])) if hosts else ()
+            example_task = self._task(example["data"]["segment"]["kind"], example_hosts, word_limit=example_limit,
+                                      min_words=min_words_for(example_limit))
             messages += [{"role": "user", "content": user_turn(example_task, example["data"])},
                          {"role": "assistant", "content": json.dumps(example["reply"], ensure_ascii=False)}]
         messages.append({"role": "user", "content": user_turn(task, data)})
-        trusted_text = " ".join([system, task, self.render("repair", problem="", **limits)]
+        trusted_text = " ".join([system, task, self.render("repair", problem="", conversation=bool(hosts), **limits)]
                                 + [json.dumps(e["reply"]) for e in self._examples.values()])
         rules = DraftRules(
             segment=segment,
@@ -99,10 +102,19 @@ class PromptSet:
             known_numbers=numbers_in(json.dumps(data)) | _parts(data["listener"]["local_time"]) | SMALL_NUMBERS,
             prompt_shingles=shingles(trusted_text),
             anchors=anchors(data),
-            foreign=self._example_names() - anchors(data),
+            foreign=self._example_names() - anchors(data) - {name.lower() for name, _ in hosts},
             said=frozenset(plan.said),
+            hosts=hosts,
         )
-        return SegmentPrompt(messages=messages, schema=draft_schema(), rules=rules, task=task)
+        schema = dialogue_schema([name for name, _ in hosts]) if hosts else draft_schema()
+        return SegmentPrompt(messages=messages, schema=schema, rules=rules, task=task)
+
+    def _task(self, kind: str, hosts: tuple[tuple[str, str], ...], **limits) -> str:
+        """The segment kind's task; for a two-host segment, followed by how to write the conversation."""
+        task = self.render(kind, **limits)
+        if hosts:
+            task += " " + self.render("dialogue", host=hosts[0][0], cohost=hosts[1][0], **limits)
+        return task
 
     def _example_names(self) -> frozenset[str]:
         """Who and what the few-shot examples are about: a reply that uses them copied the example."""
@@ -110,13 +122,23 @@ class PromptSet:
         for example in self._examples.values():
             data = example["data"]
             names.update([data["listener"]["first_name"], data["pick"]["artist"], data["next_artist"],
-                          example["reply"]["title"]])
+                          example["reply"]["title"], *example.get("hosts", [])])
         return frozenset(n.lower() for n in names)
 
     def repair_messages(self, prompt: SegmentPrompt, reply: str, problem: str) -> list[dict[str, str]]:
         repair = self.render("repair", problem=problem, word_limit=prompt.rules.segment.word_budget,
-                             min_words=prompt.rules.min_words)
+                             min_words=prompt.rules.min_words, conversation=bool(prompt.rules.hosts))
         return [*prompt.messages, {"role": "assistant", "content": reply[:4000]}, {"role": "user", "content": repair}]
+
+
+def conversation_hosts(request: ScriptRequest, planned: PlannedSegment) -> tuple[tuple[str, str], ...]:
+    """(on-air name, voice preset) of host and co-host when the plan made this segment a conversation.
+
+    The names are ours (voice presets), never profile text, so they may appear in instructions."""
+    if not planned.segment.lines or request.cohost is None:
+        return ()
+    return ((request.host_name.translate(_UNSAFE), request.speaker),
+            (request.cohost.name.translate(_UNSAFE), request.cohost.voice))
 
 
 def user_turn(task: str, data: dict) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from generators.script.base import ScriptRequest
 from generators.script.llm.base import ChatRequest, Completion, LLMClient
-from generators.script.llm.drafts import DraftRejected, SegmentDraft, accept
+from generators.script.llm.drafts import Draft, DraftRejected, accept
 from generators.script.llm.prompts import PromptSet, SegmentPrompt
 from generators.script.template_writer import ScriptPlan, TemplateWriter
 from nightcast import __version__
@@ -27,6 +27,7 @@ from nightcast.settings import Settings
 log = logging.getLogger(__name__)
 REGENERATE_SEED_OFFSET = 7919
 TOKENS_PER_WORD = 2  # generous: English runs ≈1.3 tokens a word in common tokenizers
+TOKENS_PER_TURN = 12  # a conversation's JSON per line: {"speaker": "Name", "text": ...}
 
 
 @dataclass
@@ -38,7 +39,7 @@ class _Job:
     prompt: SegmentPrompt
     seed: int
     attempts: list[str] = field(default_factory=list)
-    draft: SegmentDraft | None = None
+    draft: Draft | None = None
     last_reply: str | None = None
     problem: str = "no reply"
 
@@ -151,7 +152,9 @@ class LLMWriter:
     def _max_tokens(self, job: _Job) -> int:
         """Room for a reply at the word budget (≈1.3 tokens a word, plus the JSON around it) and a
         margin, not more: a model that rambles past it would be trimmed anyway, and each token costs."""
-        return min(self.settings.generation.max_new_tokens, TOKENS_PER_WORD * job.prompt.rules.segment.word_budget + 48)
+        rules = job.prompt.rules
+        turns = 8 * TOKENS_PER_TURN if rules.hosts else 0
+        return min(self.settings.generation.max_new_tokens + turns, TOKENS_PER_WORD * rules.segment.word_budget + 48 + turns)
 
     def _assemble(self, request: ScriptRequest, plan: ScriptPlan, jobs: list[_Job], stats: WritingStats) -> Script:
         by_llm = f"{self.name}:{self.model()}"
@@ -160,8 +163,10 @@ class LLMWriter:
         for job in jobs:
             planned = segments[job.segment]
             if job.draft is not None:
+                lines = [{"speaker": voice, "text": text} for voice, text in job.draft.lines]
                 segments[job.segment] = Segment.model_validate(
-                    {**planned.model_dump(), "text": job.draft.text, "title": job.draft.title[:120], "written_by": by_llm})
+                    {**planned.model_dump(), "text": job.draft.text, "lines": lines, "title": job.draft.title[:120],
+                     "written_by": by_llm})
             else:
                 fallbacks.append(WriterFallback(segment_id=planned.id, reason=job.problem, attempts=job.attempts,
                                                 used=self.fallback.name))
