@@ -59,9 +59,10 @@ def rendered(prefect_harness, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("outputs")
     episodes = {}
-    for listener, template in (("maya", "nightly-digest"), ("hiro", "nightly-digest")):
-        episodes[listener] = Path(render_episode(str(PROFILES / f"{listener}.yaml"), template=template,
-                                                 out_dir=str(out), date=DATE))
+    for key, listener, template in (("maya", "maya", "nightly-digest"), ("hiro", "hiro", "nightly-digest"),
+                                    ("maya-two-hosts", "maya", "two-hosts")):
+        episodes[key] = Path(render_episode(str(PROFILES / f"{listener}.yaml"), template=template,
+                                            out_dir=str(out), date=DATE))
     return episodes
 
 

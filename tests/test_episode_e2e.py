@@ -19,8 +19,8 @@ def test_episode_directory_has_every_file(rendered):
 
 
 def test_mp3_decodes_with_duration_in_the_templates_range(rendered):
-    template = load_template("nightly-digest", TEMPLATES)
     for episode in rendered.values():
+        template = load_template(episode.name.split("-", 3)[3], TEMPLATES)  # <date>-<template>
         duration = ffprobe_duration(episode / "episode.mp3")
         assert template.min_duration_s <= duration <= template.max_duration_s
         manifest = json.loads((episode / "episode.json").read_text())

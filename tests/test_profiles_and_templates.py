@@ -99,3 +99,12 @@ def test_invalid_template_is_precise(tmp_path):
     (tmp_path / "formats" / "nightly-digest.yaml").write_text(yaml.safe_dump(data))
     with pytest.raises(InputError, match="must start with an 'intro'"):
         load_template("nightly-digest", tmp_path)
+
+
+def test_a_dialogue_slot_needs_cohosts(tmp_path):
+    (tmp_path / "formats").mkdir()
+    data = yaml.safe_load((TEMPLATES / "formats" / "two-hosts.yaml").read_text())
+    del data["cohosts"]
+    (tmp_path / "formats" / "two-hosts.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError, match="'dialogue: true' needs 'cohosts'"):
+        load_template("two-hosts", tmp_path)

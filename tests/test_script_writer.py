@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from conftest import DATE, PROFILES, SETTINGS, TEMPLATES
-from generators.script import WRITERS, write_script
+from generators.script import WRITERS, CoHost, write_script
 from nightcast.errors import UnknownNameError
 from nightcast.loading import load_profile, load_template
 from nightcast.schema import ListenerProfile, Script
@@ -102,3 +102,31 @@ def test_profile_text_is_data_not_template_code():
 def test_unknown_writer_lists_valid_ones():
     with pytest.raises(UnknownNameError, match="unknown script writer 'gpt9'; valid: llamacpp, openai, template, transformers"):
         WRITERS.target("gpt9")
+
+
+KAI = CoHost(voice="kai", name="Kai")
+
+
+@pytest.mark.parametrize("listener", ["maya", "dre", "hiro"])
+def test_two_host_slots_are_written_as_a_conversation(listener):
+    profile = load_profile(PROFILES / f"{listener}.yaml")
+    fmt = load_template("two-hosts", TEMPLATES)
+    script = write_script(profile, fmt, DATE, speaker="host", words_per_minute=WPM, settings=SETTINGS,
+                          host_name="Sky", cohost=KAI)
+    for segment, slot in zip(script.segments, fmt.expanded_slots()):
+        assert segment.word_count <= segment.word_budget, segment.id
+        assert segment.text == " ".join(line.text for line in segment.turns())
+        if not slot.dialogue:
+            assert segment.lines == [] and segment.speakers == ["host"]
+            continue
+        speakers = [line.speaker for line in segment.lines]
+        assert speakers[0] == "host" and set(speakers) == {"host", "kai"}, segment.id
+        assert all(a != b for a, b in zip(speakers, speakers[1:]))  # turns alternate; a voice's lines merge
+        assert segment.word_count >= segment.word_budget * 0.5, segment.id
+    spoken = " ".join(s.text for s in script.segments)
+    assert "Kai" in spoken and "Sky" in spoken and profile.first_name in spoken  # they talk to each other, and to them
+
+
+def test_without_a_cohost_a_two_host_format_is_one_voice():
+    script = script_for("maya", "two-hosts")
+    assert all(s.lines == [] and s.speakers == ["host"] for s in script.segments)

@@ -5,8 +5,8 @@ import pytest
 import soundfile as sf
 
 from conftest import PRESETS
-from nightcast.errors import InputError, UnknownNameError
-from nightcast.schema import MusicCue, Segment, SegmentKind
+from nightcast.errors import InputError, StageError, UnknownNameError
+from nightcast.schema import Line, MusicCue, Segment, SegmentKind
 from voices import ENGINES, speak, speak_segment
 from voices.presets import load_preset, preset_names
 
@@ -67,15 +67,89 @@ def test_each_engine_speaks_every_sentence_in_order(preset_name, tmp_path):
     assert gap.size == 0 or np.abs(gap).max() < 0.05
 
 
-def test_speaking_rate_matches_the_preset_within_reason():
-    """Word budgets come from words_per_minute; the engine must roughly honour it."""
+RATE_TEXT = ("Here's one with your name all over it: Little Simz. Venom has been on repeat for you, 12 plays and "
+             "counting. Some records belong to a time of day. This one belongs to mornings like this one. Sampling "
+             "turned old soul and jazz records into new songs, so hip-hop is also a history lesson. Turn it up.")
+QUIET = 10 ** (-45 / 20)  # below this a sample counts as silence
+
+
+def edge_silences_s(samples: np.ndarray, rate: int) -> tuple[float, float]:
+    loud = np.flatnonzero(np.abs(samples) > QUIET)
+    return loud[0] / rate, (samples.size - 1 - loud[-1]) / rate
+
+
+@pytest.mark.parametrize("preset_name", ["host", "kai", "robot", "joe"])
+def test_every_voice_meets_the_audible_facts(preset_name, tmp_path):
+    """What a listener would hear: one consistent format, no clipping, no dead air at the edges, and
+    the speaking rate the preset promises (word budgets are computed from it)."""
+    preset = load_preset(preset_name, PRESETS)
+    if preset.engine not in engines_here():
+        pytest.skip(f"{preset.engine} not installed (optional extra)")
+    clip = speak_segment(segment(RATE_TEXT), preset, tmp_path, 44100)
+    audio, rate = sf.read(clip.path, always_2d=True)
+    assert rate == 44100 and audio.shape[1] == 1
+    assert np.count_nonzero(np.abs(audio) >= 0.999) == 0
+    lead, trail = edge_silences_s(audio[:, 0], rate)
+    assert lead <= 0.3 and trail <= 0.3, (lead, trail)
+    measured = len(RATE_TEXT.split()) / clip.duration_s * 60
+    assert 0.8 * preset.words_per_minute < measured < 1.2 * preset.words_per_minute, measured
+
+
+def median_pitch_hz(samples: np.ndarray, rate: int) -> float:
+    librosa = pytest.importorskip("librosa")
+    f0, voiced, _ = librosa.pyin(samples.astype(np.float32), fmin=60, fmax=400, sr=rate)
+    return float(np.nanmedian(f0[voiced]))
+
+
+def semitones(a: float, b: float) -> float:
+    return abs(12 * np.log2(a / b))
+
+
+def test_kai_is_a_different_voice_from_the_default_host():
+    host, kai = load_preset("host", PRESETS), load_preset("kai", PRESETS)
+    pitches = [median_pitch_hz(speak(TEXT, preset, 22050)[0].samples[:, 0], 22050) for preset in (host, kai)]
+    assert semitones(*pitches) > 2.0, pitches
+
+
+def dialogue_segment() -> Segment:
+    cue = MusicCue(prompt="p", style="jazz", mood="calm", bpm=100, key="C minor", duration_s=5)
+    lines = [Line(speaker="host", text="Good evening, Maya. Next up, Miles Davis."),
+             Line(speaker="kai", text="Wait, Miles Davis? Tell me why, Sky."),
+             Line(speaker="host", text="You played So What fourteen times this week. That's not a song, that's a habit."),
+             Line(speaker="kai", text="Fair enough. Turn it up.")]
+    return Segment(id="s02-pick", kind=SegmentKind.pick, title="Why Miles", speaker="host", lines=lines,
+                   word_budget=60, cue=cue)
+
+
+def test_a_dialogue_segment_speaks_each_line_in_its_own_voice(tmp_path):
+    voices = {name: load_preset(name, PRESETS) for name in ("host", "kai")}
+    seg = dialogue_segment()
+    clip = speak_segment(seg, voices, tmp_path, 22050)
+    audio, rate = sf.read(clip.path)
+    assert [s.speaker for s in clip.sentences] == ["host", "host", "kai", "kai", "host", "host", "kai", "kai"]
+    assert " ".join(s.text for s in clip.sentences) == seg.text
+    starts = [s.start_s for s in clip.sentences]
+    assert starts == sorted(starts) and clip.sentences[-1].end_s <= clip.duration_s + 1e-3
+
+    def spans(who):
+        return np.concatenate([audio[int(s.start_s * rate): int(s.end_s * rate)] for s in clip.sentences if s.speaker == who])
+
+    host, kai = spans("host"), spans("kai")
+    assert semitones(median_pitch_hz(host, rate), median_pitch_hz(kai, rate)) > 2.0
+    level_db = [20 * np.log10(np.sqrt(np.mean(x ** 2))) for x in (host, kai)]
+    assert abs(level_db[0] - level_db[1]) < 3.0, level_db  # matched: neither host shouts over the other
+
+
+def test_a_speaker_without_a_voice_is_a_clear_error(tmp_path):
+    with pytest.raises(StageError, match="no voice preset for speaker\\(s\\) kai"):
+        speak_segment(dialogue_segment(), {"host": load_preset("host", PRESETS)}, tmp_path, 22050)
+
+
+def test_sentences_synthesised_in_parallel_sound_exactly_like_serial():
     preset = load_preset("host", PRESETS)
-    text = ("Here's one with your name all over it: Little Simz. Venom has been on repeat for you, 12 plays and "
-            "counting. Some records belong to a time of day. This one belongs to mornings like this one. Sampling "
-            "turned old soul and jazz records into new songs, so hip-hop is also a history lesson. Turn it up.")
-    clip, _ = speak(text, preset, 24000)
-    measured = len(text.split()) / clip.duration_s * 60
-    assert 0.8 * preset.words_per_minute < measured < 1.2 * preset.words_per_minute
+    serial, serial_spans = speak(RATE_TEXT, preset, 24000, workers=1)
+    parallel, parallel_spans = speak(RATE_TEXT, preset, 24000, workers=4)
+    assert np.array_equal(serial.samples, parallel.samples) and serial_spans == parallel_spans
 
 
 def test_empty_text_gives_empty_clip(tmp_path):
