@@ -178,20 +178,25 @@ def voices(ctx: typer.Context) -> None:
     from voices.presets import load_preset, preset_names
 
     settings = Settings.from_env()
-    table = Table("preset", "engine", "available", "voice")
+    table = Table("preset", "on air", "engine", "runs here", "voice")
+    reasons: list[str] = []
     for name in preset_names(settings.presets_dir):
         try:
             preset = load_preset(name, settings.presets_dir)
         except InputError as exc:
-            table.add_row(name, "?", f"[red]invalid[/]: {exc}", "")
+            table.add_row(name, "", "?", "[red]invalid[/]", "")
+            reasons.append(f"{name}: {exc}")
             continue
         try:
             load_engine(preset.engine, preset.model, preset.speaker)
             status = "[green]yes[/]"
         except NightcastError as exc:
-            status = f"[yellow]no[/]: {exc}"
-        table.add_row(name, preset.engine, status, preset.display_name)
+            status = "[yellow]no[/]"
+            reasons.append(f"{name}: {exc}")
+        table.add_row(name, preset.host_name, preset.engine, status, preset.display_name.split(" — ")[-1])
     out.print(table)
+    for reason in reasons:  # in full, outside the table, so a path or an install command is never cut
+        out.print(f"[yellow]•[/] {reason}", highlight=False, soft_wrap=True)
 
 
 @voices_app.command("say")

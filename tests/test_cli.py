@@ -77,7 +77,10 @@ def test_templates_and_voices_list():
     result = runner.invoke(app, ["templates"])
     assert result.exit_code == 0 and "morning-drive" in result.output and "nightly-digest" in result.output
     result = runner.invoke(app, ["voices"])
-    assert result.exit_code == 0 and "host" in result.output and "hibari" in result.output
+    assert result.exit_code == 0 and "host" in result.output and "hibari" in result.output and "Kai" in result.output
+    # presets whose models the user must supply say so, with the path they expect
+    assert "mms-en: VITS model directory '~/.cache/nightcast/models/mms-tts-eng' not found" in result.output
+    assert "xtts-clone: " in result.output
 
 
 @pytest.mark.slow

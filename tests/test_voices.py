@@ -25,7 +25,7 @@ def test_presets_are_data_and_load():
 
 
 def test_unknown_preset_and_engine():
-    with pytest.raises(UnknownNameError, match="unknown voice preset 'alto'; valid: host, joe, kai, robot"):
+    with pytest.raises(UnknownNameError, match="unknown voice preset 'alto'; valid: host, joe, kai, mms-en, robot, xtts-clone"):
         load_preset("alto", PRESETS)
     with pytest.raises(UnknownNameError, match="unknown TTS engine"):
         ENGINES.target("festival")

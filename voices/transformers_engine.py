@@ -29,6 +29,8 @@ class TransformersVitsEngine:
         except ImportError as exc:
             raise BackendUnavailableError("the transformers engine needs torch and transformers: "
                                           "pip install 'nightcast[transformers]'") from exc
+        if model.startswith(("~", "/", ".")) and not Path(model).expanduser().exists():
+            raise BackendUnavailableError(f"VITS model directory '{model}' not found (see the preset's description)")
         self.model_id = model
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         source = str(Path(model).expanduser()) if Path(model).expanduser().exists() else model
