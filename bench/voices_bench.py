@@ -3,9 +3,11 @@
 RTF = synthesis seconds / seconds of speech (lower is faster). Every row speaks the same
 paragraph through the full speech stage (normalise → synthesise per sentence → effects →
 resample to 44.1 kHz), in one run: once with one sentence at a time, once with sentences in
-parallel (one worker per core; engines that are not thread-safe stay serial), once from a warm
-speech cache. `transformers` uses a tiny random-weight VITS (the code path's
-cost, not a real checkpoint's) unless --vits-model points at one.
+parallel (one worker per core; engines with a batch call get one batched call per paragraph;
+engines that are not thread-safe stay serial), once from a warm
+speech cache. `transformers` runs a random-weight VITS of the MMS-TTS size (a real checkpoint's
+cost, though random weights speak noise and pick their own durations) and a tiny one (the code
+path's overhead), unless --vits-model points at a real checkpoint.
 
     python bench/voices_bench.py [--vits-model DIR]
 """
@@ -34,7 +36,7 @@ ROUNDS = 3  # best of three: the machine's noise, not the engine's
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vits-model", default=None)
+    parser.add_argument("--vits-model", default=None, help="a real VITS checkpoint directory")
     args = parser.parse_args()
 
     from rich.console import Console
@@ -56,13 +58,16 @@ def main() -> None:
                 from tiny_tts import build_tiny_vits
 
                 model = str(build_tiny_vits(Path(tmp) / "vits"))
+                presets.append(VoicePreset(id="vits-36m", display_name="VITS, MMS-TTS size, random weights",
+                                           engine="transformers",
+                                           model=str(build_tiny_vits(Path(tmp) / "vits-36m", real_size=True))))
             presets.append(VoicePreset(id="vits", display_name="VITS via transformers" + ("" if args.vits_model else
                                        " (tiny random)"), engine="transformers", model=model))
         console = Console(width=160)
         console.print(f"nightcast voices bench · {platform.machine()} · {os.cpu_count()} cores · "
                       f"{len(PARAGRAPH.split())} words")
         workers = speech_workers()
-        table = Table("preset", "engine", "speech s", "load s", "serial RTF", f"parallel×{workers} RTF", "speed-up",
+        table = Table("preset", "engine", "speech s", "load s", "serial RTF", f"parallel×{workers} or batched RTF", "speed-up",
                       "cached RTF", "wpm")
         for preset in presets:
             try:

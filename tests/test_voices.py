@@ -190,6 +190,35 @@ def test_transformers_vits_engine_runs_the_real_path(tiny_vits, tmp_path):
     assert faster.duration_s < base.duration_s
 
 
+def test_transformers_vits_batches_a_segments_sentences_and_caches_each(tiny_vits, tmp_path, monkeypatch):
+    """One padded forward pass per segment (the GPU path's throughput), each sentence cut to its own
+    length and cached on its own, so an edit re-synthesises only the sentence that changed."""
+    from voices import load_engine
+    from voices.cache import SpeechCache
+    from voices.presets import VoicePreset
+
+    preset = VoicePreset(id="mms", display_name="MMS", engine="transformers", model=str(tiny_vits))
+    engine = load_engine(preset.engine, preset.model, preset.speaker)
+    batches = []
+    real = engine.synthesize_batch
+
+    def counting(texts, **kwargs):
+        batches.append(list(texts))
+        return real(texts, **kwargs)
+
+    monkeypatch.setattr(engine, "synthesize_batch", counting)
+    monkeypatch.setattr(engine, "synthesize", lambda *a, **k: pytest.fail("a sentence was synthesised alone"))
+    cache = SpeechCache(tmp_path / "cache")
+    clip, spans = speak(TEXT, preset, 22050, cache=cache)
+    assert len(batches) == 1 and len(batches[0]) == 3 and len(spans) == 3
+    monkeypatch.setattr(engine._model, "noise_scale_duration", 0.0)  # durations without noise: comparable
+    alone = [real([text])[0] for text in batches[0]]
+    waveforms = real(batches[0])
+    assert [w.size for w in waveforms] == [a.size for a in alone]  # padding never leaks into a sentence
+    speak(TEXT.replace("night owls", "early birds"), preset, 22050, cache=cache)
+    assert batches[1:] == [["Here's one for the early birds."]]
+
+
 def test_transformers_engine_without_a_model_is_unavailable():
     from nightcast.errors import BackendUnavailableError
     from voices import load_engine

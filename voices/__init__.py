@@ -57,16 +57,36 @@ def sentence_seed(spoken: str, seed: int) -> int:
     return (seed + int.from_bytes(hashlib.sha256(spoken.encode()).digest()[:4], "big")) % 2**31
 
 
+def _cache_key(engine, spoken: str, preset: VoicePreset, seed: int) -> str:
+    return SpeechCache.key(spoken, engine=preset.engine, engine_version=engine.version(), model=preset.model,
+                           speaker=preset.speaker, speed=preset.speed, seed=seed)
+
+
 def _synthesize(engine, spoken: str, preset: VoicePreset, seed: int, cache: SpeechCache | None) -> np.ndarray:
     if cache is None:
         return engine.synthesize(spoken, speed=preset.speed, seed=seed)
-    key = SpeechCache.key(spoken, engine=preset.engine, engine_version=engine.version(), model=preset.model,
-                          speaker=preset.speaker, speed=preset.speed, seed=seed)
+    key = _cache_key(engine, spoken, preset, seed)
     samples = cache.get(key, engine.sample_rate)
     if samples is None:
         samples = engine.synthesize(spoken, speed=preset.speed, seed=seed)
         cache.put(key, samples, engine.sample_rate)
     return samples
+
+
+def _synthesize_batched(engine, spoken: list[str], preset: VoicePreset, seed: int,
+                        cache: SpeechCache | None) -> list[np.ndarray]:
+    """Engines with synthesize_batch (GPU models): cached sentences from the cache, the rest in one call."""
+    keys = [_cache_key(engine, text, preset, sentence_seed(text, seed)) for text in spoken] if cache else []
+    audio: list[np.ndarray | None] = [cache.get(key, engine.sample_rate) for key in keys] if cache else [None] * len(spoken)
+    missing = [i for i, samples in enumerate(audio) if samples is None]
+    if missing:
+        texts = [spoken[i] for i in missing]
+        fresh = engine.synthesize_batch(texts, speed=preset.speed, seed=sentence_seed(" ".join(texts), seed))
+        for i, samples in zip(missing, fresh):
+            audio[i] = samples
+            if cache:
+                cache.put(keys[i], samples, engine.sample_rate)
+    return [_trim_silence(samples) for samples in audio]
 
 
 def speech_workers() -> int:
@@ -84,10 +104,13 @@ def _sentence_pool(workers: int) -> ThreadPoolExecutor:
 
 def synthesize_sentences(engine, spoken: list[str], preset: VoicePreset, seed: int,
                          cache: SpeechCache | None, workers: int | None = None) -> list[np.ndarray]:
-    """Each sentence's audio, silence-trimmed, in order; in parallel where the engine allows it."""
+    """Each sentence's audio, silence-trimmed, in order: batched where the engine has synthesize_batch,
+    else in parallel where it is thread-safe, else one after another."""
     def one(text: str) -> np.ndarray:
         return _trim_silence(_synthesize(engine, text, preset, sentence_seed(text, seed), cache))
 
+    if len(spoken) > 1 and hasattr(engine, "synthesize_batch"):
+        return _synthesize_batched(engine, spoken, preset, seed, cache)
     workers = speech_workers() if workers is None else workers
     if workers <= 1 or len(spoken) < 2 or not getattr(engine, "concurrent", False):
         return [one(text) for text in spoken]
