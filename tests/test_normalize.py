@@ -8,6 +8,8 @@ from voices.normalize import normalize_for_speech, split_sentences
     [
         ("Dr. Dre feat. Snoop Dogg", "Doctor Dre featuring Snoop Dogg"),
         ("Simon & Garfunkel", "Simon and Garfunkel"),
+        ("You played “So What” 14 times.", "You played, “So What” fourteen times."),  # a beat before the title
+        ("Here, “Venom”.", "Here, “Venom”."),
         ("Tickets are $4.99 or €10, and £1.50.", "Tickets are four dollars and ninety nine cents or ten euros, and one pound and fifty pence."),
         ("It costs $1.", "It costs one dollar."),
         ("Visit nightcast.fm/maya for more 🎧✨!", "Visit nightcast dot fm slash maya for more!"),
