@@ -8,26 +8,52 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from pathlib import Path
 
 from prefect import flow, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.job import describe_backends, prepare_render
-from flows.tasks import master_task, mix_task, music_task, speak_task, write_script_task
+from flows.job import RenderJob, describe_backends, prepare_render
+from flows.tasks import master_task, mix_task, music_batch_task, music_task, speak_task, write_script_task
+from generators.music import can_batch
 from nightcast.mix import plan_timeline
 from nightcast.progress import stage
 from nightcast.publish import building, chapters_for
 from nightcast.publish.files import EPISODE_FILES, write_episode_files
+from nightcast.schema import MusicClip, Script, Timeline
 from nightcast.settings import Settings
+
+
+def render_music(job: RenderJob, script: Script, timeline: Timeline, work: Path) -> list[MusicClip]:
+    """Every bed, grouped by generator: one batched task for a generator that batches (MusicGen),
+    mapped per-segment tasks for the others; all groups run concurrently."""
+    groups: dict[str, list[int]] = {}
+    for index, segment in enumerate(script.segments):
+        groups.setdefault(job.generator_for(segment.cue), []).append(index)
+    pending = []
+    for generator, indices in groups.items():
+        cues = [script.segments[i].cue for i in indices]
+        entries = [timeline.entries[i] for i in indices]
+        if can_batch(generator, job.settings):
+            future = music_batch_task.submit(cues, entries, work, generator, indices[0], job.settings)
+        else:
+            future = music_task.map(cues, entries, unmapped(work), unmapped(generator), indices, unmapped(job.settings))
+        pending.append((indices, future))
+    clips: list[MusicClip | None] = [None] * len(script.segments)
+    for indices, future in pending:
+        for index, clip in zip(indices, future.result()):
+            clips[index] = clip
+    return clips
 
 
 @flow(name="render-episode", task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=True)
 def render_episode(profile_path: str, template: str | None = None, out_dir: str | None = None,
                    date: dt.date | None = None, writer: str | None = None, voice: str | None = None,
-                   music: str | None = None, writer_model: str | None = None, writer_url: str | None = None) -> str:
+                   music: str | None = None, writer_model: str | None = None, writer_url: str | None = None,
+                   music_model: str | None = None) -> str:
     """Render one listener's episode; returns the finished episode directory."""
     settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music,
-                                 writer_model=writer_model, writer_url=writer_url)
+                                 writer_model=writer_model, writer_url=writer_url, music_model=music_model)
     job = prepare_render(profile_path, template, date, settings)
     mix = job.template.mix
     timings: dict[str, float] = {}
@@ -43,8 +69,7 @@ def render_episode(profile_path: str, template: str | None = None, out_dir: str 
                                     unmapped(mix.sample_rate), unmapped(job.settings.speech_cache_dir())).result()
         timeline = plan_timeline(script, speech, mix, job.target_duration_s)
         with stage("music", timings):
-            music_clips = music_task.map([s.cue for s in script.segments], timeline.entries, unmapped(work),
-                                         unmapped(job.music), range(len(script.segments))).result()
+            music_clips = render_music(job, script, timeline, work)
         with stage("mix", timings):
             mixed = mix_task(timeline, speech, music_clips, mix)
         chapters = chapters_for(script, timeline)

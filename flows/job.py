@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from nightcast.errors import InputError, NightcastError
 from nightcast.loading import load_profile, load_template
-from nightcast.schema import BackendInfo, EpisodeTemplate, ListenerProfile, Script
+from nightcast.schema import BackendInfo, EpisodeTemplate, ListenerProfile, MusicCue, Script
 from nightcast.settings import Settings
 from voices.presets import VoicePreset, load_preset
 
@@ -24,7 +24,7 @@ class RenderJob(BaseModel):
     episode_id: str
     episode_dir: Path
     writer: str
-    music: str
+    music: str  # the template's default generator; a slot may name another, --music overrides every slot
     target_duration_s: float
     templates_dir: Path
     settings: Settings
@@ -34,6 +34,9 @@ class RenderJob(BaseModel):
     def voices(self) -> dict[str, VoicePreset]:
         """Every voice in this episode by preset id: what a script line's `speaker` names."""
         return {p.id: p for p in (self.preset, self.cohost) if p is not None}
+
+    def generator_for(self, cue: MusicCue) -> str:
+        return self.settings.music or cue.generator or self.music
 
     def cohost_request(self):
         from generators.script import CoHost
@@ -105,14 +108,17 @@ def prepare_render(profile_path: str | Path, template_name: str | None, date: st
         raise
     when = parse_date(date, profile)
     music = settings.music or template.music_backend
-    for option, registry, backend in (("--writer", WRITERS, settings.writer), ("--music", GENERATORS, music)):
+    generators = {music} if settings.music else {music, *(s.music for s in template.slots if s.music)}
+    backends = [("--writer", WRITERS, settings.writer)]
+    backends += [("--music" if settings.music else f"template '{template.id}'", GENERATORS, g) for g in sorted(generators)]
+    for option, registry, backend in backends:
         try:
             registry.target(backend)  # unknown backend names fail now, not mid-render
         except InputError as exc:
             raise InputError(exc.reason, source=option) from None
-    check = getattr(WRITERS.load(settings.writer), "check", None)
-    if check is not None:  # a missing model file or server URL fails now, with the option to fix
-        check(settings)
+        check = getattr(registry.load(backend), "check", None)
+        if check is not None:  # a missing model file or server URL fails now, with the option to fix
+            check(settings)
     episode_id = episode_id_for(template, when)
     return RenderJob(
         profile=profile, template=template, preset=preset, cohost=cohost, date=when, episode_id=episode_id,
@@ -137,7 +143,10 @@ def describe_backends(job: RenderJob, script: Script) -> dict[str, BackendInfo]:
         "speech": BackendInfo(name=job.preset.engine, version=engine_version(job.preset), model=job.preset.model or job.preset.id),
         **({"cohost-speech": BackendInfo(name=job.cohost.engine, version=engine_version(job.cohost),
                                          model=job.cohost.model or job.cohost.id)} if job.cohost else {}),
-        "music": BackendInfo(name=job.music, version=load_generator(job.music).version()),
+        **{("music" if i == 0 else f"music-{name}"): BackendInfo(
+            name=name, version=load_generator(name, job.settings).version(),
+            model=getattr(load_generator(name, job.settings), "model_name", None))
+           for i, name in enumerate(dict.fromkeys(job.generator_for(s.cue) for s in script.segments))},
         "mix": BackendInfo(name="numpy+ffmpeg", version=f"numpy {version('numpy')}; {version_of(ffmpeg()).split(' Copyright')[0]}"),
         "flow": BackendInfo(name="prefect", version=version("prefect")),
     }

@@ -12,7 +12,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from generators.music import make_music
+from generators.music import make_music, make_music_batch
 from generators.script import CoHost, write_script
 from nightcast.mix import master_episode, mix_episode
 from nightcast.settings import Settings
@@ -37,8 +37,16 @@ def speak_task(segment: Segment, voices: dict[str, VoicePreset], out_dir: Path, 
 
 
 @task(name="make-music", cache_policy=NO_CACHE, retries=1, task_run_name="music-{entry.segment_id}")
-def music_task(cue: MusicCue, entry: TimelineEntry, out_dir: Path, generator: str, seed: int) -> MusicClip:
-    return make_music(cue, entry.music_s, entry.segment_id, out_dir, generator=generator, seed=seed)
+def music_task(cue: MusicCue, entry: TimelineEntry, out_dir: Path, generator: str, seed: int,
+               settings: Settings) -> MusicClip:
+    return make_music(cue, entry.music_s, entry.segment_id, out_dir, generator=generator, seed=seed, settings=settings)
+
+
+@task(name="make-music-batch", cache_policy=NO_CACHE, retries=1, task_run_name="music-batch-{generator}")
+def music_batch_task(cues: list[MusicCue], entries: list[TimelineEntry], out_dir: Path, generator: str, seed: int,
+                     settings: Settings) -> list[MusicClip]:
+    return make_music_batch(cues, [e.music_s for e in entries], [e.segment_id for e in entries], out_dir,
+                            generator=generator, seed=seed, settings=settings)
 
 
 @task(name="mix", cache_policy=NO_CACHE)

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -38,7 +41,8 @@ def render(
     writer_model: Annotated[Optional[str], typer.Option("--writer-model", help="GGUF file, model directory, or served model name.")] = None,
     writer_url: Annotated[Optional[str], typer.Option("--writer-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")] = None,
     voice: Annotated[Optional[str], typer.Option("--voice", help="Voice preset, overriding the profile's.")] = None,
-    music: Annotated[Optional[str], typer.Option("--music", help="Music generator, overriding the template's.")] = None,
+    music: Annotated[Optional[str], typer.Option("--music", help="Music generator for every slot, overriding the template's.")] = None,
+    music_model: Annotated[Optional[str], typer.Option("--music-model", help="musicgen: a local MusicGen checkpoint directory.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
     """Render an episode through the Prefect flow and print where it is."""
@@ -46,7 +50,7 @@ def render(
 
     try:
         settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music,
-                                     writer_model=writer_model, writer_url=writer_url)
+                                     writer_model=writer_model, writer_url=writer_url, music_model=music_model)
         job = prepare_render(profile, template, date, settings)
     except InputError as exc:
         _fail_input(exc)
@@ -59,8 +63,9 @@ def render(
 
         try:
             episode_dir = render_episode(str(profile), template=job.template.id, out_dir=str(settings.outputs_dir),
-                                         date=job.date, writer=job.writer, voice=job.preset.id, music=job.music,
-                                         writer_model=settings.writer_model, writer_url=settings.writer_url)
+                                         date=job.date, writer=job.writer, voice=job.preset.id, music=settings.music,
+                                         writer_model=settings.writer_model, writer_url=settings.writer_url,
+                                         music_model=settings.music_model)
         except InputError as exc:
             _fail_input(exc)
         except NightcastError as exc:
@@ -163,6 +168,63 @@ def templates() -> None:
             continue
         table.add_row(t.id, t.title, f"{t.target_duration_s / 60:.0f} min", str(len(t.expanded_slots())), t.description)
     out.print(table)
+
+
+@app.command("music")
+def music_preview(
+    generator: Annotated[str, typer.Argument(help="Music generator: procedural, musicgen.")],
+    prompt: Annotated[str, typer.Option("--prompt", help="What it should sound like (MusicGen's text prompt).")] = "calm instrumental radio bed",
+    bpm: Annotated[int, typer.Option("--bpm", min=40, max=200, help="Tempo.")] = 100,
+    key: Annotated[str, typer.Option("--key", help='Key, e.g. "A minor" or "Eb major".')] = "A minor",
+    seconds: Annotated[float, typer.Option("--seconds", min=1.0, max=300.0, help="Length of the transition.")] = 20.0,
+    output: Annotated[Path, typer.Option("--output", "-o", help="WAV file to write.")] = Path("music.wav"),
+    style: Annotated[Optional[str], typer.Option("--style", help="Style family (jazz, hiphop, lofi, …); default: from the prompt.")] = None,
+    mood: Annotated[str, typer.Option("--mood", help="Mood word for the cue.")] = "calm",
+    energy: Annotated[float, typer.Option("--energy", min=0.0, max=1.0, help="0 calm … 1 driving.")] = 0.5,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same music.")] = 0,
+    model: Annotated[Optional[Path], typer.Option("--model", help="musicgen: a local MusicGen checkpoint directory.")] = None,
+) -> None:
+    """Render one transition alone, to audition a generator and its settings without an episode."""
+    from generators.music import GENERATORS, make_music
+    from generators.script.context import style_for
+    from nightcast.schema import MusicCue
+
+    try:
+        try:
+            GENERATORS.target(generator)
+        except InputError as exc:
+            raise InputError(exc.reason, source="GENERATOR") from None
+        settings = Settings.from_env(music_model=str(model) if model else None)
+        check = getattr(GENERATORS.load(generator), "check", None)
+        if check is not None:
+            try:
+                check(settings)
+            except InputError as exc:  # this command calls the render's --music-model plain --model
+                raise InputError(exc.reason, source="--model" if exc.source == "--music-model" else exc.source) from None
+        try:
+            cue = MusicCue(prompt=prompt, style=style or style_for(prompt), mood=mood, bpm=bpm, key=key,
+                           duration_s=seconds, energy=energy)
+        except ValidationError as exc:
+            field = str(exc.errors()[0]["loc"][0])
+            reason = (f"'{key}' is not a key like 'A minor' or 'Eb major'" if field == "key"
+                      else exc.errors()[0]["msg"])
+            raise InputError(reason, source=f"--{field}") from None
+    except InputError as exc:
+        _fail_input(exc)
+    import time
+
+    started = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            clip = make_music(cue, seconds, "preview", Path(tmp), generator=generator, seed=seed, settings=settings)
+            output.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(clip.path, output)
+    except NightcastError as exc:
+        err.print(f"[bold red]cannot make music:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    took = time.perf_counter() - started
+    out.print(f"[green]✓[/] {output}: {clip.duration_s:.2f} s, {cue.bpm} bpm, {cue.key}, {cue.style} · {generator} "
+              f"({clip.duration_s / took:.1f} s of audio per second)", highlight=False)
 
 
 voices_app = typer.Typer(no_args_is_help=False, help="Voice presets: list them, or preview one.")

@@ -112,6 +112,7 @@ class Slot(Strict):
     repeat: int = Field(default=1, ge=1, le=20)
     energy: float = Field(default=0.5, ge=0, le=1, description="0 calm … 1 driving; shapes the music.")
     dialogue: bool = Field(default=False, description="Host and co-host talk it through (needs the template's cohosts).")
+    music: Name | None = Field(default=None, description="Music generator for this slot; else the template's music_backend.")
 
 
 class MixSettings(Strict):
@@ -185,6 +186,7 @@ class MusicCue(Strict):
     key: Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
     duration_s: float = Field(ge=0, le=300, description="Seconds of music in the clear after speech.")
     energy: float = Field(default=0.5, ge=0, le=1)
+    generator: Name | None = Field(default=None, description="The slot's music generator, if it names one.")
 
 
 class Line(Strict):

@@ -42,6 +42,20 @@ class GenerationSettings(BaseModel):
     json_schema: bool = Field(default=True, description="openai: send response_format json_schema where supported.")
 
 
+class MusicGenSettings(BaseModel):
+    """How the musicgen generator samples and where it runs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    guidance_scale: float = Field(default=3.0, ge=1, le=15, description="Classifier-free guidance; 1 turns it off.")
+    temperature: float = Field(default=1.0, gt=0, le=2)
+    top_k: int = Field(default=250, ge=0, le=2048)
+    batch_size: int = Field(default=8, ge=1, le=256, description="Transitions per generate call.")
+    max_chunk_s: float = Field(default=30, ge=1, le=40, description="Longest stretch generated at once; longer beds loop it.")
+    device: str = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  # auto: fp16 on GPU, fp32 on CPU
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NIGHTCAST_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
@@ -57,7 +71,9 @@ class Settings(BaseSettings):
     generation: GenerationSettings = GenerationSettings()
     cache_dir: Path | None = Field(default=None, description="Synthesised speech cache; default <outputs_dir>/.cache.")
     speech_cache: bool = True
-    music: str | None = None  # None: the template's music_backend
+    music: str | None = None  # None: each slot's `music`, else the template's music_backend
+    music_model: str | None = Field(default=None, description="musicgen: a local checkpoint directory.")
+    musicgen: MusicGenSettings = MusicGenSettings()
     voice: str | None = None  # None: the profile's preset
 
     @classmethod

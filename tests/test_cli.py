@@ -131,3 +131,22 @@ def test_voices_say_previews_a_preset(tmp_path):
     bad = runner.invoke(app, ["voices", "say", "alto", "hi", "-o", str(tmp_path / "x.wav")])
     assert bad.exit_code == 2 and "PRESET: unknown voice preset 'alto'" in bad.stderr
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_music_previews_one_transition(tmp_path):
+    import soundfile as sf
+
+    wav = tmp_path / "bed.wav"
+    result = runner.invoke(app, ["music", "procedural", "--prompt", "mellow lofi beat", "--bpm", "84", "--key", "A minor",
+                                 "--seconds", "6.5", "-o", str(wav)])
+    assert result.exit_code == 0, result.output
+    audio, rate = sf.read(wav, always_2d=True)
+    assert rate == 44100 and audio.shape == (round(6.5 * 44100), 2)
+    assert "84 bpm, A minor, lofi" in result.output  # the style came from the prompt
+    for args, message in ((["procedural", "--key", "H minor"], "--key: 'H minor' is not a key"),
+                          (["musicgen"], "--model: the musicgen generator needs a local checkpoint"),
+                          (["musicgen", "--model", str(tmp_path)], "no config.json"),
+                          (["jukebox"], "GENERATOR: unknown music generator 'jukebox'; valid: musicgen, procedural")):
+        bad = runner.invoke(app, ["music", *args, "-o", str(tmp_path / "x.wav")])
+        assert bad.exit_code == 2 and message in bad.stderr, bad.stderr
+    assert not (tmp_path / "x.wav").exists()

@@ -62,5 +62,141 @@ def test_make_music_writes_a_clip(tmp_path):
 
 
 def test_unknown_generator_lists_valid_names():
-    with pytest.raises(UnknownNameError, match="valid: procedural"):
+    with pytest.raises(UnknownNameError, match="valid: musicgen, procedural"):
         GENERATORS.target("musicgen-xl")
+
+
+# ---------------------------------------------------------------- what a listener hears
+
+
+def detected_bpm(samples: np.ndarray, rate: int) -> float:
+    librosa = pytest.importorskip("librosa")
+    tempo, _ = librosa.beat.beat_track(y=samples.mean(axis=1), sr=rate, units="time")
+    return float(np.atleast_1d(tempo)[0])
+
+
+@pytest.mark.parametrize("style, bpm", [("hiphop", 90), ("electronic", 124), ("rock", 112), ("lofi", 80)])
+def test_the_beat_is_at_the_cues_tempo(generator, style, bpm):
+    clip = generator.generate(cue(style, bpm=bpm), 20.0, seed=5)
+    measured = detected_bpm(clip.samples, clip.sample_rate)
+    # beat trackers may lock to half or double time; the pulse itself must be within 3 %
+    assert min(abs(measured * f - bpm) / bpm for f in (0.5, 1, 2)) < 0.03, measured
+
+
+def test_beds_are_exact_unclipped_and_start_and_end_without_clicks(generator):
+    for seconds in (3.3, 17.25):
+        clip = generator.generate(cue("rock", energy=1.0), seconds, seed=1)
+        assert abs(clip.duration_s - seconds) < 0.05
+        assert np.count_nonzero(np.abs(clip.samples) >= 0.999) == 0
+        assert np.abs(clip.samples[0]).max() < 1e-3 and np.abs(clip.samples[-1]).max() < 1e-3  # faded edges
+        edge = round(0.001 * clip.sample_rate)  # the first and last millisecond: a cut without a fade clicks here
+        level = np.sqrt(np.mean(clip.samples ** 2))
+        for part in (clip.samples[:edge], clip.samples[-edge:]):
+            assert np.sqrt(np.mean(part ** 2)) < 0.1 * level
+
+
+def test_the_same_seed_gives_the_same_music(generator):
+    assert np.array_equal(generator.generate(cue(), 5, seed=9).samples, generator.generate(cue(), 5, seed=9).samples)
+
+
+# ---------------------------------------------------------------- musicgen (transformers, tiny random weights)
+
+
+@pytest.fixture(scope="module")
+def tiny_musicgen(tmp_path_factory):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from tiny_musicgen import build_tiny_musicgen
+
+    return build_tiny_musicgen(tmp_path_factory.mktemp("musicgen"))
+
+
+def musicgen_settings(model, **musicgen):
+    from nightcast.settings import Settings
+
+    return Settings.from_env(music_model=str(model), musicgen=musicgen)
+
+
+def test_musicgen_batches_every_bed_in_one_generate_call(tiny_musicgen, tmp_path, monkeypatch):
+    import pyloudnorm
+    import soundfile as sf
+
+    from generators.music import load_generator, make_music_batch
+
+    settings = musicgen_settings(tiny_musicgen, batch_size=8, max_chunk_s=4)
+    backend = load_generator("musicgen", settings)
+    calls = []
+    real = backend._generate
+    monkeypatch.setattr(backend, "_generate", lambda prompts, *a: calls.append(len(prompts)) or real(prompts, *a))
+    cues = [cue(style, bpm) for style, bpm in (("jazz", 92), ("lofi", 80), ("electronic", 124))]
+    clips = make_music_batch(cues, [2.5, 3.0, 9.0], ["a", "b", "c"], tmp_path, generator="musicgen", settings=settings)
+    assert calls == [3]  # three beds, one batched generate
+    for clip, seconds in zip(clips, (2.5, 3.0, 9.0)):
+        audio, rate = sf.read(clip.path, always_2d=True)
+        assert rate == 44100 and audio.shape == (round(seconds * 44100), 2)  # 9 s: a 4 s chunk looped
+        assert np.count_nonzero(np.abs(audio) >= 0.999) == 0
+        assert pyloudnorm.Meter(rate).integrated_loudness(audio) == pytest.approx(-20.0, abs=1.0)
+        assert np.abs(audio[0]).max() < 1e-3 and np.abs(audio[-1]).max() < 1e-3
+    assert clips[0].generator == "musicgen"
+
+
+def test_musicgen_is_seeded_and_respects_batch_size(tiny_musicgen, monkeypatch):
+    from generators.music import load_generator
+
+    backend = load_generator("musicgen", musicgen_settings(tiny_musicgen, batch_size=2, guidance_scale=1.0))
+    calls = []
+    real = backend._generate
+    monkeypatch.setattr(backend, "_generate", lambda prompts, *a: calls.append(len(prompts)) or real(prompts, *a))
+    first = backend.generate_many([cue()] * 3, [1.0] * 3, seed=4)
+    again = backend.generate_many([cue()] * 3, [1.0] * 3, seed=4)
+    assert calls == [2, 1, 2, 1]
+    assert all(np.array_equal(a.samples, b.samples) for a, b in zip(first, again))
+    other = backend.generate_many([cue()], [1.0], seed=5)
+    assert not np.array_equal(other[0].samples, first[0].samples)
+
+
+def test_musicgen_without_a_checkpoint_names_the_option(tmp_path):
+    from generators.music.musicgen import MusicGenGenerator
+    from nightcast.errors import InputError
+    from nightcast.settings import Settings
+
+    with pytest.raises(InputError, match="--music-model.*checkpoint"):
+        MusicGenGenerator.check(Settings.from_env())
+    with pytest.raises(InputError, match="no config.json"):
+        MusicGenGenerator.check(Settings.from_env(music_model=str(tmp_path)))
+
+
+@pytest.mark.slow
+def test_a_template_slot_can_ask_for_musicgen(prefect_harness, tiny_musicgen, tmp_path, monkeypatch):
+    """Per-slot generators through the real flow: procedural beds mapped per segment, the musicgen
+    slots in one batched task, one episode."""
+    import json
+    import shutil
+
+    import yaml
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    from conftest import DATE, PROFILES, TEMPLATES
+    from flows.episode import render_episode
+
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    data = yaml.safe_load((templates / "formats" / "nightly-digest.yaml").read_text())
+    data["id"] = "mixed-music"
+    for index in (2, 4):  # the two picks
+        data["slots"][index]["music"] = "musicgen"
+    (templates / "formats" / "mixed-music.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("NIGHTCAST_TEMPLATES_DIR", str(templates))
+    monkeypatch.setenv("NIGHTCAST_MUSIC_MODEL", str(tiny_musicgen))
+    episode = render_episode(str(PROFILES / "maya.yaml"), template="mixed-music", out_dir=str(tmp_path / "out"),
+                             date=DATE)
+    manifest = json.loads((tmp_path / "out" / "maya" / f"{DATE}-mixed-music" / "episode.json").read_text())
+    assert str(episode).endswith("mixed-music")
+    assert manifest["backends"]["music"]["name"] == "procedural"
+    assert manifest["backends"]["music-musicgen"]["model"] == tiny_musicgen.name
+    script = json.loads((tmp_path / "out" / "maya" / f"{DATE}-mixed-music" / "script.json").read_text())
+    assert [s["cue"]["generator"] for s in script["segments"]] == [None, None, "musicgen", None, "musicgen", None]
+    with get_client(sync_client=True) as client:
+        names = [t.name for t in client.read_task_runs(limit=200, sort=TaskRunSort.EXPECTED_START_TIME_DESC)]
+    assert "music-batch-musicgen" in names

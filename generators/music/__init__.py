@@ -5,24 +5,49 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from nightcast.audio import write_clip
+from nightcast.audio import Clip, write_clip
 from nightcast.errors import StageError
 from nightcast.registry import Registry
 from nightcast.schema import MusicClip, MusicCue
+from nightcast.settings import Settings
 
-GENERATORS = Registry("music generator", {"procedural": "generators.music.procedural:ProceduralGenerator"})
+GENERATORS = Registry("music generator", {
+    "procedural": "generators.music.procedural:ProceduralGenerator",
+    "musicgen": "generators.music.musicgen:MusicGenGenerator",
+})
 
 
-@functools.cache
-def load_generator(name: str):
-    return GENERATORS.create(name)
+@functools.lru_cache(maxsize=8)
+def load_generator(name: str, settings: Settings | None = None):
+    """One generator per configuration, kept: a model loads its weights once per process."""
+    return GENERATORS.create(name, settings=settings or Settings.from_env())
 
 
-def make_music(cue: MusicCue, duration_s: float, segment_id: str, out_dir: Path, *, generator: str, seed: int = 0) -> MusicClip:
-    """Music stage entry: render one segment's bed (pre-roll + under speech + in the clear + crossfade)."""
-    backend = load_generator(generator)
-    clip = backend.generate(cue, duration_s, seed=seed)
+def can_batch(generator: str, settings: Settings | None = None) -> bool:
+    return hasattr(load_generator(generator, settings), "generate_many")
+
+
+def _publish(clip: Clip, segment_id: str, out_dir: Path, generator: str) -> MusicClip:
     if clip.is_silent():
         raise StageError(f"{generator} produced silence for segment {segment_id}")
     path = write_clip(clip, Path(out_dir) / f"music-{segment_id}.wav")
-    return MusicClip(segment_id=segment_id, path=str(path), sample_rate=clip.sample_rate, duration_s=clip.duration_s, generator=generator)
+    return MusicClip(segment_id=segment_id, path=str(path), sample_rate=clip.sample_rate, duration_s=clip.duration_s,
+                     generator=generator)
+
+
+def make_music(cue: MusicCue, duration_s: float, segment_id: str, out_dir: Path, *, generator: str, seed: int = 0,
+               settings: Settings | None = None) -> MusicClip:
+    """Music stage entry: render one segment's bed (pre-roll + under speech + in the clear + crossfade)."""
+    clip = load_generator(generator, settings).generate(cue, duration_s, seed=seed)
+    return _publish(clip, segment_id, out_dir, generator)
+
+
+def make_music_batch(cues: list[MusicCue], durations_s: list[float], segment_ids: list[str], out_dir: Path, *,
+                     generator: str, seed: int = 0, settings: Settings | None = None) -> list[MusicClip]:
+    """Many beds from one generator at once: batched where the generator can (MusicGen on a GPU)."""
+    backend = load_generator(generator, settings)
+    if hasattr(backend, "generate_many"):
+        clips = backend.generate_many(cues, durations_s, seed=seed)
+    else:
+        clips = [backend.generate(cue, d, seed=seed + i) for i, (cue, d) in enumerate(zip(cues, durations_s))]
+    return [_publish(clip, sid, out_dir, generator) for clip, sid in zip(clips, segment_ids)]

@@ -16,7 +16,8 @@ import numpy as np
 import pretty_midi
 
 from generators.music.styles import CRASH, GROOVES, KICK, SNARE, STYLES, Style
-from nightcast.audio import Clip, loudness_normalized, read_clip
+from generators.music.fitting import fit_bed
+from nightcast.audio import Clip, read_clip
 from nightcast.schema import MusicCue
 from nightcast.tools import require, run, soundfont, version_of
 
@@ -24,7 +25,6 @@ PITCH_CLASSES = {"C": 0, "C#": 1, "Db": 1, "D": 2, "D#": 3, "Eb": 3, "E": 4, "F"
                  "G": 7, "G#": 8, "Ab": 8, "A": 9, "A#": 10, "Bb": 10, "B": 11}
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
 REVERSE_CYMBAL = 119
-BED_LUFS = -20.0  # every bed leaves the generator at the same loudness; the mixer sets its level
 
 
 class Arranger:
@@ -177,7 +177,7 @@ class ProceduralGenerator:
     name = "procedural"
     sample_rate = 44_100
 
-    def __init__(self, soundfont_path: str | None = None):
+    def __init__(self, soundfont_path: str | None = None, **_settings):
         self._fluidsynth = require("fluidsynth", "fluidsynth")
         self._soundfont = Path(soundfont_path) if soundfont_path else soundfont()
 
@@ -192,18 +192,7 @@ class ProceduralGenerator:
             run([self._fluidsynth, "-ni", "-q", "-g", "0.6", "-r", str(self.sample_rate), "-F", str(wav),
                  str(self._soundfont), str(mid)], "fluidsynth render")
             clip = read_clip(wav, channels=2)
-        return _fit(clip, duration_s)
+        return fit_bed(clip, duration_s)
 
     def version(self) -> str:
         return f"pretty_midi {version('pretty_midi')}; {version_of(self._fluidsynth)}; {self._soundfont.name}"
-
-
-def _fit(clip: Clip, duration_s: float) -> Clip:
-    frames = round(duration_s * clip.sample_rate)
-    samples = clip.samples[:frames]
-    if samples.shape[0] < frames:
-        samples = np.pad(samples, ((0, frames - samples.shape[0]), (0, 0)))
-    fade = min(frames, int(0.01 * clip.sample_rate))
-    if fade:
-        samples[-fade:] *= np.linspace(1, 0, fade, dtype=np.float32)[:, None]
-    return loudness_normalized(Clip(samples.astype(np.float32), clip.sample_rate), BED_LUFS)

@@ -21,5 +21,6 @@ def music_cue(slot: Slot, ctx: ListenerContext, pick: Pick) -> MusicCue:
         f"in the spirit of {pick.artist}, {ctx.daypart} radio {slot.kind.value} bed"
     )
     return MusicCue(
-        prompt=prompt, style=pick.style, mood=ctx.mood, bpm=bpm, key=key, duration_s=slot.music_s, energy=energy
+        prompt=prompt, style=pick.style, mood=ctx.mood, bpm=bpm, key=key, duration_s=slot.music_s, energy=energy,
+        generator=slot.music,
     )

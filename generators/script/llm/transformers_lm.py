@@ -13,28 +13,9 @@ from pathlib import Path
 
 from generators.script.llm.base import ChatRequest, Completion
 from generators.script.llm.writer import LLMWriter
+from nightcast.devices import pick_device, pick_dtype
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.settings import GenerationSettings, Settings
-
-
-def pick_device(wanted: str) -> str:
-    import torch
-
-    if wanted != "auto":
-        return wanted
-    if torch.cuda.is_available():
-        return "cuda"
-    return "mps" if torch.backends.mps.is_available() else "cpu"
-
-
-def pick_dtype(wanted: str, device: str):
-    import torch
-
-    if wanted != "auto":
-        return getattr(torch, wanted)
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float16 if device == "mps" else torch.float32
 
 
 class TransformersClient:

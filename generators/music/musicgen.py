@@ -1,0 +1,105 @@
+"""MusicGen through transformers (`MusicgenForConditionalGeneration`): the GPU path for beds.
+
+Loads a local checkpoint directory (musicgen-small / medium / large, or any directory with the
+same layout). Every bed of an episode goes through `generate_many`, so the music stage makes one
+batched `generate` call per `musicgen.batch_size` cues (the nightly run batches across episodes
+the same way). fp16 on a GPU, fp32 on CPU (which works, slowly). Prompts are the cue's: mood,
+genre, tempo, key, the featured artist's spirit, time of day. MusicGen writes at most
+`max_chunk_s` at once; a longer bed loops its chunk with equal-power crossfades.
+"""
+
+from __future__ import annotations
+
+import threading
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from generators.music.fitting import fit_bed, looped
+from nightcast.audio import Clip
+from nightcast.errors import BackendUnavailableError
+from nightcast.schema import MusicCue
+from nightcast.settings import MusicGenSettings, Settings
+
+OUTPUT_RATE = 44_100
+LOOP_CROSSFADE_S = 1.5
+
+
+class MusicGenGenerator:
+    name = "musicgen"
+    sample_rate = OUTPUT_RATE
+
+    @classmethod
+    def check(cls, settings: Settings) -> None:
+        """Before any work: the checkpoint directory must exist (InputError naming --music-model)."""
+        from nightcast.errors import InputError
+
+        if not settings.music_model:
+            raise InputError("the musicgen generator needs a local checkpoint directory", source="--music-model")
+        if not (Path(settings.music_model).expanduser() / "config.json").is_file():
+            raise InputError(f"'{settings.music_model}' is not a MusicGen checkpoint directory (no config.json)",
+                             source="--music-model")
+
+    def __init__(self, settings: Settings | None = None, **_unused):
+        settings = settings or Settings.from_env()
+        model = settings.music_model
+        if not model:
+            raise BackendUnavailableError("the musicgen generator needs a model: --music-model DIR "
+                                          "(a local MusicGen checkpoint, e.g. facebook/musicgen-small saved to disk)")
+        path = Path(model).expanduser()
+        if not (path / "config.json").is_file():
+            raise BackendUnavailableError(f"'{model}' is not a MusicGen checkpoint directory (no config.json)")
+        try:
+            import torch  # noqa: F401
+            from transformers import AutoTokenizer, MusicgenForConditionalGeneration
+        except ImportError as exc:
+            raise BackendUnavailableError("musicgen needs torch and transformers: pip install 'nightcast[transformers]'") from exc
+        from nightcast.devices import pick_device, pick_dtype
+
+        self.options: MusicGenSettings = settings.musicgen
+        self.device = pick_device(self.options.device)
+        self.model_name = path.name
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(str(path))
+            self._model = MusicgenForConditionalGeneration.from_pretrained(
+                str(path), dtype=pick_dtype(self.options.dtype, self.device, gpu_default="float16")).to(self.device).eval()
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise BackendUnavailableError(f"transformers could not load the MusicGen model '{model}': {exc}") from exc
+        self.native_rate = int(self._model.config.audio_encoder.sampling_rate)
+        self.frame_rate = float(self._model.config.audio_encoder.frame_rate)
+        self._lock = threading.Lock()  # one model; the flow's threads take turns
+
+    def generate(self, cue: MusicCue, duration_s: float, *, seed: int = 0) -> Clip:
+        return self.generate_many([cue], [duration_s], seed=seed)[0]
+
+    def generate_many(self, cues: list[MusicCue], durations_s: list[float], *, seed: int = 0) -> list[Clip]:
+        """One bed per cue, `batch_size` cues per generate call."""
+        size = self.options.batch_size
+        beds: list[Clip] = []
+        for start in range(0, len(cues), size):
+            chunk = list(zip(cues[start:start + size], durations_s[start:start + size]))
+            raw = self._generate([cue.prompt for cue, _ in chunk],
+                                 min(max(d for _, d in chunk), self.options.max_chunk_s), seed + start)
+            for (cue, duration), audio in zip(chunk, raw):
+                clip = Clip.from_mono(audio[: round(min(duration, self.options.max_chunk_s) * self.native_rate)],
+                                      self.native_rate)
+                beds.append(fit_bed(looped(clip, duration, LOOP_CROSSFADE_S), duration, OUTPUT_RATE))
+        return beds
+
+    def _generate(self, prompts: list[str], seconds: float, seed: int) -> list[np.ndarray]:
+        import torch
+
+        inputs = self._tokenizer(prompts, return_tensors="pt", padding=True).to(self.device)
+        tokens = int(np.ceil(seconds * self.frame_rate)) + 1
+        options = self.options
+        with self._lock, torch.inference_mode():
+            torch.manual_seed(seed)
+            audio = self._model.generate(**inputs, do_sample=True, guidance_scale=options.guidance_scale,
+                                         temperature=options.temperature, top_k=options.top_k, max_new_tokens=tokens)
+        return [a for a in audio[:, 0].float().cpu().numpy()]  # (batch, channel 0, samples)
+
+    def version(self) -> str:
+        import torch
+
+        return f"transformers {version('transformers')}; torch {torch.__version__}; {self.model_name} on {self.device}"
