@@ -2,7 +2,7 @@
 VENV := .venv
 PROFILE ?= profiles/maya.yaml
 
-.PHONY: demo test setup setup-test bench bench-writers bench-voices clean
+.PHONY: demo test setup setup-test bench bench-writers bench-voices bench-music clean
 
 demo: setup
 	$(VENV)/bin/nightcast render $(PROFILE)
@@ -24,6 +24,9 @@ bench-writers: setup-test
 
 bench-voices: setup-test
 	$(VENV)/bin/python bench/voices_bench.py
+
+bench-music: setup-test
+	$(VENV)/bin/python bench/music_bench.py
 
 clean:
 	rm -rf outputs/*/ .pytest_cache
