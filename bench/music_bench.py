@@ -52,13 +52,17 @@ def main() -> None:
                    mood="mellow", bpm=92, key="D minor", duration_s=args.seconds, energy=0.5)
     table = Table("generator", "model", "batch", "wall s", "audio s", "audio s per wall s")
 
-    procedural = load_generator("procedural", Settings.from_env())
-    procedural.generate(cue, 2.0)  # warm-up: soundfont load
-    started = time.perf_counter()
-    for seed in range(4):
-        procedural.generate(cue, args.seconds, seed=seed)
-    wall = time.perf_counter() - started
-    table.add_row("procedural", "FluidR3_GM", "1 (×4)", f"{wall:.2f}", f"{4 * args.seconds:.0f}", f"{4 * args.seconds / wall:.1f}")
+    from generators.music.procedural import ProceduralGenerator
+
+    for label, procedural in (("FluidR3_GM", load_generator("procedural", Settings.from_env())),
+                              ("numpy synth (fallback)", ProceduralGenerator(renderer="numpy"))):
+        procedural.generate(cue, 2.0)  # warm-up: soundfont load
+        started = time.perf_counter()
+        for seed in range(4):
+            procedural.generate(cue, args.seconds, seed=seed)
+        wall = time.perf_counter() - started
+        table.add_row("procedural", label, "1 (×4)", f"{wall:.2f}", f"{4 * args.seconds:.0f}",
+                      f"{4 * args.seconds / wall:.1f}")
 
     if importlib.util.find_spec("transformers") and importlib.util.find_spec("torch"):
         with tempfile.TemporaryDirectory() as tmp:

@@ -95,6 +95,29 @@ def test_beds_are_exact_unclipped_and_start_and_end_without_clicks(generator):
             assert np.sqrt(np.mean(part ** 2)) < 0.1 * level
 
 
+@pytest.mark.parametrize("style, bpm", [("hiphop", 90), ("electronic", 124), ("lofi", 80), ("jazz", 120)])
+def test_without_fluidsynth_the_numpy_synth_keeps_time_and_key(style, bpm):
+    """Where fluidsynth or a soundfont is missing, the same arrangement through the built-in synth."""
+    numpy_generator = ProceduralGenerator(renderer="numpy")
+    assert numpy_generator.renderer == "numpy" and "numpy synth" in numpy_generator.version()
+    clip = numpy_generator.generate(cue(style, bpm=bpm), 20.0, seed=5)
+    assert clip.frames == 20 * 44100 and clip.channels == 2 and not clip.is_silent()
+    assert np.count_nonzero(np.abs(clip.samples) >= 0.999) == 0
+    measured = detected_bpm(clip.samples, clip.sample_rate)
+    assert min(abs(measured * f - bpm) / bpm for f in (0.5, 1, 2)) < 0.03, measured
+    assert np.array_equal(clip.samples, numpy_generator.generate(cue(style, bpm=bpm), 20.0, seed=5).samples)
+
+
+def test_auto_renderer_falls_back_when_fluidsynth_is_missing(monkeypatch):
+    import generators.music.procedural as procedural
+
+    monkeypatch.setattr(procedural, "require", lambda *a: (_ for _ in ()).throw(
+        procedural.BackendUnavailableError("'fluidsynth' not found")))
+    assert ProceduralGenerator().renderer == "numpy"
+    with pytest.raises(procedural.BackendUnavailableError):
+        ProceduralGenerator(renderer="fluidsynth")
+
+
 def test_the_same_seed_gives_the_same_music(generator):
     assert np.array_equal(generator.generate(cue(), 5, seed=9).samples, generator.generate(cue(), 5, seed=9).samples)
 

@@ -16,7 +16,9 @@ import numpy as np
 import pretty_midi
 
 from generators.music.styles import CRASH, GROOVES, KICK, SNARE, STYLES, Style
+from generators.music import numpy_synth
 from generators.music.fitting import fit_bed
+from nightcast.errors import BackendUnavailableError
 from nightcast.audio import Clip, read_clip
 from nightcast.schema import MusicCue
 from nightcast.tools import require, run, soundfont, version_of
@@ -177,15 +179,27 @@ class ProceduralGenerator:
     name = "procedural"
     sample_rate = 44_100
 
-    def __init__(self, soundfont_path: str | None = None, **_settings):
-        self._fluidsynth = require("fluidsynth", "fluidsynth")
-        self._soundfont = Path(soundfont_path) if soundfont_path else soundfont()
+    def __init__(self, soundfont_path: str | None = None, renderer: str = "auto", **_settings):
+        """renderer: `fluidsynth` (a GM soundfont's instruments), `numpy` (the built-in synth), or
+        `auto`: fluidsynth where it and a soundfont are installed, else numpy."""
+        self._fluidsynth = self._soundfont = None
+        if renderer in ("auto", "fluidsynth"):
+            try:
+                self._fluidsynth = require("fluidsynth", "fluidsynth")
+                self._soundfont = Path(soundfont_path) if soundfont_path else soundfont()
+            except BackendUnavailableError:
+                if renderer == "fluidsynth":
+                    raise
+                self._fluidsynth = None
+        self.renderer = "fluidsynth" if self._fluidsynth else "numpy"
 
     def compose(self, cue: MusicCue, duration_s: float, seed: int = 0) -> pretty_midi.PrettyMIDI:
         return Arranger(cue, duration_s, random.Random(seed)).compose()
 
     def generate(self, cue: MusicCue, duration_s: float, *, seed: int = 0) -> Clip:
         midi = self.compose(cue, duration_s, seed)
+        if self.renderer == "numpy":
+            return fit_bed(Clip(numpy_synth.render(midi, self.sample_rate, seed), self.sample_rate), duration_s)
         with tempfile.TemporaryDirectory() as tmp:
             mid, wav = Path(tmp) / "cue.mid", Path(tmp) / "cue.wav"
             midi.write(str(mid))
@@ -195,4 +209,6 @@ class ProceduralGenerator:
         return fit_bed(clip, duration_s)
 
     def version(self) -> str:
+        if self.renderer == "numpy":
+            return f"pretty_midi {version('pretty_midi')}; numpy synth (no fluidsynth or soundfont here)"
         return f"pretty_midi {version('pretty_midi')}; {version_of(self._fluidsynth)}; {self._soundfont.name}"
