@@ -50,10 +50,11 @@ def render_music(job: RenderJob, script: Script, timeline: Timeline, work: Path)
 def render_episode(profile_path: str, template: str | None = None, out_dir: str | None = None,
                    date: dt.date | None = None, writer: str | None = None, voice: str | None = None,
                    music: str | None = None, writer_model: str | None = None, writer_url: str | None = None,
-                   music_model: str | None = None) -> str:
+                   music_model: str | None = None, music_stems: str | None = None) -> str:
     """Render one listener's episode; returns the finished episode directory."""
     settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music,
-                                 writer_model=writer_model, writer_url=writer_url, music_model=music_model)
+                                 writer_model=writer_model, writer_url=writer_url, music_model=music_model,
+                                 music_stems=music_stems)
     job = prepare_render(profile_path, template, date, settings)
     mix = job.template.mix
     timings: dict[str, float] = {}

@@ -43,6 +43,7 @@ def render(
     voice: Annotated[Optional[str], typer.Option("--voice", help="Voice preset, overriding the profile's.")] = None,
     music: Annotated[Optional[str], typer.Option("--music", help="Music generator for every slot, overriding the template's.")] = None,
     music_model: Annotated[Optional[str], typer.Option("--music-model", help="musicgen: a local MusicGen checkpoint directory.")] = None,
+    stems: Annotated[Optional[Path], typer.Option("--stems", help="stems: a folder of drums/bass/other/vocals files.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
     """Render an episode through the Prefect flow and print where it is."""
@@ -50,7 +51,8 @@ def render(
 
     try:
         settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music,
-                                     writer_model=writer_model, writer_url=writer_url, music_model=music_model)
+                                     writer_model=writer_model, writer_url=writer_url, music_model=music_model,
+                                     music_stems=stems)
         job = prepare_render(profile, template, date, settings)
     except InputError as exc:
         _fail_input(exc)
@@ -65,7 +67,8 @@ def render(
             episode_dir = render_episode(str(profile), template=job.template.id, out_dir=str(settings.outputs_dir),
                                          date=job.date, writer=job.writer, voice=job.preset.id, music=settings.music,
                                          writer_model=settings.writer_model, writer_url=settings.writer_url,
-                                         music_model=settings.music_model)
+                                         music_model=settings.music_model,
+                                         music_stems=str(settings.music_stems) if settings.music_stems else None)
         except InputError as exc:
             _fail_input(exc)
         except NightcastError as exc:
@@ -172,7 +175,7 @@ def templates() -> None:
 
 @app.command("music")
 def music_preview(
-    generator: Annotated[str, typer.Argument(help="Music generator: procedural, musicgen.")],
+    generator: Annotated[str, typer.Argument(help="Music generator: procedural, musicgen, stems.")],
     prompt: Annotated[str, typer.Option("--prompt", help="What it should sound like (MusicGen's text prompt).")] = "calm instrumental radio bed",
     bpm: Annotated[int, typer.Option("--bpm", min=40, max=200, help="Tempo.")] = 100,
     key: Annotated[str, typer.Option("--key", help='Key, e.g. "A minor" or "Eb major".')] = "A minor",
@@ -183,6 +186,7 @@ def music_preview(
     energy: Annotated[float, typer.Option("--energy", min=0.0, max=1.0, help="0 calm … 1 driving.")] = 0.5,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same music.")] = 0,
     model: Annotated[Optional[Path], typer.Option("--model", help="musicgen: a local MusicGen checkpoint directory.")] = None,
+    stems: Annotated[Optional[Path], typer.Option("--stems", help="stems: a folder of drums/bass/other/vocals files.")] = None,
 ) -> None:
     """Render one transition alone, to audition a generator and its settings without an episode."""
     from generators.music import GENERATORS, make_music
@@ -194,7 +198,7 @@ def music_preview(
             GENERATORS.target(generator)
         except InputError as exc:
             raise InputError(exc.reason, source="GENERATOR") from None
-        settings = Settings.from_env(music_model=str(model) if model else None)
+        settings = Settings.from_env(music_model=str(model) if model else None, music_stems=stems)
         check = getattr(GENERATORS.load(generator), "check", None)
         if check is not None:
             try:

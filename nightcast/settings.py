@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     speech_cache: bool = True
     music: str | None = None  # None: each slot's `music`, else the template's music_backend
     music_model: str | None = Field(default=None, description="musicgen: a local checkpoint directory.")
+    music_stems: Path | None = Field(default=None, description="stems: a folder of drums/bass/other/vocals files.")
     musicgen: MusicGenSettings = MusicGenSettings()
     voice: str | None = None  # None: the profile's preset
 

@@ -146,7 +146,23 @@ def test_music_previews_one_transition(tmp_path):
     for args, message in ((["procedural", "--key", "H minor"], "--key: 'H minor' is not a key"),
                           (["musicgen"], "--model: the musicgen generator needs a local checkpoint"),
                           (["musicgen", "--model", str(tmp_path)], "no config.json"),
-                          (["jukebox"], "GENERATOR: unknown music generator 'jukebox'; valid: musicgen, procedural")):
+                          (["stems"], "--stems: the stems generator needs a folder"),
+                          (["jukebox"], "GENERATOR: unknown music generator 'jukebox'; valid: musicgen, procedural, stems")):
         bad = runner.invoke(app, ["music", *args, "-o", str(tmp_path / "x.wav")])
         assert bad.exit_code == 2 and message in bad.stderr, bad.stderr
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_music_remixes_a_stems_folder(tmp_path):
+    import soundfile as sf
+
+    from synthetic_stems import write_stems
+
+    pytest.importorskip("librosa")
+    folder = write_stems(tmp_path / "stems", bpm=100)
+    wav = tmp_path / "remix.wav"
+    result = runner.invoke(app, ["music", "stems", "--stems", str(folder), "--bpm", "110", "--key", "C minor",
+                                 "--seconds", "8", "-o", str(wav)])
+    assert result.exit_code == 0, result.output
+    audio, rate = sf.read(wav, always_2d=True)
+    assert rate == 44100 and audio.shape == (8 * 44100, 2)

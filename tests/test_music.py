@@ -62,7 +62,7 @@ def test_make_music_writes_a_clip(tmp_path):
 
 
 def test_unknown_generator_lists_valid_names():
-    with pytest.raises(UnknownNameError, match="valid: musicgen, procedural"):
+    with pytest.raises(UnknownNameError, match="valid: musicgen, procedural, stems"):
         GENERATORS.target("musicgen-xl")
 
 

@@ -14,6 +14,7 @@ from nightcast.settings import Settings
 GENERATORS = Registry("music generator", {
     "procedural": "generators.music.procedural:ProceduralGenerator",
     "musicgen": "generators.music.musicgen:MusicGenGenerator",
+    "stems": "generators.music.stems:StemsGenerator",
 })
 
 
