@@ -64,6 +64,19 @@ def main() -> None:
         table.add_row("procedural", label, "1 (×4)", f"{wall:.2f}", f"{4 * args.seconds:.0f}",
                       f"{4 * args.seconds / wall:.1f}")
 
+    if importlib.util.find_spec("librosa"):
+        from synthetic_stems import write_stems
+
+        with tempfile.TemporaryDirectory() as tmp:
+            stems = load_generator("stems", Settings.from_env(music_stems=write_stems(Path(tmp) / "stems")))
+            stems.generate(cue, 2.0)  # analysis (tempo, key, beat grid) happens once per folder
+            started = time.perf_counter()
+            for seed in range(4):
+                stems.generate(cue, args.seconds, seed=seed)
+            wall = time.perf_counter() - started
+            table.add_row("stems", "synthetic 3-stem song", "1 (×4)", f"{wall:.2f}", f"{4 * args.seconds:.0f}",
+                          f"{4 * args.seconds / wall:.1f}")
+
     if importlib.util.find_spec("transformers") and importlib.util.find_spec("torch"):
         with tempfile.TemporaryDirectory() as tmp:
             model = args.musicgen_model
