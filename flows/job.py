@@ -29,7 +29,6 @@ class RenderJob(BaseModel):
     templates_dir: Path
     settings: Settings
 
-
     @property
     def voices(self) -> dict[str, VoicePreset]:
         """Every voice in this episode by preset id: what a script line's `speaker` names."""
@@ -51,7 +50,7 @@ def choose_cohost(template: EpisodeTemplate, host: VoicePreset, presets_dir: Pat
     (e.g. the optional piper voices), and the last preference that loads at all is the floor."""
     from voices import load_engine
 
-    wanted = [name for name in template.cohosts if name != host.id] if template.cohost_for(host.id) else []
+    wanted = [name for name in template.cohosts if name != host.id] if template.has_dialogue else []
     problems = []
     for name in wanted:
         try:
@@ -144,9 +143,9 @@ def describe_backends(job: RenderJob, script: Script) -> dict[str, BackendInfo]:
         **({"cohost-speech": BackendInfo(name=job.cohost.engine, version=engine_version(job.cohost),
                                          model=job.cohost.model or job.cohost.id)} if job.cohost else {}),
         **{("music" if i == 0 else f"music-{name}"): BackendInfo(
-            name=name, version=load_generator(name, job.settings).version(),
-            model=getattr(load_generator(name, job.settings), "model_name", None))
-           for i, name in enumerate(dict.fromkeys(job.generator_for(s.cue) for s in script.segments))},
+            name=name, version=generator.version(), model=getattr(generator, "model_name", None))
+           for i, name in enumerate(dict.fromkeys(job.generator_for(s.cue) for s in script.segments))
+           for generator in [load_generator(name, job.settings)]},
         "mix": BackendInfo(name="numpy+ffmpeg", version=f"numpy {version('numpy')}; {version_of(ffmpeg()).split(' Copyright')[0]}"),
         "flow": BackendInfo(name="prefect", version=version("prefect")),
     }

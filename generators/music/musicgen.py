@@ -18,7 +18,7 @@ import numpy as np
 
 from generators.music.fitting import fit_bed, looped
 from nightcast.audio import Clip
-from nightcast.errors import BackendUnavailableError
+from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.schema import MusicCue
 from nightcast.settings import MusicGenSettings, Settings
 
@@ -30,26 +30,28 @@ class MusicGenGenerator:
     name = "musicgen"
     sample_rate = OUTPUT_RATE
 
+    @staticmethod
+    def _checkpoint_problem(settings: Settings) -> str | None:
+        if not settings.music_model:
+            return "the musicgen generator needs a local checkpoint directory"
+        if not (Path(settings.music_model).expanduser() / "config.json").is_file():
+            return f"'{settings.music_model}' is not a MusicGen checkpoint directory (no config.json)"
+        return None
+
     @classmethod
     def check(cls, settings: Settings) -> None:
         """Before any work: the checkpoint directory must exist (InputError naming --music-model)."""
-        from nightcast.errors import InputError
-
-        if not settings.music_model:
-            raise InputError("the musicgen generator needs a local checkpoint directory", source="--music-model")
-        if not (Path(settings.music_model).expanduser() / "config.json").is_file():
-            raise InputError(f"'{settings.music_model}' is not a MusicGen checkpoint directory (no config.json)",
-                             source="--music-model")
+        problem = cls._checkpoint_problem(settings)
+        if problem:
+            raise InputError(problem, source="--music-model")
 
     def __init__(self, settings: Settings | None = None, **_unused):
         settings = settings or Settings.from_env()
+        problem = self._checkpoint_problem(settings)
+        if problem:
+            raise BackendUnavailableError(f"{problem}: --music-model DIR")
         model = settings.music_model
-        if not model:
-            raise BackendUnavailableError("the musicgen generator needs a model: --music-model DIR "
-                                          "(a local MusicGen checkpoint, e.g. facebook/musicgen-small saved to disk)")
         path = Path(model).expanduser()
-        if not (path / "config.json").is_file():
-            raise BackendUnavailableError(f"'{model}' is not a MusicGen checkpoint directory (no config.json)")
         try:
             import torch  # noqa: F401
             from transformers import AutoTokenizer, MusicgenForConditionalGeneration

@@ -63,7 +63,7 @@ def render(midi: pretty_midi.PrettyMIDI, rate: int, seed: int = 0) -> np.ndarray
     pitched = [i for i in midi.instruments if not i.is_drum]
     for index, instrument in enumerate(pitched):
         audio = instrument.synthesize(fs=rate, wave=_soft_saw)[:length]
-        pan = 0.5 + 0.3 * ((index % 3) - 1) / 1.0 * 0.5
+        pan = 0.5 + 0.15 * ((index % 3) - 1)  # left, centre, right in turn
         out[: audio.size, 0] += audio * (1 - pan) * 0.2
         out[: audio.size, 1] += audio * pan * 0.2
     for instrument in midi.instruments:

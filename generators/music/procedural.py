@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
-from generators.music.styles import CRASH, GROOVES, KICK, SNARE, STYLES, Style
 from generators.music import numpy_synth
 from generators.music.fitting import fit_bed
-from nightcast.errors import BackendUnavailableError
+from generators.music.styles import CRASH, GROOVES, KICK, SNARE, STYLES, Style
 from nightcast.audio import Clip, read_clip
+from nightcast.errors import BackendUnavailableError
 from nightcast.schema import MusicCue
 from nightcast.tools import require, run, soundfont, version_of
 

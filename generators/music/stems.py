@@ -137,18 +137,26 @@ class StemsGenerator:
     name = "stems"
     sample_rate = RATE
 
-    @classmethod
-    def check(cls, settings: Settings) -> None:
+    @staticmethod
+    def _folder_problem(settings: Settings) -> str | None:
         if not settings.music_stems:
-            raise InputError("the stems generator needs a folder of stems", source="--stems")
+            return "the stems generator needs a folder of stems"
         folder = Path(settings.music_stems).expanduser()
         if not folder.is_dir() or not find_stems(folder):
-            raise InputError(f"'{folder}' holds no drums/bass/other/vocals audio files", source="--stems")
+            return f"'{folder}' holds no drums/bass/other/vocals audio files"
+        return None
+
+    @classmethod
+    def check(cls, settings: Settings) -> None:
+        problem = cls._folder_problem(settings)
+        if problem:
+            raise InputError(problem, source="--stems")
 
     def __init__(self, settings: Settings | None = None, **_unused):
         settings = settings or Settings.from_env()
-        if not settings.music_stems:
-            raise BackendUnavailableError("the stems generator needs a folder of stems: --stems DIR")
+        problem = self._folder_problem(settings)
+        if problem:
+            raise BackendUnavailableError(f"{problem}: --stems DIR")
         self.folder = str(Path(settings.music_stems).expanduser())
         self.model_name = Path(self.folder).name
 
