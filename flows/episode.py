@@ -14,7 +14,7 @@ from prefect import flow, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.job import RenderJob, describe_backends, prepare_render
-from flows.tasks import master_task, mix_task, music_batch_task, music_task, speak_task, write_script_task
+from flows.tasks import master_task, scan_library_task, mix_task, music_batch_task, music_task, speak_task, write_script_task
 from generators.music import can_batch
 from nightcast.mix import plan_timeline
 from nightcast.progress import stage
@@ -50,18 +50,20 @@ def render_music(job: RenderJob, script: Script, timeline: Timeline, work: Path)
 def render_episode(profile_path: str, template: str | None = None, out_dir: str | None = None,
                    date: dt.date | None = None, writer: str | None = None, voice: str | None = None,
                    music: str | None = None, writer_model: str | None = None, writer_url: str | None = None,
-                   music_model: str | None = None, music_stems: str | None = None) -> str:
+                   music_model: str | None = None, music_stems: str | None = None,
+                   music_library: str | None = None) -> str:
     """Render one listener's episode; returns the finished episode directory."""
     settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music,
                                  writer_model=writer_model, writer_url=writer_url, music_model=music_model,
-                                 music_stems=music_stems)
+                                 music_stems=music_stems, music_library=music_library)
     job = prepare_render(profile_path, template, date, settings)
     mix = job.template.mix
     timings: dict[str, float] = {}
 
     with stage("script", timings):
+        library = scan_library_task(job.library_dir, job.settings.cache_root()) if job.library_dir else None
         script = write_script_task(job.profile, job.template, job.date, job.preset, job.cohost_request(),
-                                   job.settings)
+                                   job.settings, library)
     with building(job.episode_dir) as build_dir:
         work = build_dir / "work"
         work.mkdir()

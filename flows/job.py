@@ -25,6 +25,7 @@ class RenderJob(BaseModel):
     episode_dir: Path
     writer: str
     music: str  # the template's default generator; a slot may name another, --music overrides every slot
+    library_dir: Path | None = None  # the listener's own tracks, when configured
     target_duration_s: float
     templates_dir: Path
     settings: Settings
@@ -91,6 +92,7 @@ def target_duration_s(template: EpisodeTemplate, profile: ListenerProfile) -> fl
 def prepare_render(profile_path: str | Path, template_name: str | None, date: str | dt.date | None,
                    settings: Settings) -> RenderJob:
     from generators.music import GENERATORS
+    from generators.music.library import check_library, library_folder
     from generators.script import WRITERS, episode_id_for
 
     profile = load_profile(profile_path)
@@ -118,12 +120,16 @@ def prepare_render(profile_path: str | Path, template_name: str | None, date: st
         check = getattr(registry.load(backend), "check", None)
         if check is not None:  # a missing model file or server URL fails now, with the option to fix
             check(settings)
+    library_dir = None
+    if settings.music_library is not None:
+        check_library(settings.music_library)
+        library_dir = library_folder(settings.music_library, profile.id)
     episode_id = episode_id_for(template, when)
     return RenderJob(
         profile=profile, template=template, preset=preset, cohost=cohost, date=when, episode_id=episode_id,
         episode_dir=Path(settings.outputs_dir) / profile.id / episode_id, writer=settings.writer, music=music,
         target_duration_s=target_duration_s(template, profile), templates_dir=settings.templates_dir,
-        settings=settings,
+        settings=settings, library_dir=library_dir,
     )
 
 

@@ -13,6 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from generators.music import make_music, make_music_batch
+from generators.music.library import MusicLibrary, scan_library
 from generators.script import CoHost, write_script
 from nightcast.mix import master_episode, mix_episode
 from nightcast.settings import Settings
@@ -23,11 +24,17 @@ from voices.cache import SpeechCache
 from voices.presets import VoicePreset
 
 
+@task(name="scan-library", cache_policy=NO_CACHE, retries=1)
+def scan_library_task(folder: Path, cache_dir: Path) -> MusicLibrary:
+    return scan_library(folder, cache_dir)
+
+
 @task(name="write-script", cache_policy=NO_CACHE, retries=1)
 def write_script_task(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, host: VoicePreset,
-                      cohost: CoHost | None, settings: Settings) -> Script:
+                      cohost: CoHost | None, settings: Settings, library: MusicLibrary | None = None) -> Script:
     return write_script(profile, template, date, speaker=host.id, words_per_minute=host.words_per_minute,
-                        settings=settings, host_name=host.host_name, cohost=cohost)
+                        settings=settings, host_name=host.host_name, cohost=cohost,
+                        library=library.tracks if library else None)
 
 
 @task(name="speak-segment", cache_policy=NO_CACHE, retries=1, task_run_name="speak-{segment.id}")
@@ -39,14 +46,16 @@ def speak_task(segment: Segment, voices: dict[str, VoicePreset], out_dir: Path, 
 @task(name="make-music", cache_policy=NO_CACHE, retries=1, task_run_name="music-{entry.segment_id}")
 def music_task(cue: MusicCue, entry: TimelineEntry, out_dir: Path, generator: str, seed: int,
                settings: Settings) -> MusicClip:
-    return make_music(cue, entry.music_s, entry.segment_id, out_dir, generator=generator, seed=seed, settings=settings)
+    return make_music(cue, entry.music_s, entry.segment_id, out_dir, generator=generator, seed=seed, settings=settings,
+                      track_at_s=entry.track_offset_s)
 
 
 @task(name="make-music-batch", cache_policy=NO_CACHE, retries=1, task_run_name="music-batch-{generator}")
 def music_batch_task(cues: list[MusicCue], entries: list[TimelineEntry], out_dir: Path, generator: str, seed: int,
                      settings: Settings) -> list[MusicClip]:
     return make_music_batch(cues, [e.music_s for e in entries], [e.segment_id for e in entries], out_dir,
-                            generator=generator, seed=seed, settings=settings)
+                            generator=generator, seed=seed, settings=settings,
+                            track_at_s=[e.track_offset_s for e in entries])
 
 
 @task(name="mix", cache_policy=NO_CACHE)

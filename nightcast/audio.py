@@ -7,6 +7,7 @@ results are small, persistable and cacheable; this module is the one place that 
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -73,6 +74,28 @@ def read_clip(path: str | Path, sample_rate: int | None = None, channels: int | 
     if channels:
         clip = clip.as_channels(channels)
     return clip
+
+
+def decode_audio(path: str | Path, sample_rate: int, channels: int, max_s: float | None = None) -> Clip:
+    """Any audio file a listener may own (WAV/FLAC/OGG/MP3 through libsndfile; AAC/M4A/Opus and the
+    rest through ffmpeg), optionally only its first max_s seconds."""
+    try:
+        with sf.SoundFile(str(path)) as f:
+            frames = -1 if max_s is None else min(f.frames, round(max_s * f.samplerate))
+            clip = Clip(f.read(frames, dtype="float32", always_2d=True), f.samplerate)
+        return clip.resampled(sample_rate).as_channels(channels)
+    except sf.LibsndfileError:
+        pass
+    from nightcast.tools import ffmpeg
+
+    cmd = [ffmpeg(), "-v", "error", "-nostdin", "-i", str(path), *(["-t", f"{max_s:.3f}"] if max_s else []),
+           "-f", "f32le", "-ac", str(channels), "-ar", str(sample_rate), "-"]
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode != 0:
+        lines = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise ValueError(lines[-1] if lines else "ffmpeg could not decode it")
+    samples = np.frombuffer(proc.stdout, dtype=np.float32).reshape(-1, channels)
+    return Clip(samples.copy(), sample_rate)
 
 
 def write_clip(clip: Clip, path: str | Path) -> Path:

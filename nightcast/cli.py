@@ -44,6 +44,7 @@ def render(
     music: Annotated[Optional[str], typer.Option("--music", help="Music generator for every slot, overriding the template's.")] = None,
     music_model: Annotated[Optional[str], typer.Option("--music-model", help="musicgen: a local MusicGen checkpoint directory.")] = None,
     stems: Annotated[Optional[Path], typer.Option("--stems", help="stems: a folder of drums/bass/other/vocals files.")] = None,
+    library: Annotated[Optional[Path], typer.Option("--library", help="The listener's own audio files: pick slots play tracks from it.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
     """Render an episode through the Prefect flow and print where it is."""
@@ -52,7 +53,7 @@ def render(
     try:
         settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music,
                                      writer_model=writer_model, writer_url=writer_url, music_model=music_model,
-                                     music_stems=stems)
+                                     music_stems=stems, music_library=library)
         job = prepare_render(profile, template, date, settings)
     except InputError as exc:
         _fail_input(exc)
@@ -68,7 +69,8 @@ def render(
                                          date=job.date, writer=job.writer, voice=job.preset.id, music=settings.music,
                                          writer_model=settings.writer_model, writer_url=settings.writer_url,
                                          music_model=settings.music_model,
-                                         music_stems=str(settings.music_stems) if settings.music_stems else None)
+                                         music_stems=str(settings.music_stems) if settings.music_stems else None,
+                                         music_library=str(settings.music_library) if settings.music_library else None)
         except InputError as exc:
             _fail_input(exc)
         except NightcastError as exc:

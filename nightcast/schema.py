@@ -122,6 +122,7 @@ class MixSettings(Strict):
     duck_attack_ms: float = Field(default=120, ge=1, le=2000)
     duck_release_ms: float = Field(default=600, ge=1, le=5000)
     min_music_s: float = Field(default=4.0, ge=0, description="Shortest music-in-the-clear a slot may get.")
+    talk_over_s: float = Field(default=6.0, ge=0, le=30, description="How far the DJ talks over a library track's intro.")
     target_lufs: float = Field(default=-16.0, ge=-30, le=-8)
     true_peak_dbtp: float = Field(default=-1.0, ge=-6, le=0)
     mp3_bitrate_kbps: int = Field(default=128, ge=64, le=320)
@@ -174,6 +175,24 @@ class EpisodeTemplate(Strict):
 # ---------------------------------------------------------------- script
 
 
+class TrackRef(Strict):
+    """A real track from the listener's music library, with what mixing it needs to know."""
+
+    path: str
+    artist: ShortText
+    title: ShortText
+    album: str | None = None
+    genre: str | None = None
+    duration_s: float = Field(gt=0)
+    bpm: float | None = Field(default=None, ge=40, le=220)
+    key: Annotated[str, StringConstraints(pattern=KEY_PATTERN)] | None = None
+    first_beat_s: float = Field(default=0.0, ge=0, description="The first downbeat: where the bar grid starts.")
+
+    @property
+    def bar_s(self) -> float | None:
+        return 240.0 / self.bpm if self.bpm else None
+
+
 class MusicCue(Strict):
     """What the music stage should play under and after a segment's speech."""
 
@@ -185,6 +204,9 @@ class MusicCue(Strict):
     duration_s: float = Field(ge=0, le=300, description="Seconds of music in the clear after speech.")
     energy: float = Field(default=0.5, ge=0, le=1)
     generator: Name | None = Field(default=None, description="The slot's music generator, if it names one.")
+    track: TrackRef | None = Field(
+        default=None, description="A library track that enters under the end of the speech and plays in the clear; "
+                                  "the generator then makes only the bridge into it (at the track's tempo and key).")
 
 
 class Line(Strict):
@@ -303,6 +325,12 @@ class TimelineEntry(Strict):
     speech_end_s: float
     end_s: float  # where the next segment starts (its crossfade begins)
     music_s: float  # length of the music clip to generate, crossfade tail included
+    track_start_s: float | None = None  # where a library track enters (on the bridge's bar line)
+
+    @property
+    def track_offset_s(self) -> float | None:
+        """Where the track enters, from the start of this segment's bed."""
+        return None if self.track_start_s is None else self.track_start_s - self.start_s
 
 
 class Timeline(Strict):
@@ -341,6 +369,17 @@ class Chapter(Strict):
     segment_id: str
 
 
+class PlayedTrack(Strict):
+    """A library track the episode plays: where it enters (under the DJ) and where its segment ends."""
+
+    segment_id: str
+    artist: str
+    title: str
+    path: str
+    start_s: float
+    end_s: float
+
+
 class EpisodeManifest(Strict):
     nightcast_version: str
     episode_id: str
@@ -357,4 +396,5 @@ class EpisodeManifest(Strict):
     duration_s: float
     loudness: Loudness
     chapters: list[Chapter]
+    tracks: list[PlayedTrack] = Field(default_factory=list, description="Library tracks played, in order.")
     files: dict[str, str]

@@ -69,12 +69,15 @@ class Settings(BaseSettings):
     writer_api_key: SecretStr | None = Field(default=None, description="Else $OPENAI_API_KEY.")
     memory_days: int = Field(default=7, ge=0, le=365, description="How far back the writer reads past episodes.")
     generation: GenerationSettings = GenerationSettings()
-    cache_dir: Path | None = Field(default=None, description="Synthesised speech cache; default <outputs_dir>/.cache.")
+    cache_dir: Path | None = Field(default=None, description="Synthesised speech and library analysis; default <outputs_dir>/.cache.")
     speech_cache: bool = True
     music: str | None = None  # None: each slot's `music`, else the template's music_backend
     music_model: str | None = Field(default=None, description="musicgen: a local checkpoint directory.")
     music_stems: Path | None = Field(default=None, description="stems: a folder of drums/bass/other/vocals files.")
     musicgen: MusicGenSettings = MusicGenSettings()
+    music_library: Path | None = Field(
+        default=None, description="The listener's own audio files: pick slots play tracks from it. A folder named "
+                                  "after a listener id inside it is that listener's library.")
     voice: str | None = None  # None: the profile's preset
 
     @classmethod
@@ -96,10 +99,11 @@ class Settings(BaseSettings):
             field = ".".join(str(p) for p in error["loc"])
             raise InputError(error["msg"], source=str(config_path() or "settings"), field=field) from None
 
+    def cache_root(self) -> Path:
+        return Path(self.cache_dir or Path(self.outputs_dir) / ".cache")
+
     def speech_cache_dir(self) -> Path | None:
-        if not self.speech_cache:
-            return None
-        return (self.cache_dir or Path(self.outputs_dir) / ".cache") / "speech"
+        return self.cache_root() / "speech" if self.speech_cache else None
 
     def api_key(self) -> str | None:
         if self.writer_api_key is not None:

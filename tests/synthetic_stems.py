@@ -14,6 +14,13 @@ def write_stems(folder: Path, bpm: float = 100.0, bars: int = 12, tonic_hz: floa
     """A minor (tonic 110 Hz = A2) at `bpm`: kick on every beat (accented downbeats), hats on the
     off-beats, bass on the tonic and fifth, a minor-triad pad."""
     folder.mkdir(parents=True, exist_ok=True)
+    for name, signal in song(bpm, bars, tonic_hz).items():
+        sf.write(folder / f"{name}.wav", (0.5 * signal).astype(np.float32), RATE)
+    return folder
+
+
+def song(bpm: float, bars: int, tonic_hz: float, minor: bool = True) -> dict[str, np.ndarray]:
+    """drums / bass / other signals of a little song in the key of tonic_hz."""
     beat = 60.0 / bpm
     frames = int(bars * 4 * beat * RATE)
     t = np.arange(frames) / RATE
@@ -30,7 +37,6 @@ def write_stems(folder: Path, bpm: float = 100.0, bars: int = 12, tonic_hz: floa
     bar = np.floor(t / (4 * beat)).astype(int)
     bass_hz = np.where(bar % 2 == 0, tonic_hz, tonic_hz * 1.5)
     bass = 0.4 * np.sin(2 * np.pi * np.cumsum(bass_hz) / RATE)
-    pad = sum(0.12 * np.sin(2 * np.pi * tonic_hz * 2 * ratio * t) for ratio in (1.0, 1.189, 1.498))
-    for name, signal in (("drums", drums), ("bass", bass), ("other", pad)):
-        sf.write(folder / f"{name}.wav", (0.5 * signal).astype(np.float32), RATE)
-    return folder
+    third = 1.189 if minor else 1.26
+    pad = sum(0.12 * np.sin(2 * np.pi * tonic_hz * 2 * ratio * t) for ratio in (1.0, third, 1.498))
+    return {"drums": drums, "bass": bass, "other": pad}

@@ -42,7 +42,7 @@ def test_tempo_key_and_beat_grid_are_estimated_when_not_given(stems_dir):
 
 
 def test_a_bed_is_at_the_cues_tempo_and_key_exact_and_clean(generator):
-    from generators.music.stems import estimate_key
+    from generators.music.analysis import estimate_key
 
     clip = generator.generate(cue(120, "C minor"), 20.0, seed=1)
     assert clip.sample_rate == 44100 and clip.channels == 2 and clip.frames == 20 * 44100

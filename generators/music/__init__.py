@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from generators.music.tracks import bridge_length_s, lay_track
 from nightcast.audio import Clip, write_clip
 from nightcast.errors import StageError
 from nightcast.registry import Registry
@@ -37,18 +38,27 @@ def _publish(clip: Clip, segment_id: str, out_dir: Path, generator: str) -> Musi
 
 
 def make_music(cue: MusicCue, duration_s: float, segment_id: str, out_dir: Path, *, generator: str, seed: int = 0,
-               settings: Settings | None = None) -> MusicClip:
-    """Music stage entry: render one segment's bed (pre-roll + under speech + in the clear + crossfade)."""
-    clip = load_generator(generator, settings).generate(cue, duration_s, seed=seed)
-    return _publish(clip, segment_id, out_dir, generator)
+               settings: Settings | None = None, track_at_s: float | None = None) -> MusicClip:
+    """Music stage entry: render one segment's bed (pre-roll + under speech + in the clear + crossfade).
+
+    With `track_at_s` (a cue that plays a library track), the generator makes only the bridge, and
+    the track enters at that offset."""
+    return make_music_batch([cue], [duration_s], [segment_id], out_dir, generator=generator, seed=seed,
+                            settings=settings, track_at_s=[track_at_s])[0]
 
 
 def make_music_batch(cues: list[MusicCue], durations_s: list[float], segment_ids: list[str], out_dir: Path, *,
-                     generator: str, seed: int = 0, settings: Settings | None = None) -> list[MusicClip]:
+                     generator: str, seed: int = 0, settings: Settings | None = None,
+                     track_at_s: list[float | None] | None = None) -> list[MusicClip]:
     """Many beds from one generator at once: batched where the generator can (MusicGen on a GPU)."""
     backend = load_generator(generator, settings)
+    entries = track_at_s or [None] * len(cues)
+    plays = [at is not None and cue.track is not None for cue, at in zip(cues, entries)]
+    lengths = [bridge_length_s(cue, at) if play else d for cue, d, at, play in zip(cues, durations_s, entries, plays)]
     if hasattr(backend, "generate_many"):
-        clips = backend.generate_many(cues, durations_s, seed=seed)
+        clips = backend.generate_many(cues, lengths, seed=seed)
     else:
-        clips = [backend.generate(cue, d, seed=seed + i) for i, (cue, d) in enumerate(zip(cues, durations_s))]
+        clips = [backend.generate(cue, d, seed=seed + i) for i, (cue, d) in enumerate(zip(cues, lengths))]
+    clips = [lay_track(clip, cue, at, d) if play else clip
+             for clip, cue, at, d, play in zip(clips, cues, entries, durations_s, plays)]
     return [_publish(clip, sid, out_dir, generator) for clip, sid in zip(clips, segment_ids)]

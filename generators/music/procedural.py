@@ -16,6 +16,7 @@ import numpy as np
 import pretty_midi
 
 from generators.music import numpy_synth
+from generators.music.analysis import PITCH_CLASSES
 from generators.music.fitting import fit_bed
 from generators.music.styles import CRASH, GROOVES, KICK, SNARE, STYLES, Style
 from nightcast.audio import Clip, read_clip
@@ -23,8 +24,6 @@ from nightcast.errors import BackendUnavailableError
 from nightcast.schema import MusicCue
 from nightcast.tools import require, run, soundfont, version_of
 
-PITCH_CLASSES = {"C": 0, "C#": 1, "Db": 1, "D": 2, "D#": 3, "Eb": 3, "E": 4, "F": 5, "F#": 6, "Gb": 6,
-                 "G": 7, "G#": 8, "Ab": 8, "A": 9, "A#": 10, "Bb": 10, "B": 11}
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
 REVERSE_CYMBAL = 119
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from generators.music.analysis import estimate_key, estimate_tempo, semitones_between
 from generators.music.fitting import fit_bed
-from generators.music.procedural import PITCH_CLASSES
 from nightcast.audio import Clip, read_clip
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.schema import KEY_PATTERN, MusicCue
@@ -29,10 +29,6 @@ STEM_NAMES = ("drums", "bass", "other", "vocals")
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
 BED_STEMS = ("drums", "bass", "other")
 LOOP_BARS = 4
-# Krumhansl-Kessler key profiles (major, minor), the standard template for chroma key estimates.
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
 def find_stems(folder: Path) -> dict[str, Path]:
@@ -44,44 +40,6 @@ def find_stems(folder: Path) -> dict[str, Path]:
                 found[name] = folder / f"{name}{suffix}"
                 break
     return found
-
-
-def estimate_tempo(samples: np.ndarray, rate: int) -> tuple[float, float]:
-    """(bpm, first downbeat in seconds) of a mono signal (a drums stem, ideally).
-
-    Beats are tracked on the low band's onset strength, where kicks are (hats would pull the
-    tracker onto the off-beats); the tempo is the slope of the tracked beats (finer than the
-    tracker's tempo grid); the downbeat is the one of the first four beats whose every fourth beat
-    carries the most onset strength, stepped back by whole bars to the start."""
-    import librosa
-
-    strength = librosa.onset.onset_strength(y=samples, sr=rate, fmax=200, n_mels=8)
-    tempo, frames = librosa.beat.beat_track(onset_envelope=strength, sr=rate)
-    beats = librosa.frames_to_time(frames, sr=rate)
-    if len(beats) < 8:
-        return float(np.atleast_1d(tempo)[0]), float(beats[0]) if len(beats) else 0.0
-    period = float(np.polyfit(np.arange(len(beats)), beats, 1)[0])
-    accents = [strength[frames[i::4]].sum() for i in range(4)]
-    downbeat = float(beats[int(np.argmax(accents))])
-    bar = 4 * period
-    return 60.0 / period, downbeat - np.floor(downbeat / bar + 1e-6) * bar
-
-
-def estimate_key(samples: np.ndarray, rate: int) -> str:
-    import librosa
-
-    chroma = librosa.feature.chroma_cqt(y=samples, sr=rate).mean(axis=1)
-    scores = []
-    for tonic in range(12):
-        for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)):
-            scores.append((np.corrcoef(chroma, np.roll(profile, tonic))[0, 1], f"{NOTE_NAMES[tonic]} {mode}"))
-    return max(scores)[1]
-
-
-def semitones_between(source_key: str, target_key: str) -> int:
-    """The smallest shift (−6…+5) taking the source tonic to the target's; modes are kept."""
-    shift = (PITCH_CLASSES[target_key.split()[0]] - PITCH_CLASSES[source_key.split()[0]]) % 12
-    return shift - 12 if shift > 5 else shift
 
 
 class StemSet:
@@ -104,11 +62,11 @@ class StemSet:
                 raise BackendUnavailableError("estimating the stems' tempo and key needs librosa: pip install "
                                               "'nightcast[stems]', or give 'bpm' and 'key' in stems.yaml") from exc
         rhythm = self.audio.get("drums", self.mix(STEM_NAMES)).mean(axis=1)
+        tonal = self.mix([n for n in ("bass", "other") if n in self.audio] or list(self.audio)).mean(axis=1)
         if "bpm" in meta:
             self.bpm, self.first_beat_s = float(meta["bpm"]), float(meta.get("first_beat_s", 0.0))
         else:
-            self.bpm, self.first_beat_s = estimate_tempo(rhythm, RATE)
-        tonal = self.mix([n for n in ("bass", "other") if n in self.audio] or list(self.audio)).mean(axis=1)
+            self.bpm, self.first_beat_s = estimate_tempo(rhythm, RATE, harmony=tonal)
         self.key = meta.get("key") or estimate_key(tonal, RATE)
 
     def _metadata(self) -> dict:

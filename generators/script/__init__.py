@@ -12,7 +12,7 @@ import functools
 from generators.script.base import CoHost, ScriptRequest, ScriptWriter, word_budget
 from generators.script.memory import EpisodeMemory, recall
 from nightcast.registry import Registry
-from nightcast.schema import EpisodeTemplate, ListenerProfile, Script
+from nightcast.schema import EpisodeTemplate, ListenerProfile, Script, TrackRef
 from nightcast.settings import Settings
 
 WRITERS = Registry("script writer", {
@@ -38,23 +38,26 @@ def load_writer(settings: Settings) -> ScriptWriter:
 
 def script_request(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, *, speaker: str,
                    words_per_minute: float, settings: Settings, memory: EpisodeMemory | None = None,
-                   host_name: str | None = None, cohost: CoHost | None = None) -> ScriptRequest:
+                   host_name: str | None = None, cohost: CoHost | None = None,
+                   library: list[TrackRef] | None = None) -> ScriptRequest:
     if memory is None:
         memory = recall(settings.outputs_dir, profile.id, date, settings.memory_days)
     return ScriptRequest(profile=profile, template=template, date=date, episode_id=episode_id_for(template, date),
                          speaker=speaker, words_per_minute=words_per_minute, memory=memory,
-                         host_name=host_name or speaker.capitalize(), cohost=cohost)
+                         host_name=host_name or speaker.capitalize(), cohost=cohost, library=library)
 
 
 def write_script(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, *, speaker: str,
                  words_per_minute: float, settings: Settings, memory: EpisodeMemory | None = None,
-                 host_name: str | None = None, cohost: CoHost | None = None) -> Script:
+                 host_name: str | None = None, cohost: CoHost | None = None,
+                 library: list[TrackRef] | None = None) -> Script:
     """Script stage entry: one listener's script, remembering their recent episodes.
 
     `speaker` is the host's voice preset; with a `cohost`, the format's dialogue slots are written
-    as turns between the two, each line carrying its speaker."""
+    as turns between the two, each line carrying its speaker. With a `library` (the listener's own
+    tracks), pick slots introduce and play tracks from it."""
     request = script_request(profile, template, date, speaker=speaker, words_per_minute=words_per_minute,
-                             settings=settings, memory=memory, host_name=host_name, cohost=cohost)
+                             settings=settings, memory=memory, host_name=host_name, cohost=cohost, library=library)
     return write_scripts([request], settings)[0]
 
 

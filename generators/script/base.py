@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from generators.script.memory import EpisodeMemory
-from nightcast.schema import EpisodeTemplate, ListenerProfile, Script
+from nightcast.schema import EpisodeTemplate, ListenerProfile, Script, TrackRef
 
 
 class CoHost(BaseModel):
@@ -34,6 +34,7 @@ class ScriptRequest(BaseModel):
     memory: EpisodeMemory | None = None  # recent episodes, to avoid repeats and call back
     host_name: str = "your host"  # the host voice's on-air name
     cohost: CoHost | None = None  # set when the format has dialogue slots: they become two-host turns
+    library: list[TrackRef] | None = None  # the listener's own tracks: pick slots introduce and play them
 
     def recalled(self) -> EpisodeMemory:
         return self.memory or EpisodeMemory(today=self.date)

@@ -10,38 +10,14 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 
+from generators.music.styles import style_for
 from generators.script.memory import EpisodeMemory
-from nightcast.schema import EpisodeTemplate, HistoryItem, ListenerProfile
+from generators.script.track_picks import choose_tracks, history_item
+from nightcast.schema import EpisodeTemplate, HistoryItem, ListenerProfile, SegmentKind, TrackRef
 
-# Style families the procedural music generator knows, matched by keywords in genre names.
-STYLE_KEYWORDS = {
-    "hiphop": ("hip hop", "hip-hop", "hiphop", "rap", "trap", "boom bap", "grime", "drill"),
-    "jazz": ("jazz", "bebop", "swing", "bossa", "fusion", "blues"),
-    "classical": ("classical", "baroque", "orchestral", "opera", "chamber", "romantic", "piano", "minimalism"),
-    "electronic": ("electronic", "house", "techno", "edm", "trance", "dance", "synth", "drum and bass", "garage"),
-    "lofi": ("lo-fi", "lofi", "chillhop", "downtempo", "trip hop", "trip-hop"),
-    "ambient": ("ambient", "new age", "drone", "soundtrack", "score"),
-    "rock": ("rock", "punk", "metal", "grunge", "indie", "alternative", "shoegaze"),
-    "soul": ("soul", "r&b", "rnb", "funk", "gospel", "motown", "neo-soul"),
-    "folk": ("folk", "country", "americana", "acoustic", "singer-songwriter", "bluegrass"),
-    "pop": ("pop", "k-pop", "disco", "latin", "reggaeton", "afrobeats"),
-}
-STYLE_TEMPO = {  # (calm bpm, driving bpm)
-    "hiphop": (84, 98), "jazz": (92, 150), "classical": (66, 112), "electronic": (112, 128),
-    "lofi": (72, 88), "ambient": (60, 80), "rock": (100, 140), "soul": (80, 108), "folk": (84, 116),
-    "pop": (96, 122),
-}
 DAYPARTS = ((5, "morning"), (12, "afternoon"), (17, "evening"), (22, "night"))
 DEFAULT_LOCAL_TIME = {"morning": dt.time(7, 30), "night": dt.time(22, 30)}
 UPBEAT_MOODS = ("happy", "upbeat", "energetic", "pumped", "hyped", "motivated", "bright", "playful", "focused")
-
-
-def style_for(genre: str) -> str:
-    lowered = genre.lower()
-    for style, words in STYLE_KEYWORDS.items():
-        if any(w in lowered for w in words):
-            return style
-    return "pop"
 
 
 def daypart_for(time: dt.time) -> str:
@@ -58,6 +34,7 @@ class Pick:
     genre: str
     style: str
     track: HistoryItem | None  # the listener's own most-played track by this artist, if any
+    record: TrackRef | None = None  # the library track this pick plays, when the listener has a library
 
 
 @dataclass(frozen=True)
@@ -103,8 +80,23 @@ def _freshest_first(artists: list[str], memory: EpisodeMemory | None) -> list[st
     return fresh + stale
 
 
+def library_picks(tracks: list[TrackRef], count: int, profile: ListenerProfile, genres: list[str],
+                  rng: random.Random, memory: EpisodeMemory | None) -> list[Pick]:
+    """Picks that play the listener's own tracks: the track's genre tag where it has one, else the
+    favourite genre of the same style family."""
+    picks = []
+    for record in choose_tracks(tracks, profile, count, rng, memory):
+        # The listener's own word for the style ("modal jazz" for a track tagged "Jazz") reads better.
+        style = style_for(record.genre) if record.genre else None
+        genre = next((g for g in genres if style_for(g) == style), record.genre) if style else genres[0]
+        picks.append(Pick(artist=record.artist, genre=genre, style=style_for(genre),
+                          track=history_item(record, profile), record=record))
+    return picks
+
+
 def build_context(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date,
-                  memory: EpisodeMemory | None = None) -> ListenerContext:
+                  memory: EpisodeMemory | None = None, library: list[TrackRef] | None = None) -> ListenerContext:
+    """The listener's facts for this date; with a library, the format's pick slots play their own tracks."""
     seed = _seed(profile.id, template.id, date.isoformat())
     rng = random.Random(seed)
     local_time = profile.listens_at or DEFAULT_LOCAL_TIME["morning" if "morning" in template.id else "night"]
@@ -127,6 +119,11 @@ def build_context(profile: ListenerProfile, template: EpisodeTemplate, date: dt.
         genre = genres[(index + genre_offset) % len(genres)]
         track = next((h for h in history if h.artist == artist), None)
         picks.append(Pick(artist=artist, genre=genre, style=style_for(genre), track=track))
+    if library:
+        slots = sum(1 for slot in template.expanded_slots() if slot.kind == SegmentKind.pick)
+        playing = library_picks(library, slots, profile, genres, rng, memory)
+        # Pick slots take the tracks in mixing order; stories take the artists not already playing.
+        picks = playing + [p for p in picks if p.artist.casefold() not in {q.artist.casefold() for q in playing}]
     return ListenerContext(
         profile=profile,
         date=date,

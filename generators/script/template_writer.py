@@ -137,7 +137,7 @@ class TemplateWriter:
     def plan(self, request: ScriptRequest) -> ScriptPlan:
         bank, lore = _bank(self.templates_dir)
         memory = request.recalled()
-        ctx = build_context(request.profile, request.template, request.date, memory)
+        ctx = build_context(request.profile, request.template, request.date, memory, library=request.library)
         said = memory.said_keys()
         used: set[str] = set()
         lore_pool = {style: [f for f in facts if sentence_key(f) not in said] for style, facts in lore.items()}
@@ -169,7 +169,7 @@ class TemplateWriter:
                 cue=music_cue(slot, ctx, pick),
                 notes=self._notes(slot, ctx, pick),
                 artist=pick.artist if is_pick else None,
-                track=pick.track.title if is_pick and pick.track else None,
+                track=(pick.record or pick.track).title if is_pick and (pick.record or pick.track) else None,
                 written_by=self.name,
             )
             planned.append(PlannedSegment(segment=segment, pick=pick, following=following, lore=story_facts))
@@ -200,6 +200,7 @@ class TemplateWriter:
             "genre": pick.genre,
             "track": f"“{pick.track.title}”" if pick.track else "",
             "plays": pick.track.plays if pick.track else 0,
+            "now_playing": f"“{pick.record.title}”" if pick.record else "",
             "interest": ctx.rng.choice(interests) if interests else "",
             "next_artist": following.artist,
             "total_plays": ctx.total_plays,
@@ -228,6 +229,8 @@ class TemplateWriter:
             return []  # e.g. no history: no "you played it 14 times" line
         if part == "why":
             part = "why_track" if variables["track"] and rng.random() < 0.7 else "why_favourite"
+        if part == "handoff" and variables["now_playing"]:
+            part = "handoff_track"  # a real track from their library plays next: name it
         lines = list(bank["lines"][part])
         rng.shuffle(lines)
         return [self._render(line, variables) for line in lines]
@@ -322,4 +325,7 @@ class TemplateWriter:
         if slot.kind != SegmentKind.pick:
             return ""
         reason = f"{pick.track.plays} plays of “{pick.track.title}”" if pick.track else "a favourite artist"
-        return f"{pick.artist}: {reason}; {pick.genre} for a {ctx.mood} {ctx.daypart}."
+        if pick.record and not pick.track:
+            reason = "from your library" + (", and a favourite artist" if pick.artist in ctx.profile.favourite_artists else "")
+        playing = f" (“{pick.record.title}”)" if pick.record else ""
+        return f"{pick.artist}{playing}: {reason}; {pick.genre} for a {ctx.mood} {ctx.daypart}."

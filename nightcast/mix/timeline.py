@@ -3,11 +3,17 @@
 Each segment: music alone (pre-roll) → DJ over the ducked bed → music in the clear → crossfade
 into the next segment's bed. Music-in-the-clear absorbs the difference between what the voice
 actually took and the format's target, within [min_music_s, 2.5 × the slot's nominal].
+
+A segment that plays a library track: the track enters while the DJ is still talking (up to
+talk_over_s before the speech ends), with its first downbeat on a bar line of the bridge bed, and
+the segment ends on one of the track's own bar lines, never past the track's end.
 """
 
 from __future__ import annotations
 
-from nightcast.schema import MixSettings, Script, SpeechClip, Timeline, TimelineEntry
+import math
+
+from nightcast.schema import MixSettings, MusicCue, Script, SpeechClip, Timeline, TimelineEntry
 
 FINAL_FADE_S = 4.0
 
@@ -27,6 +33,11 @@ def plan_timeline(script: Script, speech: list[SpeechClip], mix: MixSettings, ta
         speech_start = cursor + mix.pre_roll_s
         end = speech_start + spoken + music
         tail = 0.0 if index == last else mix.crossfade_s
+        track_start = None
+        if segment.cue.track is not None:
+            track_at, played = place_track(segment.cue, mix.pre_roll_s, spoken, music, tail, mix)
+            track_start = cursor + track_at
+            end = track_start + played
         entries.append(
             TimelineEntry(
                 segment_id=segment.id,
@@ -35,7 +46,35 @@ def plan_timeline(script: Script, speech: list[SpeechClip], mix: MixSettings, ta
                 speech_end_s=round(speech_start + spoken, 4),
                 end_s=round(end, 4),
                 music_s=round(end - cursor + tail, 4),
+                track_start_s=None if track_start is None else round(track_start, 4),
             )
         )
         cursor = end
     return Timeline(entries=entries, duration_s=round(cursor, 4))
+
+
+def place_track(cue: MusicCue, pre_roll_s: float, spoken_s: float, clear_s: float, tail_s: float,
+                mix: MixSettings) -> tuple[float, float]:
+    """(where the track enters, from the bed's start; how long it plays before the segment ends).
+
+    The entry is talk_over_s before the speech ends, moved to the nearest bar line of the bridge
+    (which is at the cue's tempo, from 0) minus the track's first downbeat, so the two grids meet.
+    The play length ends on the track's own bar line nearest the planned end, leaving the crossfade
+    tail inside the track."""
+    track = cue.track
+    speech_end = pre_roll_s + spoken_s
+    track_at = max(0.0, speech_end - min(mix.talk_over_s, spoken_s))
+    bridge_bar = 240.0 / cue.bpm
+    if track.bpm:
+        bars = max(0, round((track_at + track.first_beat_s) / bridge_bar))
+        track_at = bars * bridge_bar - track.first_beat_s
+        while track_at < 0:
+            track_at += bridge_bar
+    wanted = speech_end + clear_s - track_at
+    longest = track.duration_s - tail_s - 0.05
+    played = min(wanted, longest)
+    if track.bar_s:
+        bars = math.floor((longest - track.first_beat_s) / track.bar_s)
+        played = track.first_beat_s + min(bars, max(1, round((wanted - track.first_beat_s) / track.bar_s))) * track.bar_s
+    # The DJ must finish before the segment ends, whatever the track's length.
+    return track_at, max(played, speech_end - track_at + 1.0)

@@ -10,7 +10,8 @@ from nightcast import __version__
 from nightcast.publish.chapters import podcasting20_chapters
 from nightcast.publish.episode_dir import write_text_atomic
 from nightcast.publish.transcript import webvtt
-from nightcast.schema import BackendInfo, Chapter, EpisodeManifest, Loudness, Script, SpeechClip, Timeline
+from nightcast.schema import (BackendInfo, Chapter, EpisodeManifest, Loudness, PlayedTrack, Script, SpeechClip,
+                              Timeline)
 
 EPISODE_FILES = {
     "audio": "episode.mp3",
@@ -43,7 +44,15 @@ def write_episode_files(episode_dir: Path, *, script: Script, speech: list[Speec
         duration_s=timeline.duration_s,
         loudness=loudness,
         chapters=chapters,
+        tracks=played_tracks(script, timeline),
         files=EPISODE_FILES,
     )
     write_text_atomic(episode_dir / EPISODE_FILES["manifest"], manifest.model_dump_json(indent=2))
     return manifest
+
+
+def played_tracks(script: Script, timeline: Timeline) -> list[PlayedTrack]:
+    return [PlayedTrack(segment_id=segment.id, artist=segment.cue.track.artist, title=segment.cue.track.title,
+                        path=segment.cue.track.path, start_s=entry.track_start_s, end_s=entry.end_s)
+            for segment, entry in zip(script.segments, timeline.entries)
+            if segment.cue.track is not None and entry.track_start_s is not None]

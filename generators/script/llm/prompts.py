@@ -153,6 +153,8 @@ def anchors(data: dict) -> frozenset[str]:
              *listener["favourite_genres"], *listener["interests"]]
     if pick["listener_track"]:
         names.append(pick["listener_track"]["title"])
+    if pick.get("plays_next"):
+        names.append(pick["plays_next"]["title"])
     return frozenset(n.lower() for n in names if n)
 
 
@@ -187,6 +189,8 @@ def segment_data(request: ScriptRequest, plan: ScriptPlan, index: int) -> dict:
             "genre": pick.genre,
             "listener_track": {"title": track.title, "plays": track.plays,
                                "last_played": days_ago(track.last_played, request.date) or None} if track else None,
+            "plays_next": {"title": pick.record.title, "artist": pick.record.artist}
+            if pick.record and planned.segment.kind == SegmentKind.pick else None,
         },
         "next_artist": planned.following.artist,
         "facts": planned.lore[:STORY_FACTS] if planned.segment.kind == SegmentKind.story else [],

@@ -1,0 +1,103 @@
+"""Which of the listener's own tracks an episode plays, and in what order.
+
+Each track is scored for this listener: their most-played songs first, then their favourite
+artists, then tracks in their favourite genres; anything they avoid is out, and tracks featured in
+recent episodes step back. The chosen tracks are then ordered like a DJ would mix them: each next
+track a short step away on the Camelot wheel and close in tempo.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+
+from generators.music.analysis import key_distance
+from generators.music.styles import style_for
+from generators.script.memory import EpisodeMemory
+from nightcast.schema import HistoryItem, ListenerProfile, TrackRef
+
+TEMPO_STEP = 0.06  # a 6 % tempo jump costs as much as one step on the Camelot wheel
+
+
+def taste_score(track: TrackRef, profile: ListenerProfile, genre_styles: dict[str, str],
+                memory: EpisodeMemory | None) -> float | None:
+    """How surely this track belongs in the listener's show; None when they asked to avoid it."""
+    if any(profile.avoids(text) for text in (track.artist, track.title, track.genre or "")):
+        return None
+    artist, title = track.artist.casefold(), track.title.casefold()
+    score = 0.0
+    plays = {(h.artist.casefold(), h.title.casefold()): h.plays for h in profile.history}
+    artist_plays = sum(p for (a, _), p in plays.items() if a == artist)
+    if (artist, title) in plays:
+        score += 3 + math.log1p(plays[(artist, title)])
+    elif artist_plays:
+        score += 2 + math.log1p(artist_plays) / 2
+    if artist in {a.casefold() for a in profile.favourite_artists}:
+        score += 2
+    if track.genre:
+        genre = track.genre.casefold()
+        if any(g.casefold() in genre or genre in g.casefold() for g in genre_styles):
+            score += 1.5
+        elif style_for(track.genre) in genre_styles.values():
+            score += 0.75
+    if memory is not None:
+        recent = {(s.artist or "").casefold(): (s.track or "").casefold() for e in memory.episodes for s in e.segments}
+        if recent.get(artist) == title:
+            score -= 2.5
+        elif artist in recent:
+            score -= 0.5
+    return score
+
+
+def choose_tracks(tracks: list[TrackRef], profile: ListenerProfile, count: int, rng: random.Random,
+                  memory: EpisodeMemory | None = None) -> list[TrackRef]:
+    """Up to `count` tracks, best fit first, one per artist while the library allows, in mixing order."""
+    genre_styles = {g: style_for(g) for g in profile.favourite_genres if not profile.avoids(g)}
+    scored = []
+    for track in tracks:
+        score = taste_score(track, profile, genre_styles, memory)
+        if score is not None:
+            scored.append((score + rng.random() * 0.3, track))  # a little day-to-day variety among equals
+    scored.sort(key=lambda pair: -pair[0])
+    chosen: list[TrackRef] = []
+    artists: set[str] = set()
+    for rank in (0, 1):  # first one track per artist, then repeats if the library is small
+        for _, track in scored:
+            if len(chosen) == count:
+                break
+            if track not in chosen and (rank or track.artist.casefold() not in artists):
+                chosen.append(track)
+                artists.add(track.artist.casefold())
+    return mixing_order(chosen)
+
+
+def transition_cost(a: TrackRef, b: TrackRef) -> float:
+    """How hard it is to go from a to b: Camelot steps plus tempo jumps, unknowns costing a little."""
+    keys = key_distance(a.key, b.key) if a.key and b.key else 1.5
+    tempo = abs(math.log(b.bpm / a.bpm)) / TEMPO_STEP if a.bpm and b.bpm else 1.0
+    return keys + tempo
+
+
+def mixing_order(tracks: list[TrackRef]) -> list[TrackRef]:
+    """The best-fit track opens; the rest follow in the order with the smallest total transition cost
+    (exhaustive up to 7 tracks, nearest-neighbour beyond)."""
+    if len(tracks) <= 2:
+        return list(tracks)
+    first, rest = tracks[0], tracks[1:]
+    if len(rest) <= 6:
+        best = min(itertools.permutations(rest),
+                   key=lambda order: sum(transition_cost(a, b) for a, b in zip((first, *order), order)))
+        return [first, *best]
+    ordered = [first]
+    while rest:
+        nearest = min(rest, key=lambda t: transition_cost(ordered[-1], t))
+        ordered.append(nearest)
+        rest.remove(nearest)
+    return ordered
+
+
+def history_item(track: TrackRef, profile: ListenerProfile) -> HistoryItem | None:
+    """The listener's play history entry for this very track, if they have one."""
+    return next((h for h in profile.history if h.artist.casefold() == track.artist.casefold()
+                 and h.title.casefold() == track.title.casefold()), None)
