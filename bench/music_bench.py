@@ -96,6 +96,39 @@ def main() -> None:
                 table.add_row("musicgen", label, str(batch), f"{wall:.2f}", f"{batch * args.seconds:.0f}",
                               f"{batch * args.seconds / wall:.2f}")
     console.print(table)
+    if importlib.util.find_spec("librosa"):
+        console.print(library_table(cue, args.seconds))
+
+
+def library_table(cue, seconds: float):
+    """The music library: analysing tracks on the first scan, the cached rescan, and a library bed
+    (procedural bridge + the track from its downbeat) per wall second."""
+    from rich.table import Table
+
+    from generators.music import make_music
+    from generators.music.library import scan_library
+    from synthetic_library import write_library
+
+    table = Table("library step", "tracks", "wall s", "per track", "audio s per wall s")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_library(Path(tmp) / "library")
+        started = time.perf_counter()
+        library = scan_library(folder, Path(tmp) / "cache")
+        first = time.perf_counter() - started
+        started = time.perf_counter()
+        scan_library(folder, Path(tmp) / "cache")
+        cached = time.perf_counter() - started
+        n = len(library.tracks)
+        table.add_row("first scan (tags + librosa tempo/downbeat/key)", str(n), f"{first:.2f}", f"{first / n:.2f} s", "")
+        table.add_row("rescan, unchanged files (cache)", str(n), f"{cached:.4f}", f"{1000 * cached / n:.2f} ms", "")
+        track = library.tracks[0]
+        bed = cue.model_copy(update={"track": track, "bpm": round(track.bpm), "key": track.key})
+        started = time.perf_counter()
+        for seed in range(4):
+            make_music(bed, seconds, f"b{seed}", Path(tmp), generator="procedural", seed=seed, track_at_s=seconds / 2)
+        wall = time.perf_counter() - started
+        table.add_row("bed: bridge (procedural) + track", "1 (×4)", f"{wall:.2f}", "", f"{4 * seconds / wall:.1f}")
+    return table
 
 
 if __name__ == "__main__":

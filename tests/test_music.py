@@ -178,6 +178,50 @@ def test_musicgen_is_seeded_and_respects_batch_size(tiny_musicgen, monkeypatch):
     assert not np.array_equal(other[0].samples, first[0].samples)
 
 
+@pytest.fixture(scope="module")
+def tiny_melody(tmp_path_factory):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from tiny_musicgen import build_tiny_musicgen
+
+    return build_tiny_musicgen(tmp_path_factory.mktemp("melody"), melody=True)
+
+
+def test_melody_chroma_marks_the_pitch_class_heard():
+    pytest.importorskip("transformers")
+    from generators.music.melody import RATE, melody_chroma, null_chroma
+
+    t = np.arange(2 * RATE) / RATE
+    a440 = melody_chroma(np.sin(2 * np.pi * 440 * t), 30)
+    assert a440.shape == (30, 12) and set(a440.argmax(axis=1)) == {9}  # A (chroma starts at C)
+    assert set(melody_chroma(np.sin(2 * np.pi * 392 * t), 8).argmax(axis=1)) == {7}  # G
+    assert set(null_chroma(4).argmax(axis=1)) == {0}
+
+
+def test_musicgen_melody_conditions_a_bridge_on_the_track_it_leads_into(tiny_melody, tmp_path, monkeypatch):
+    from generators.music import load_generator
+    from nightcast.schema import TrackRef
+    from synthetic_library import write_track
+
+    path = write_track(tmp_path / "song.flac", artist="A", title="B", bpm=100, semitones_from_a=-2)  # G minor
+    track = TrackRef(path=str(path), artist="A", title="B", duration_s=40, bpm=100, key="G minor")
+    backend = load_generator("musicgen", musicgen_settings(tiny_melody, batch_size=8))
+    assert backend.melody and "melody" in backend.version()
+    seen = []
+    real = backend._model.generate
+    monkeypatch.setattr(backend._model, "generate",
+                        lambda **kw: seen.append(kw["input_features"].clone()) or real(**kw))
+    bridge = cue("jazz", 100).model_copy(update={"track": track, "key": "G minor"})
+    clips = backend.generate_many([bridge, cue("soul", 90)], [3.0, 2.0], seed=1)
+    assert [c.duration_s for c in clips] == [3.0, 2.0]
+    (features,) = seen  # both beds in one generate call
+    assert tuple(features.shape) == (2, backend._model.config.chroma_length, 12)
+    classes = features.argmax(dim=-1)
+    in_chord = np.isin(classes[0].numpy(), [7, 10, 2]).mean()
+    assert in_chord > 0.9  # G minor's tonic, third and fifth (G, Bb, D), but for the drum-hit frames
+    assert set(classes[1].tolist()) == {0}  # no melody for a bed that leads into nothing
+
+
 def test_musicgen_without_a_checkpoint_names_the_option(tmp_path):
     from generators.music.musicgen import MusicGenGenerator
     from nightcast.errors import InputError

@@ -11,10 +11,12 @@ WORDS = ("mellow calm warm late night morning evening jazz soul hip hop classica
          "instrumental bpm major minor radio bed intro pick story outro interlude in the spirit of a an and").split()
 
 
-def build_tiny_musicgen(out_dir: Path, real_size: bool = False) -> Path:
+def build_tiny_musicgen(out_dir: Path, real_size: bool = False, melody: bool = False) -> Path:
+    """`melody=True`: a MusicGen-Melody (chroma-conditioned) of the same size."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import (EncodecConfig, MusicgenConfig, MusicgenDecoderConfig, MusicgenForConditionalGeneration,
-                              PreTrainedTokenizerFast, T5Config)
+                              MusicgenMelodyConfig, MusicgenMelodyDecoderConfig,
+                              MusicgenMelodyForConditionalGeneration, PreTrainedTokenizerFast, T5Config)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -36,7 +38,13 @@ def build_tiny_musicgen(out_dir: Path, real_size: bool = False) -> Path:
                               codebook_dim=16, num_lstm_layers=1, use_causal_conv=False)
         decoder = MusicgenDecoderConfig(vocab_size=64, pad_token_id=64, bos_token_id=64, hidden_size=16,
                                         num_hidden_layers=1, num_attention_heads=2, ffn_dim=32, num_codebooks=4)
-    model = MusicgenForConditionalGeneration(MusicgenConfig(text_encoder=text, audio_encoder=audio, decoder=decoder))
+    if melody:
+        decoder = MusicgenMelodyDecoderConfig(**{k: v for k, v in decoder.to_dict().items()
+                                                 if k in MusicgenMelodyDecoderConfig().to_dict() and k != "model_type"})
+        model = MusicgenMelodyForConditionalGeneration(
+            MusicgenMelodyConfig(text_encoder=text, audio_encoder=audio, decoder=decoder))
+    else:
+        model = MusicgenForConditionalGeneration(MusicgenConfig(text_encoder=text, audio_encoder=audio, decoder=decoder))
     model.generation_config.decoder_start_token_id = decoder.bos_token_id
     model.generation_config.pad_token_id = decoder.pad_token_id
     model.save_pretrained(out_dir)
