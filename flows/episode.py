@@ -14,7 +14,7 @@ from prefect import flow, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.job import RenderJob, describe_backends, prepare_render
-from flows.tasks import master_task, scan_library_task, mix_task, music_batch_task, music_task, speak_task, write_script_task
+from flows.tasks import master_task, publish_feed_task, scan_library_task, mix_task, music_batch_task, music_task, speak_task, write_script_task
 from generators.music import can_batch
 from nightcast.mix import plan_timeline
 from nightcast.progress import stage
@@ -83,5 +83,7 @@ def render_episode(profile_path: str, template: str | None = None, out_dir: str 
         shutil.rmtree(work)
         write_episode_files(build_dir, script=script, speech=speech, timeline=timeline, chapters=chapters,
                             loudness=loudness, backends=describe_backends(job, script), timings=timings,
-                            listener_name=job.profile.name)
+                            listener_name=job.profile.name, show=job.template.title,
+                            speaker_names={p.id: p.host_name for p in job.voices.values()})
+    publish_feed_task(job.episode_dir.parent, job.profile, job.settings.public_url)
     return str(job.episode_dir)

@@ -16,6 +16,7 @@ from generators.music import make_music, make_music_batch
 from generators.music.library import MusicLibrary, scan_library
 from generators.script import CoHost, write_script
 from nightcast.mix import master_episode, mix_episode
+from nightcast.publish.feed import write_feed
 from nightcast.settings import Settings
 from nightcast.schema import (Chapter, EpisodeTemplate, ListenerProfile, Loudness, MixSettings, MusicClip, MusicCue,
                               Script, Segment, SpeechClip, Timeline, TimelineEntry)
@@ -67,3 +68,8 @@ def mix_task(timeline: Timeline, speech: list[SpeechClip], music: list[MusicClip
 def master_task(mixed, work_dir: Path, mp3: Path, mix: MixSettings, chapters: list[Chapter],
                 tags: dict[str, str]) -> Loudness:
     return master_episode(mixed, work_dir, mp3, mix, chapters, tags)
+
+
+@task(name="publish-feed", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def publish_feed_task(listener_dir: Path, profile: ListenerProfile, public_url: str) -> Path:
+    return write_feed(listener_dir, profile, public_url)

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     profiles_dir: Path = PROJECT_ROOT / "profiles"
     presets_dir: Path = PROJECT_ROOT / "voices" / "presets"
     outputs_dir: Path = Path("outputs")
+    public_url: str = Field(default="http://localhost:8000", pattern=r"^https?://",
+                            description="Where outputs_dir is served (any static file server): feed URLs start here.")
     writer: str = "template"
     writer_model: str | None = Field(default=None, description="GGUF file, HF model dir or id, or served model name.")
     writer_url: str | None = Field(default=None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")

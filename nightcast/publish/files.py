@@ -1,4 +1,5 @@
-"""Write the episode's side files: script.json, transcript.vtt, chapters.json, episode.json."""
+"""Write the episode's side files: script, transcripts, chapters, cover art (also embedded in the MP3) and,
+last, the manifest: an episode with an episode.json is complete."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 from nightcast import __version__
 from nightcast.publish.chapters import podcasting20_chapters
 from nightcast.publish.episode_dir import write_text_atomic
-from nightcast.publish.transcript import webvtt
+from nightcast.publish.cover import embed_cover, make_cover
+from nightcast.publish.transcript import srt, webvtt
 from nightcast.schema import (BackendInfo, Chapter, EpisodeManifest, Loudness, PlayedTrack, Script, SpeechClip,
                               Timeline)
 
@@ -17,16 +19,23 @@ EPISODE_FILES = {
     "audio": "episode.mp3",
     "script": "script.json",
     "transcript": "transcript.vtt",
+    "transcript_srt": "transcript.srt",
     "chapters": "chapters.json",
+    "cover": "cover.png",
     "manifest": "episode.json",
 }
 
 
 def write_episode_files(episode_dir: Path, *, script: Script, speech: list[SpeechClip], timeline: Timeline,
                         chapters: list[Chapter], loudness: Loudness, backends: dict[str, BackendInfo],
-                        timings: dict[str, float], listener_name: str) -> EpisodeManifest:
+                        timings: dict[str, float], listener_name: str, show: str,
+                        speaker_names: dict[str, str] | None = None) -> EpisodeManifest:
     write_text_atomic(episode_dir / EPISODE_FILES["script"], script.model_dump_json(indent=2))
     write_text_atomic(episode_dir / EPISODE_FILES["transcript"], webvtt(script, speech, timeline))
+    write_text_atomic(episode_dir / EPISODE_FILES["transcript_srt"], srt(script, speech, timeline, speaker_names))
+    cover = make_cover(episode_dir / EPISODE_FILES["cover"], show=show, listener_first_name=listener_name.split()[0],
+                       date=script.date, mood=script.segments[0].cue.mood)
+    embed_cover(episode_dir / EPISODE_FILES["audio"], cover)
     write_text_atomic(episode_dir / EPISODE_FILES["chapters"], json.dumps(podcasting20_chapters(chapters), indent=2))
     manifest = EpisodeManifest(
         nightcast_version=__version__,

@@ -1,16 +1,16 @@
-"""What the DJ says, timed: WebVTT cues, one per sentence, at their place in the episode."""
+"""What the DJ says, timed: WebVTT and SRT cues, one per sentence, at their place in the episode."""
 
 from __future__ import annotations
 
 from nightcast.schema import Script, SpeechClip, Timeline, TimedText
 
 
-def _stamp(seconds: float) -> str:
+def _stamp(seconds: float, separator: str = ".") -> str:
     ms = round(seconds * 1000)
     hours, ms = divmod(ms, 3_600_000)
     minutes, ms = divmod(ms, 60_000)
     secs, ms = divmod(ms, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{ms:03d}"
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{ms:03d}"
 
 
 def timed_sentences(script: Script, speech: list[SpeechClip], timeline: Timeline) -> list[tuple[str, TimedText]]:
@@ -36,3 +36,14 @@ def webvtt(script: Script, speech: list[SpeechClip], timeline: Timeline) -> str:
         text = sentence.text.replace("-->", "->")
         lines += [str(index), f"{_stamp(sentence.start_s)} --> {_stamp(sentence.end_s)}", f"<v {speaker}>{text}", ""]
     return "\n".join(lines)
+
+
+def srt(script: Script, speech: list[SpeechClip], timeline: Timeline, names: dict[str, str] | None = None) -> str:
+    """SubRip: the same cues, the speaker's on-air name in front where there are two voices."""
+    sentences = timed_sentences(script, speech, timeline)
+    several = len({speaker for speaker, _ in sentences}) > 1
+    blocks = []
+    for index, (speaker, sentence) in enumerate(sentences, start=1):
+        who = f"{(names or {}).get(speaker, speaker)}: " if several else ""
+        blocks.append(f"{index}\n{_stamp(sentence.start_s, ',')} --> {_stamp(sentence.end_s, ',')}\n{who}{sentence.text}\n")
+    return "\n".join(blocks)
