@@ -19,7 +19,7 @@ from generators.music import can_batch
 from nightcast.mix import plan_timeline
 from nightcast.progress import stage
 from nightcast.publish import building, chapters_for
-from nightcast.publish.files import EPISODE_FILES, write_episode_files
+from nightcast.publish.files import EPISODE_FILES, write_cover, write_episode_files
 from nightcast.schema import MusicClip, Script, Timeline
 from nightcast.settings import Settings
 
@@ -78,12 +78,14 @@ def render_episode(profile_path: str, template: str | None = None, out_dir: str 
         chapters = chapters_for(script, timeline)
         tags = {"title": script.title, "artist": job.template.title, "album": f"nightcast: {job.profile.name}",
                 "date": job.date.isoformat(), "genre": "Podcast"}
+        cover = write_cover(build_dir, script, job.profile.name, job.template.title)
         with stage("master", timings):
-            loudness = master_task(mixed, work, build_dir / EPISODE_FILES["audio"], mix, chapters, tags)
+            loudness = master_task(mixed, work, build_dir / EPISODE_FILES["audio"], mix, chapters, tags, cover)
         shutil.rmtree(work)
         write_episode_files(build_dir, script=script, speech=speech, timeline=timeline, chapters=chapters,
                             loudness=loudness, backends=describe_backends(job, script), timings=timings,
-                            listener_name=job.profile.name, show=job.template.title,
+                            listener_name=job.profile.name, show=job.template.title, target_lufs=mix.target_lufs,
+                            language=job.profile.locale,
                             speaker_names={p.id: p.host_name for p in job.voices.values()})
     publish_feed_task(job.episode_dir.parent, job.profile, job.settings.public_url)
     return str(job.episode_dir)

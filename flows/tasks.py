@@ -66,8 +66,8 @@ def mix_task(timeline: Timeline, speech: list[SpeechClip], music: list[MusicClip
 
 @task(name="master", cache_policy=NO_CACHE)
 def master_task(mixed, work_dir: Path, mp3: Path, mix: MixSettings, chapters: list[Chapter],
-                tags: dict[str, str]) -> Loudness:
-    return master_episode(mixed, work_dir, mp3, mix, chapters, tags)
+                tags: dict[str, str], cover: Path | None = None) -> Loudness:
+    return master_episode(mixed, work_dir, mp3, mix, chapters, tags, cover)
 
 
 @task(name="publish-feed", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)

@@ -82,6 +82,7 @@ def render(
               f"{loud['integrated_lufs']:.1f} LUFS, {loud['true_peak_dbtp']:.1f} dBTP")
     _print_writing(data)
     out.print(f"episode: {Path(episode_dir) / 'episode.mp3'}", highlight=False)
+    out.print(f"feed:    {Path(episode_dir).parent / 'feed.xml'}", highlight=False)
 
 
 def _print_writing(manifest: dict) -> None:

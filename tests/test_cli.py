@@ -94,8 +94,10 @@ def test_render_command_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     episode = tmp_path / "out" / "dre" / "2026-11-24-nightly-digest"
     assert f"{episode / 'episode.mp3'}" in proc.stdout.replace("\n", "")
-    assert sorted(p.name for p in episode.iterdir()) == ["chapters.json", "episode.json", "episode.mp3",
-                                                         "script.json", "transcript.vtt"]
+    assert sorted(p.name for p in episode.iterdir()) == ["chapters.json", "cover.png", "episode.json", "episode.mp3",
+                                                         "index.html", "script.json", "transcript.srt",
+                                                         "transcript.vtt", "waveform.png"]
+    assert (episode.parent / "feed.xml").is_file() and "feed.xml" in proc.stdout
 
 
 def test_script_command_writes_a_batch_without_audio(tmp_path):

@@ -13,8 +13,9 @@ pytestmark = pytest.mark.slow
 
 def test_episode_directory_has_every_file(rendered):
     for episode in rendered.values():
-        assert sorted(p.name for p in episode.iterdir()) == ["chapters.json", "episode.json", "episode.mp3",
-                                                             "script.json", "transcript.vtt"]
+        assert sorted(p.name for p in episode.iterdir()) == ["chapters.json", "cover.png", "episode.json", "episode.mp3",
+                                                             "index.html", "script.json", "transcript.srt",
+                                                             "transcript.vtt", "waveform.png"]
         assert not [p for p in episode.parent.iterdir() if p.name.startswith(".")]  # no temp dirs left behind
 
 

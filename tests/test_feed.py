@@ -38,7 +38,9 @@ def test_feed_parses_in_feedparser_with_enclosures_chapters_and_transcripts(maya
     assert feed.feed.title == "nightcast for Maya Okafor" and feed.feed.language == "en-US"
     assert {e.id for e in feed.entries} == {"nightcast:maya:2026-11-23-nightly-digest", "nightcast:maya:2026-11-23-two-hosts"}
     for entry in feed.entries:
-        folder = on_disk(entry.link, outputs)
+        page = on_disk(entry.link, outputs)
+        assert page.name == "index.html" and page.is_file()  # the episode page
+        folder = page.parent
         manifest = json.loads((folder / "episode.json").read_text())
         (enclosure,) = entry.enclosures
         audio = on_disk(enclosure.href, outputs)
@@ -82,8 +84,12 @@ def test_feed_is_rebuilt_atomically_and_keeps_guids_when_an_episode_is_rendered_
 
     listener_dir, xml = maya_feed
     before = {e.id: e.enclosures[0].href for e in feedparser.parse(xml).entries}
-    (listener_dir / ".building-2026-11-24-nightly-digest-x").mkdir()  # a render in progress is not listed
-    path = write_feed(listener_dir, load_profile(PROFILES / "maya.yaml"), PUBLIC)
+    in_progress = listener_dir / ".building-2026-11-24-nightly-digest-x"  # a render in progress is not listed
+    in_progress.mkdir()
+    try:
+        path = write_feed(listener_dir, load_profile(PROFILES / "maya.yaml"), PUBLIC)
+    finally:
+        in_progress.rmdir()
     after = {e.id: e.enclosures[0].href for e in feedparser.parse(path.read_bytes()).entries}
     assert after == before
     assert not list(listener_dir.glob(".feed.xml*"))  # no temp file left behind
@@ -127,3 +133,45 @@ def test_srt_transcript_names_both_hosts_in_a_two_host_episode(rendered):
     srt = (rendered["maya-two-hosts"] / "transcript.srt").read_text()
     assert srt.startswith("1\n00:00:0") and " --> " in srt and "," in srt.splitlines()[1]
     assert "Sky: " in srt and "Kai: " in srt
+
+
+def test_episode_page_links_its_files_and_lists_chapters_cues_and_notes(rendered):
+    from html.parser import HTMLParser
+
+    class Page(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.links, self.chapter_starts, self.cue_starts, self.scripts = [], [], [], 0
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            for name in ("src", "href"):
+                if attrs.get(name):
+                    self.links.append(attrs[name])
+            if tag == "button" and "seek" in attrs.get("class", ""):
+                self.chapter_starts.append(float(attrs["data-start"]))
+            if tag == "p" and "data-start" in attrs:
+                self.cue_starts.append(float(attrs["data-start"]))
+            self.scripts += tag == "script"
+
+    episode = rendered["maya-two-hosts"]
+    page = Page()
+    page.feed((episode / "index.html").read_text())
+    for link in page.links:
+        assert (episode / link).resolve().is_file(), link  # player, cover, waveform, feed, transcript, chapters
+    assert "episode.mp3" in page.links and "waveform.png" in page.links and "../feed.xml" in page.links
+    chapters = json.loads((episode / "chapters.json").read_text())["chapters"]
+    assert page.chapter_starts == [pytest.approx(c["startTime"], abs=0.01) for c in chapters]
+    vtt_cues = (episode / "transcript.vtt").read_text().count(" --> ")
+    assert len(page.cue_starts) == vtt_cues and page.cue_starts == sorted(page.cue_starts)
+    html = (episode / "index.html").read_text()
+    assert "Why these picks" in html and "plays of" in html and page.scripts == 1
+
+
+def test_waveform_image_shows_the_loudness_against_the_target(rendered):
+    from PIL import Image
+
+    with Image.open(rendered["maya"] / "waveform.png") as image:
+        assert image.size == (1200, 260)
+        colours = {c for _, c in image.getcolors(maxcolors=100_000)}
+    assert (250, 200, 90) in colours and (200, 90, 90) in colours  # the loudness curve and the target line

@@ -67,13 +67,17 @@ def _ffmetadata(chapters: list[Chapter], tags: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def encode_mp3(wav: Path, mp3: Path, mix: MixSettings, chapters: list[Chapter], tags: dict[str, str]) -> None:
-    """MP3 with ID3v2 tags and chapters (CHAP/CTOC), written atomically."""
+def encode_mp3(wav: Path, mp3: Path, mix: MixSettings, chapters: list[Chapter], tags: dict[str, str],
+               cover: Path | None = None) -> None:
+    """MP3 with ID3v2 tags, chapters (CHAP/CTOC, in order) and the cover (APIC), written atomically."""
     meta = wav.with_suffix(".ffmeta")
     meta.write_text(_ffmetadata(chapters, tags), encoding="utf-8")
     tmp = mp3.with_name(f".{mp3.name}.{os.getpid()}.tmp.mp3")
-    run([ffmpeg(), "-hide_banner", "-y", "-i", str(wav), "-i", str(meta), "-map", "0:a", "-map_metadata", "1",
-         "-map_chapters", "1", "-c:a", "libmp3lame", "-b:a", f"{mix.mp3_bitrate_kbps}k", "-ar", str(mix.sample_rate),
+    picture = ["-map", "2:v", "-c:v", "copy", "-disposition:v", "attached_pic",
+               "-metadata:s:v", "title=Cover", "-metadata:s:v", "comment=Cover (front)"] if cover else []
+    run([ffmpeg(), "-hide_banner", "-y", "-i", str(wav), "-i", str(meta), *(["-i", str(cover)] if cover else []),
+         "-map", "0:a", *picture, "-map_metadata", "1", "-map_chapters", "1", "-c:a", "libmp3lame",
+         "-b:a", f"{mix.mp3_bitrate_kbps}k", "-ar", str(mix.sample_rate),
          "-id3v2_version", "3", "-write_xing", "1", str(tmp)], "mp3 encode")
     os.replace(tmp, mp3)
 
@@ -83,7 +87,7 @@ def _within(measured: Loudness, mix: MixSettings, tolerance_lu: float, ceiling_d
 
 
 def master_episode(mix_clip: Clip, work_dir: Path, mp3: Path, mix: MixSettings,
-                   chapters: list[Chapter], tags: dict[str, str]) -> Loudness:
+                   chapters: list[Chapter], tags: dict[str, str], cover: Path | None = None) -> Loudness:
     """Master stage entry: mix → mastered MP3 at the loudness target; returns what ebur128 measured on the MP3."""
     if mix_clip.is_silent():
         raise StageError("the mix is silent; refusing to master it")
@@ -98,7 +102,7 @@ def master_episode(mix_clip: Clip, work_dir: Path, mp3: Path, mix: MixSettings,
         if abs(limited_lufs - wav_target) > 0.15:
             gain_db += wav_target - limited_lufs  # the limiter ate some loudness
             continue
-        encode_mp3(limited, mp3, mix, chapters, tags)
+        encode_mp3(limited, mp3, mix, chapters, tags, cover)
         final = measure_loudness(mp3)
         if _within(final, mix, MP3_TOLERANCE_LU, mix.true_peak_dbtp):
             return final

@@ -78,13 +78,3 @@ def make_cover(path: Path, *, show: str, listener_first_name: str, date: dt.date
     tmp.replace(path)
     return path
 
-
-def embed_cover(mp3: Path, image: Path) -> None:
-    """The cover as the MP3's front-cover picture (ID3 APIC), beside the chapters already in its tag."""
-    from mutagen.id3 import APIC, ID3, PictureType
-
-    tag = ID3(str(mp3))
-    tag.delall("APIC")
-    tag.add(APIC(encoding=3, mime="image/png", type=PictureType.COVER_FRONT, desc="Cover",
-                 data=Path(image).read_bytes()))
-    tag.save(str(mp3), v2_version=3)

@@ -10,8 +10,10 @@ from pathlib import Path
 from nightcast import __version__
 from nightcast.publish.chapters import podcasting20_chapters
 from nightcast.publish.episode_dir import write_text_atomic
-from nightcast.publish.cover import embed_cover, make_cover
+from nightcast.publish.cover import make_cover
+from nightcast.publish.page import write_page
 from nightcast.publish.transcript import srt, webvtt
+from nightcast.publish.waveform import draw_waveform
 from nightcast.schema import (BackendInfo, Chapter, EpisodeManifest, Loudness, PlayedTrack, Script, SpeechClip,
                               Timeline)
 
@@ -22,20 +24,29 @@ EPISODE_FILES = {
     "transcript_srt": "transcript.srt",
     "chapters": "chapters.json",
     "cover": "cover.png",
+    "waveform": "waveform.png",
+    "page": "index.html",
     "manifest": "episode.json",
 }
 
 
+def write_cover(episode_dir: Path, script: Script, listener_name: str, show: str) -> Path:
+    """Before mastering: the encoder embeds it in the MP3 (APIC) in the same pass as the chapters."""
+    return make_cover(Path(episode_dir) / EPISODE_FILES["cover"], show=show, listener_first_name=listener_name.split()[0],
+                      date=script.date, mood=script.segments[0].cue.mood)
+
+
 def write_episode_files(episode_dir: Path, *, script: Script, speech: list[SpeechClip], timeline: Timeline,
                         chapters: list[Chapter], loudness: Loudness, backends: dict[str, BackendInfo],
-                        timings: dict[str, float], listener_name: str, show: str,
-                        speaker_names: dict[str, str] | None = None) -> EpisodeManifest:
+                        timings: dict[str, float], listener_name: str, show: str, target_lufs: float,
+                        language: str = "en", speaker_names: dict[str, str] | None = None) -> EpisodeManifest:
     write_text_atomic(episode_dir / EPISODE_FILES["script"], script.model_dump_json(indent=2))
     write_text_atomic(episode_dir / EPISODE_FILES["transcript"], webvtt(script, speech, timeline))
     write_text_atomic(episode_dir / EPISODE_FILES["transcript_srt"], srt(script, speech, timeline, speaker_names))
-    cover = make_cover(episode_dir / EPISODE_FILES["cover"], show=show, listener_first_name=listener_name.split()[0],
-                       date=script.date, mood=script.segments[0].cue.mood)
-    embed_cover(episode_dir / EPISODE_FILES["audio"], cover)
+    draw_waveform(episode_dir / EPISODE_FILES["audio"], episode_dir / EPISODE_FILES["waveform"], chapters,
+                  target_lufs=target_lufs)
+    write_page(episode_dir, script=script, speech=speech, timeline=timeline, chapters=chapters, loudness=loudness,
+               files=EPISODE_FILES, listener=listener_name, show=show, language=language, speaker_names=speaker_names)
     write_text_atomic(episode_dir / EPISODE_FILES["chapters"], json.dumps(podcasting20_chapters(chapters), indent=2))
     manifest = EpisodeManifest(
         nightcast_version=__version__,
