@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from dataclasses import dataclass
 
 from generators.music.analysis import key_distance
 from generators.music.styles import style_for
@@ -20,43 +21,63 @@ from nightcast.schema import HistoryItem, ListenerProfile, TrackRef
 TEMPO_STEP = 0.06  # a 6 % tempo jump costs as much as one step on the Camelot wheel
 
 
-def taste_score(track: TrackRef, profile: ListenerProfile, genre_styles: dict[str, str],
-                memory: EpisodeMemory | None) -> float | None:
-    """How surely this track belongs in the listener's show; None when they asked to avoid it."""
-    if any(profile.avoids(text) for text in (track.artist, track.title, track.genre or "")):
-        return None
-    artist, title = track.artist.casefold(), track.title.casefold()
-    score = 0.0
-    plays = {(h.artist.casefold(), h.title.casefold()): h.plays for h in profile.history}
-    artist_plays = sum(p for (a, _), p in plays.items() if a == artist)
-    if (artist, title) in plays:
-        score += 3 + math.log1p(plays[(artist, title)])
-    elif artist_plays:
-        score += 2 + math.log1p(artist_plays) / 2
-    if artist in {a.casefold() for a in profile.favourite_artists}:
-        score += 2
-    if track.genre:
-        genre = track.genre.casefold()
-        if any(g.casefold() in genre or genre in g.casefold() for g in genre_styles):
-            score += 1.5
-        elif style_for(track.genre) in genre_styles.values():
-            score += 0.75
-    if memory is not None:
-        recent = {(s.artist or "").casefold(): (s.track or "").casefold() for e in memory.episodes for s in e.segments}
-        if recent.get(artist) == title:
+@dataclass(frozen=True)
+class Taste:
+    """What scoring a track needs from the profile and recent episodes, gathered once per episode
+    (a library can hold thousands of tracks)."""
+
+    profile: ListenerProfile
+    genre_styles: dict[str, str]  # favourite genre → its style family
+    plays: dict[tuple[str, str], int]  # (artist, title), casefolded → plays
+    artist_plays: dict[str, int]
+    favourites: frozenset[str]
+    recent: dict[str, str]  # artist featured in recent episodes → the track cited with them
+
+    @classmethod
+    def of(cls, profile: ListenerProfile, memory: EpisodeMemory | None) -> Taste:
+        plays = {(h.artist.casefold(), h.title.casefold()): h.plays for h in profile.history}
+        artist_plays: dict[str, int] = {}
+        for (artist, _), count in plays.items():
+            artist_plays[artist] = artist_plays.get(artist, 0) + count
+        recent = {} if memory is None else {
+            (s.artist or "").casefold(): (s.track or "").casefold() for e in memory.episodes for s in e.segments}
+        return cls(profile=profile,
+                   genre_styles={g: style_for(g) for g in profile.favourite_genres if not profile.avoids(g)},
+                   plays=plays, artist_plays=artist_plays,
+                   favourites=frozenset(a.casefold() for a in profile.favourite_artists), recent=recent)
+
+    def score(self, track: TrackRef) -> float | None:
+        """How surely this track belongs in the listener's show; None when they asked to avoid it."""
+        if any(self.profile.avoids(text) for text in (track.artist, track.title, track.genre or "")):
+            return None
+        artist, title = track.artist.casefold(), track.title.casefold()
+        score = 0.0
+        if (artist, title) in self.plays:
+            score += 3 + math.log1p(self.plays[(artist, title)])
+        elif self.artist_plays.get(artist):
+            score += 2 + math.log1p(self.artist_plays[artist]) / 2
+        if artist in self.favourites:
+            score += 2
+        if track.genre:
+            genre = track.genre.casefold()
+            if any(g.casefold() in genre or genre in g.casefold() for g in self.genre_styles):
+                score += 1.5
+            elif style_for(track.genre) in self.genre_styles.values():
+                score += 0.75
+        if self.recent.get(artist) == title:
             score -= 2.5
-        elif artist in recent:
+        elif artist in self.recent:
             score -= 0.5
-    return score
+        return score
 
 
 def choose_tracks(tracks: list[TrackRef], profile: ListenerProfile, count: int, rng: random.Random,
                   memory: EpisodeMemory | None = None) -> list[TrackRef]:
     """Up to `count` tracks, best fit first, one per artist while the library allows, in mixing order."""
-    genre_styles = {g: style_for(g) for g in profile.favourite_genres if not profile.avoids(g)}
+    taste = Taste.of(profile, memory)
     scored = []
     for track in tracks:
-        score = taste_score(track, profile, genre_styles, memory)
+        score = taste.score(track)
         if score is not None:
             scored.append((score + rng.random() * 0.3, track))  # a little day-to-day variety among equals
     scored.sort(key=lambda pair: -pair[0])
