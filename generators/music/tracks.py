@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from generators.music.fitting import BED_LUFS, EDGE_FADE_S
-from nightcast.audio import Clip, decode_audio, loudness_normalized
+from generators.music.fitting import fit_bed
+from nightcast.audio import Clip, decode_audio
 from nightcast.schema import MusicCue
 
 MIN_BRIDGE_S = 1.0
@@ -38,11 +38,7 @@ def lay_track(bridge: Clip, cue: MusicCue, track_at_s: float, duration_s: float)
     out[: head.shape[0]] += head
 
     if frames > at:
-        track = decode_audio(cue.track.path, rate, channels, max_s=(frames - at) / rate)
-        track = loudness_normalized(track, BED_LUFS).samples[: frames - at].copy()
-        edge = min(track.shape[0] // 2, round(EDGE_FADE_S * rate))
-        if edge:
-            track[:edge] *= np.linspace(0, 1, edge, dtype=np.float32)[:, None]
-            track[-edge:] *= np.linspace(1, 0, edge, dtype=np.float32)[:, None]
-        out[at: at + track.shape[0]] += track
+        played_s = (frames - at) / rate
+        track = fit_bed(decode_audio(cue.track.path, rate, channels, max_s=played_s), played_s, channels=channels)
+        out[at:] += track.samples[: frames - at]
     return Clip(out, rate)
