@@ -12,7 +12,7 @@ from pathlib import Path
 import jinja2
 
 from nightcast.publish.episode_dir import write_text_atomic
-from nightcast.publish.transcript import timed_sentences
+from nightcast.publish.transcript import labelled_sentences
 from nightcast.schema import Chapter, Loudness, Script, SpeechClip, Timeline
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("nightcast.publish", "assets"),
@@ -27,9 +27,6 @@ def clock(seconds: float) -> str:
 def render_page(*, script: Script, speech: list[SpeechClip], timeline: Timeline, chapters: list[Chapter],
                 loudness: Loudness, files: dict[str, str], listener: str, show: str, language: str = "en",
                 speaker_names: dict[str, str] | None = None) -> str:
-    sentences = timed_sentences(script, speech, timeline)
-    several = len({speaker for speaker, _ in sentences}) > 1
-    names = speaker_names or {}
     return _ENV.get_template("episode.html.j2").render(
         title=script.title, show=show, listener=listener, language=language.split("-")[0], files=files,
         duration=clock(timeline.duration_s),
@@ -38,7 +35,7 @@ def render_page(*, script: Script, speech: list[SpeechClip], timeline: Timeline,
                    "clock": clock(c.start_s)} for c in chapters],
         notes=[s.notes for s in script.segments if s.notes],
         cues=[{"start_s": round(t.start_s, 3), "end_s": round(t.end_s, 3), "text": t.text, "clock": clock(t.start_s),
-               "who": names.get(who, who) if several else ""} for who, t in sentences],
+               "who": who} for who, t in labelled_sentences(script, speech, timeline, speaker_names)],
     )
 
 

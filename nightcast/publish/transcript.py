@@ -38,12 +38,18 @@ def webvtt(script: Script, speech: list[SpeechClip], timeline: Timeline) -> str:
     return "\n".join(lines)
 
 
-def srt(script: Script, speech: list[SpeechClip], timeline: Timeline, names: dict[str, str] | None = None) -> str:
-    """SubRip: the same cues, the speaker's on-air name in front where there are two voices."""
+def labelled_sentences(script: Script, speech: list[SpeechClip], timeline: Timeline,
+                       names: dict[str, str] | None = None) -> list[tuple[str, TimedText]]:
+    """(who says it, sentence) for readers: the on-air name where two voices alternate, "" with one voice."""
     sentences = timed_sentences(script, speech, timeline)
     several = len({speaker for speaker, _ in sentences}) > 1
+    return [((names or {}).get(speaker, speaker) if several else "", sentence) for speaker, sentence in sentences]
+
+
+def srt(script: Script, speech: list[SpeechClip], timeline: Timeline, names: dict[str, str] | None = None) -> str:
+    """SubRip: the same cues, the speaker's on-air name in front where there are two voices."""
     blocks = []
-    for index, (speaker, sentence) in enumerate(sentences, start=1):
-        who = f"{(names or {}).get(speaker, speaker)}: " if several else ""
+    for index, (label, sentence) in enumerate(labelled_sentences(script, speech, timeline, names), start=1):
+        who = f"{label}: " if label else ""
         blocks.append(f"{index}\n{_stamp(sentence.start_s, ',')} --> {_stamp(sentence.end_s, ',')}\n{who}{sentence.text}\n")
     return "\n".join(blocks)
