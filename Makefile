@@ -2,7 +2,7 @@
 VENV := .venv
 PROFILE ?= profiles/maya.yaml
 
-.PHONY: demo test setup setup-test bench bench-writers bench-voices bench-music clean
+.PHONY: demo test setup setup-test bench bench-writers bench-voices bench-music bench-mix clean
 
 demo: setup
 	$(VENV)/bin/nightcast render $(PROFILE)
@@ -27,6 +27,9 @@ bench-voices: setup-test
 
 bench-music: setup-test
 	$(VENV)/bin/python bench/music_bench.py
+
+bench-mix: setup-test
+	$(VENV)/bin/python bench/mix_bench.py
 
 clean:
 	rm -rf outputs/*/ .pytest_cache

@@ -19,7 +19,7 @@ from generators.music import can_batch
 from nightcast.mix import plan_timeline
 from nightcast.progress import stage
 from nightcast.publish import building, chapters_for
-from nightcast.publish.files import EPISODE_FILES, write_cover, write_episode_files
+from nightcast.publish.files import episode_files, write_cover, write_episode_files
 from nightcast.schema import MusicClip, Script, Timeline
 from nightcast.settings import Settings
 
@@ -28,6 +28,7 @@ def render_music(job: RenderJob, script: Script, timeline: Timeline, work: Path)
     """Every bed, grouped by generator: one batched task for a generator that batches (MusicGen),
     mapped per-segment tasks for the others; all groups run concurrently."""
     groups: dict[str, list[int]] = {}
+    rate = job.template.mix.sample_rate
     for index, segment in enumerate(script.segments):
         groups.setdefault(job.generator_for(segment.cue), []).append(index)
     pending = []
@@ -35,9 +36,10 @@ def render_music(job: RenderJob, script: Script, timeline: Timeline, work: Path)
         cues = [script.segments[i].cue for i in indices]
         entries = [timeline.entries[i] for i in indices]
         if can_batch(generator, job.settings):
-            future = music_batch_task.submit(cues, entries, work, generator, indices[0], job.settings)
+            future = music_batch_task.submit(cues, entries, work, generator, indices[0], job.settings, rate)
         else:
-            future = music_task.map(cues, entries, unmapped(work), unmapped(generator), indices, unmapped(job.settings))
+            future = music_task.map(cues, entries, unmapped(work), unmapped(generator), indices, unmapped(job.settings),
+                                    unmapped(rate))
         pending.append((indices, future))
     clips: list[MusicClip | None] = [None] * len(script.segments)
     for indices, future in pending:
@@ -51,11 +53,11 @@ def render_episode(profile_path: str, template: str | None = None, out_dir: str 
                    date: dt.date | None = None, writer: str | None = None, voice: str | None = None,
                    music: str | None = None, writer_model: str | None = None, writer_url: str | None = None,
                    music_model: str | None = None, music_stems: str | None = None,
-                   music_library: str | None = None) -> str:
+                   music_library: str | None = None, audio_format: str | None = None) -> str:
     """Render one listener's episode; returns the finished episode directory."""
     settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music,
                                  writer_model=writer_model, writer_url=writer_url, music_model=music_model,
-                                 music_stems=music_stems, music_library=music_library)
+                                 music_stems=music_stems, music_library=music_library, audio_format=audio_format)
     job = prepare_render(profile_path, template, date, settings)
     mix = job.template.mix
     timings: dict[str, float] = {}
@@ -74,18 +76,19 @@ def render_episode(profile_path: str, template: str | None = None, out_dir: str 
         with stage("music", timings):
             music_clips = render_music(job, script, timeline, work)
         with stage("mix", timings):
-            mixed = mix_task(timeline, speech, music_clips, mix)
+            mixed = mix_task(timeline, speech, music_clips, mix, work / "mix.wav")
         chapters = chapters_for(script, timeline)
         tags = {"title": script.title, "artist": job.template.title, "album": f"nightcast: {job.profile.name}",
                 "date": job.date.isoformat(), "genre": "Podcast"}
+        files = episode_files(mix.format)
         cover = write_cover(build_dir, script, job.profile.name, job.template.title)
         with stage("master", timings):
-            loudness = master_task(mixed, work, build_dir / EPISODE_FILES["audio"], mix, chapters, tags, cover)
+            loudness = master_task(mixed, build_dir / files["audio"], mix, chapters, tags, cover)
         shutil.rmtree(work)
         write_episode_files(build_dir, script=script, speech=speech, timeline=timeline, chapters=chapters,
                             loudness=loudness, backends=describe_backends(job, script), timings=timings,
                             listener_name=job.profile.name, show=job.template.title, target_lufs=mix.target_lufs,
                             language=job.profile.locale,
-                            speaker_names={p.id: p.host_name for p in job.voices.values()})
+                            speaker_names={p.id: p.host_name for p in job.voices.values()}, files=files)
     publish_feed_task(job.episode_dir.parent, job.profile, job.settings.public_url)
     return str(job.episode_dir)

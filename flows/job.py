@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from nightcast.errors import InputError, NightcastError
 from nightcast.loading import load_profile, load_template
-from nightcast.schema import BackendInfo, EpisodeTemplate, ListenerProfile, MusicCue, Script
+from nightcast.schema import BackendInfo, EpisodeTemplate, ListenerProfile, MixSettings, MusicCue, Script
 from nightcast.settings import Settings
 from voices.presets import VoicePreset, load_preset
 
@@ -89,6 +89,15 @@ def target_duration_s(template: EpisodeTemplate, profile: ListenerProfile) -> fl
     return template.target_duration_s
 
 
+def with_audio_format(template: EpisodeTemplate, audio_format: str) -> EpisodeTemplate:
+    """The template with another output format; the chain's sample rate follows it (opus is 48 kHz)
+    unless the template chose a rate the new format can also take."""
+    settings = template.mix.model_dump(exclude_unset=True)
+    if audio_format == "opus" and settings.get("sample_rate") != 48000:
+        settings.pop("sample_rate", None)
+    return template.model_copy(update={"mix": MixSettings(**{**settings, "format": audio_format})})
+
+
 def prepare_render(profile_path: str | Path, template_name: str | None, date: str | dt.date | None,
                    settings: Settings) -> RenderJob:
     from generators.music import GENERATORS
@@ -107,6 +116,8 @@ def prepare_render(profile_path: str | Path, template_name: str | None, date: st
         if exc.source is None:  # the name came from the profile or the command line: point there
             raise InputError(exc.reason, source=profile_path, field=exc.field) from None
         raise
+    if settings.audio_format and settings.audio_format != template.mix.format:
+        template = with_audio_format(template, settings.audio_format)
     when = parse_date(date, profile)
     music = settings.music or template.music_backend
     generators = {music} if settings.music else {music, *(s.music for s in template.slots if s.music)}

@@ -18,7 +18,8 @@ from generators.script import CoHost, write_script
 from nightcast.mix import master_episode, mix_episode
 from nightcast.publish.feed import write_feed
 from nightcast.settings import Settings
-from nightcast.schema import (Chapter, EpisodeTemplate, ListenerProfile, Loudness, MixSettings, MusicClip, MusicCue,
+from nightcast.schema import (Chapter, EpisodeTemplate, ListenerProfile, Loudness, MixedAudio, MixSettings, MusicClip,
+                              MusicCue,
                               Script, Segment, SpeechClip, Timeline, TimelineEntry)
 from voices import speak_segment
 from voices.cache import SpeechCache
@@ -46,28 +47,29 @@ def speak_task(segment: Segment, voices: dict[str, VoicePreset], out_dir: Path, 
 
 @task(name="make-music", cache_policy=NO_CACHE, retries=1, task_run_name="music-{entry.segment_id}")
 def music_task(cue: MusicCue, entry: TimelineEntry, out_dir: Path, generator: str, seed: int,
-               settings: Settings) -> MusicClip:
+               settings: Settings, sample_rate: int | None = None) -> MusicClip:
     return make_music(cue, entry.music_s, entry.segment_id, out_dir, generator=generator, seed=seed, settings=settings,
-                      track_at_s=entry.track_offset_s)
+                      track_at_s=entry.track_offset_s, sample_rate=sample_rate)
 
 
 @task(name="make-music-batch", cache_policy=NO_CACHE, retries=1, task_run_name="music-batch-{generator}")
 def music_batch_task(cues: list[MusicCue], entries: list[TimelineEntry], out_dir: Path, generator: str, seed: int,
-                     settings: Settings) -> list[MusicClip]:
+                     settings: Settings, sample_rate: int | None = None) -> list[MusicClip]:
     return make_music_batch(cues, [e.music_s for e in entries], [e.segment_id for e in entries], out_dir,
                             generator=generator, seed=seed, settings=settings,
-                            track_at_s=[e.track_offset_s for e in entries])
+                            track_at_s=[e.track_offset_s for e in entries], sample_rate=sample_rate)
 
 
 @task(name="mix", cache_policy=NO_CACHE)
-def mix_task(timeline: Timeline, speech: list[SpeechClip], music: list[MusicClip], mix: MixSettings):
-    return mix_episode(timeline, speech, music, mix)
+def mix_task(timeline: Timeline, speech: list[SpeechClip], music: list[MusicClip], mix: MixSettings,
+             out_wav: Path) -> MixedAudio:
+    return mix_episode(timeline, speech, music, mix, out_wav)
 
 
 @task(name="master", cache_policy=NO_CACHE)
-def master_task(mixed, work_dir: Path, mp3: Path, mix: MixSettings, chapters: list[Chapter],
+def master_task(mixed: MixedAudio, out: Path, mix: MixSettings, chapters: list[Chapter],
                 tags: dict[str, str], cover: Path | None = None) -> Loudness:
-    return master_episode(mixed, work_dir, mp3, mix, chapters, tags, cover)
+    return master_episode(mixed, out, mix, chapters, tags, cover)
 
 
 @task(name="publish-feed", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)

@@ -45,6 +45,7 @@ def render(
     music_model: Annotated[Optional[str], typer.Option("--music-model", help="musicgen: a local MusicGen checkpoint directory.")] = None,
     stems: Annotated[Optional[Path], typer.Option("--stems", help="stems: a folder of drums/bass/other/vocals files.")] = None,
     library: Annotated[Optional[Path], typer.Option("--library", help="The listener's own audio files: pick slots play tracks from it.")] = None,
+    audio_format: Annotated[Optional[str], typer.Option("--format", help="Episode file: mp3 (default), m4a (AAC) or opus.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
     """Render an episode through the Prefect flow and print where it is."""
@@ -53,7 +54,7 @@ def render(
     try:
         settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music,
                                      writer_model=writer_model, writer_url=writer_url, music_model=music_model,
-                                     music_stems=stems, music_library=library)
+                                     music_stems=stems, music_library=library, audio_format=audio_format)
         job = prepare_render(profile, template, date, settings)
     except InputError as exc:
         _fail_input(exc)
@@ -70,7 +71,8 @@ def render(
                                          writer_model=settings.writer_model, writer_url=settings.writer_url,
                                          music_model=settings.music_model,
                                          music_stems=str(settings.music_stems) if settings.music_stems else None,
-                                         music_library=str(settings.music_library) if settings.music_library else None)
+                                         music_library=str(settings.music_library) if settings.music_library else None,
+                                         audio_format=settings.audio_format)
         except InputError as exc:
             _fail_input(exc)
         except NightcastError as exc:
@@ -81,7 +83,7 @@ def render(
     out.print(f"[green]✓[/] {data['title']}: {data['duration_s'] / 60:.1f} min, "
               f"{loud['integrated_lufs']:.1f} LUFS, {loud['true_peak_dbtp']:.1f} dBTP")
     _print_writing(data)
-    out.print(f"episode: {Path(episode_dir) / 'episode.mp3'}", highlight=False)
+    out.print(f"episode: {Path(episode_dir) / data['files']['audio']}", highlight=False)
     out.print(f"feed:    {Path(episode_dir).parent / 'feed.xml'}", highlight=False)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -115,24 +115,47 @@ class Slot(Strict):
     music: Name | None = Field(default=None, description="Music generator for this slot; else the template's music_backend.")
 
 
+AudioFormat = Literal["mp3", "m4a", "opus"]
+DEFAULT_BITRATE_KBPS = {"mp3": 128, "m4a": 128, "opus": 96}
+
+
 class MixSettings(Strict):
     pre_roll_s: float = Field(default=3.0, ge=0, le=20, description="Music alone before the DJ talks.")
     crossfade_s: float = Field(default=2.5, ge=0, le=10)
     duck_db: float = Field(default=-14.0, le=0, ge=-40, description="Music gain under speech.")
     duck_attack_ms: float = Field(default=120, ge=1, le=2000)
+    duck_hold_ms: float = Field(default=350, ge=0, le=3000,
+                                description="How long the music stays down after the voice stops (bridges sentence pauses).")
     duck_release_ms: float = Field(default=600, ge=1, le=5000)
     min_music_s: float = Field(default=4.0, ge=0, description="Shortest music-in-the-clear a slot may get.")
     talk_over_s: float = Field(default=6.0, ge=0, le=30, description="How far the DJ talks over a library track's intro.")
     target_lufs: float = Field(default=-16.0, ge=-30, le=-8)
     true_peak_dbtp: float = Field(default=-1.0, ge=-6, le=0)
-    mp3_bitrate_kbps: int = Field(default=128, ge=64, le=320)
-    sample_rate: int = 44100
+    format: AudioFormat = Field(default="mp3", description="Episode file: mp3, m4a (AAC) or opus.")
+    bitrate_kbps: int | None = Field(default=None, ge=32, le=320,
+                                     description="Encoder bitrate; by default 128 for mp3 and m4a, 96 for opus.")
+    sample_rate: int | None = Field(default=None, description="44100 or 48000, the whole chain; opus is 48000 only.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rate_for_format(cls, data):
+        if isinstance(data, dict) and data.get("sample_rate") is None:
+            data = {**data, "sample_rate": 48000 if data.get("format") == "opus" else 44100}
+        return data
 
     @model_validator(mode="after")
-    def _preroll_covers_crossfade(self) -> MixSettings:
+    def _consistent(self) -> MixSettings:
         if self.pre_roll_s < self.crossfade_s:
             raise ValueError("pre_roll_s must be at least crossfade_s so speech never starts inside a crossfade")
+        if self.sample_rate not in (44100, 48000):
+            raise ValueError(f"sample_rate must be 44100 or 48000, not {self.sample_rate}")
+        if self.format == "opus" and self.sample_rate != 48000:
+            raise ValueError("opus is 48 kHz only: set sample_rate: 48000, or leave it out")
         return self
+
+    @property
+    def bitrate(self) -> int:
+        return self.bitrate_kbps or DEFAULT_BITRATE_KBPS[self.format]
 
 
 class EpisodeTemplate(Strict):
@@ -325,6 +348,7 @@ class TimelineEntry(Strict):
     speech_end_s: float
     end_s: float  # where the next segment starts (its crossfade begins)
     music_s: float  # length of the music clip to generate, crossfade tail included
+    crossfade_s: float = 0.0  # equal-power crossfade into the next segment, whole beats of this bed
     track_start_s: float | None = None  # where a library track enters (on the bridge's bar line)
 
     @property
@@ -336,6 +360,15 @@ class TimelineEntry(Strict):
 class Timeline(Strict):
     entries: list[TimelineEntry]
     duration_s: float
+
+
+class MixedAudio(Strict):
+    """The unmastered mix, streamed to a float WAV (an hour of stereo is too big to pass around in memory)."""
+
+    path: str
+    sample_rate: int
+    duration_s: float
+    peak: float  # largest absolute sample: a silent mix is refused before mastering
 
 
 class MusicClip(Strict):

@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     music_library: Path | None = Field(
         default=None, description="The listener's own audio files: pick slots play tracks from it. A folder named "
                                   "after a listener id inside it is that listener's library.")
+    audio_format: Literal["mp3", "m4a", "opus"] | None = Field(
+        default=None, description="Episode file format, overriding the template's (opus runs the chain at 48 kHz).")
     voice: str | None = None  # None: the profile's preset
 
     @classmethod

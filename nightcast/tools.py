@@ -59,6 +59,23 @@ def run(cmd: list[str], what: str) -> subprocess.CompletedProcess:
     return proc
 
 
+def run_piped(first: list[str], second: list[str], what: str) -> None:
+    """first | second, as two processes: on two cores a limiter and an encoder run side by side."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as err1, tempfile.TemporaryFile() as err2:
+        producer = subprocess.Popen(first, stdout=subprocess.PIPE, stderr=err1)
+        consumer = subprocess.Popen(second, stdin=producer.stdout, stdout=subprocess.DEVNULL, stderr=err2)
+        producer.stdout.close()  # the consumer owns the pipe now: a dead consumer stops the producer
+        consumer.wait()
+        producer.wait()
+        for proc, err in ((producer, err1), (consumer, err2)):
+            if proc.returncode != 0:
+                err.seek(0)
+                tail = err.read().decode(errors="replace").strip().splitlines()[-3:]
+                raise RuntimeError(f"{what} failed (exit {proc.returncode}): {' | '.join(tail)}")
+
+
 def version_of(binary: str) -> str:
     try:
         out = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout

@@ -12,6 +12,10 @@ command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v fluidsynth >/dev/null || missing+=(fluidsynth)
 ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || missing+=(fluid-soundfont-gm)
+case ",${1:-}," in *,test,*)  # the episode page is tested in a real browser
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver) ;;
+esac
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${missing[*]} (apt-get)"

@@ -5,16 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nightcast.errors import InputError, UnknownNameError
 from nightcast.loading import parse_model, read_yaml
 from nightcast.schema import Name
 
-# Only these pedalboard plugins may appear in a preset's chain; kwargs pass straight through.
+# Only these may appear in a preset's chain: pedalboard plugins, and our DeEsser (pedalboard has
+# none); kwargs pass straight through.
 ALLOWED_EFFECTS = {
     "HighpassFilter", "LowpassFilter", "HighShelfFilter", "LowShelfFilter", "PeakFilter",
-    "Compressor", "Gain", "Limiter", "NoiseGate", "Reverb",
+    "Compressor", "Gain", "Limiter", "NoiseGate", "Reverb", "DeEsser",
 }
 
 
@@ -69,8 +71,31 @@ def load_preset(name: str, presets_dir: Path) -> VoicePreset:
     return preset
 
 
-def effect_chain(preset: VoicePreset) -> Any:
+class SpeechChain:
+    """The preset's effects in order: runs of pedalboard plugins as one Pedalboard, our own stages between."""
+
+    def __init__(self, stages: list[Any]):
+        self.stages = stages
+
+    def __call__(self, samples: np.ndarray, sample_rate: float) -> np.ndarray:
+        for stage in self.stages:
+            samples = stage(samples, sample_rate)
+        return samples
+
+
+def effect_chain(preset: VoicePreset) -> SpeechChain:
     import pedalboard
 
-    chain = [pedalboard.PitchShift(semitones=preset.pitch_semitones)] if preset.pitch_semitones else []
-    return pedalboard.Pedalboard(chain + [getattr(pedalboard, e.type)(**e.params) for e in preset.effects])
+    from voices.deesser import DeEsser
+
+    stages: list[Any] = []
+    plugins = [pedalboard.PitchShift(semitones=preset.pitch_semitones)] if preset.pitch_semitones else []
+    for effect in preset.effects:
+        if effect.type == "DeEsser":
+            stages += [pedalboard.Pedalboard(plugins)] if plugins else []
+            stages.append(DeEsser(**effect.params))
+            plugins = []
+        else:
+            plugins.append(getattr(pedalboard, effect.type)(**effect.params))
+    stages += [pedalboard.Pedalboard(plugins)] if plugins else []
+    return SpeechChain(stages)

@@ -29,27 +29,31 @@ def can_batch(generator: str, settings: Settings | None = None) -> bool:
     return hasattr(load_generator(generator, settings), "generate_many")
 
 
-def _publish(clip: Clip, segment_id: str, out_dir: Path, generator: str) -> MusicClip:
+def _publish(clip: Clip, segment_id: str, out_dir: Path, generator: str, sample_rate: int | None) -> MusicClip:
     if clip.is_silent():
         raise StageError(f"{generator} produced silence for segment {segment_id}")
+    if sample_rate:  # the chain's one rate (44.1 or 48 kHz), converted once, here, not again at mix time
+        clip = clip.resampled(sample_rate)
     path = write_clip(clip, Path(out_dir) / f"music-{segment_id}.wav")
     return MusicClip(segment_id=segment_id, path=str(path), sample_rate=clip.sample_rate, duration_s=clip.duration_s,
                      generator=generator)
 
 
 def make_music(cue: MusicCue, duration_s: float, segment_id: str, out_dir: Path, *, generator: str, seed: int = 0,
-               settings: Settings | None = None, track_at_s: float | None = None) -> MusicClip:
+               settings: Settings | None = None, track_at_s: float | None = None,
+               sample_rate: int | None = None) -> MusicClip:
     """Music stage entry: render one segment's bed (pre-roll + under speech + in the clear + crossfade).
 
     With `track_at_s` (a cue that plays a library track), the generator makes only the bridge, and
     the track enters at that offset."""
     return make_music_batch([cue], [duration_s], [segment_id], out_dir, generator=generator, seed=seed,
-                            settings=settings, track_at_s=[track_at_s])[0]
+                            settings=settings, track_at_s=[track_at_s], sample_rate=sample_rate)[0]
 
 
 def make_music_batch(cues: list[MusicCue], durations_s: list[float], segment_ids: list[str], out_dir: Path, *,
                      generator: str, seed: int = 0, settings: Settings | None = None,
-                     track_at_s: list[float | None] | None = None) -> list[MusicClip]:
+                     track_at_s: list[float | None] | None = None,
+                     sample_rate: int | None = None) -> list[MusicClip]:
     """Many beds from one generator at once: batched where the generator can (MusicGen on a GPU)."""
     backend = load_generator(generator, settings)
     entries = track_at_s or [None] * len(cues)
@@ -61,4 +65,4 @@ def make_music_batch(cues: list[MusicCue], durations_s: list[float], segment_ids
         clips = [backend.generate(cue, d, seed=seed + i) for i, (cue, d) in enumerate(zip(cues, lengths))]
     clips = [lay_track(clip, cue, at, d) if play else clip
              for clip, cue, at, d, play in zip(clips, cues, entries, durations_s, plays)]
-    return [_publish(clip, sid, out_dir, generator) for clip, sid in zip(clips, segment_ids)]
+    return [_publish(clip, sid, out_dir, generator, sample_rate) for clip, sid in zip(clips, segment_ids)]

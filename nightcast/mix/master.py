@@ -1,31 +1,40 @@
 """Master to the podcast loudness spec and encode, checked by the same meter listeners' apps trust.
 
-−16 LUFS integrated, true peak ≤ −1 dBTP (Apple Podcasts; BS.1770 / EBU R128 measurement).
-Gain comes from pyloudnorm; ffmpeg's alimiter runs at 4× the sample rate so inter-sample peaks are
-caught (a true-peak limiter), and the limited audio is measured in the same pass until it sits on
-target. The MP3 is encoded once, then measured again with ebur128: that is what the manifest reports.
+−16 LUFS integrated (from config), true peak ≤ −1 dBTP (Apple Podcasts; BS.1770 / EBU R128).
+One ffmpeg pass per try: gain, a lookahead limiter at 4× the sample rate (so inter-sample peaks are
+caught: a true-peak limiter), then straight into the encoder with chapters, tags and cover; no
+mastered WAV in between. The encoded file is measured with ebur128 and the gain corrected until it
+sits on target: what the manifest reports is what the listener's file measures.
+
+Formats: MP3 (ID3v2.3 CHAP/CTOC + APIC), M4A/AAC (QuickTime chapters + covr, faststart for
+streaming) and Opus in Ogg (48 kHz; Vorbis-comment chapters, cover as METADATA_BLOCK_PICTURE).
 """
 
 from __future__ import annotations
 
+import base64
+import logging
 import os
 import re
 from pathlib import Path
 
-import pyloudnorm
-
-from nightcast.audio import Clip, db_to_gain, write_clip
+from nightcast.audio import db_to_gain
 from nightcast.errors import StageError
-from nightcast.schema import Chapter, Loudness, MixSettings
-from nightcast.tools import ffmpeg, run
+from nightcast.schema import Chapter, Loudness, MixedAudio, MixSettings
+from nightcast.tools import ffmpeg, run, run_piped
 
 OVERSAMPLE = 4
 LOUDNESS_TOLERANCE_LU = 0.5
-MP3_TOLERANCE_LU = 0.3  # aim inside the spec's ±0.5 so a re-measure elsewhere still passes
-PEAK_MARGIN_DB = 0.5  # limiter ceiling below the spec: lossy encoding adds a little overshoot
+FINAL_TOLERANCE_LU = 0.3  # aim inside the spec's ±0.5 so a re-measure elsewhere still passes
+# Limiter ceiling below the spec: lossy codecs overshoot the limited peaks (AAC the most), first guesses.
+PEAK_MARGIN_DB = {"mp3": 0.5, "m4a": 3.2, "opus": 1.5}
 MAX_PASSES = 5
-# Joint-stereo CBR MP3 reads ~0.3-0.5 LU quieter than its source; the loop corrects the rest.
-ENCODER_LOSS_PRIOR_LU = 0.4
+# Encoded files read a little off the limited audio (joint-stereo MP3 quieter, Opus louder); first guesses,
+# corrected by measurement.
+ENCODER_LOSS_PRIOR_LU = {"mp3": 0.4, "m4a": 0.1, "opus": -0.2}
+LIMITER_LOSS_PRIOR_LU = 0.2
+
+log = logging.getLogger(__name__)
 
 
 def _ebur128_summary(stderr: str, keys: tuple[str, ...], what: str) -> dict[str, float]:
@@ -45,15 +54,11 @@ def measure_loudness(path: str | Path) -> Loudness:
     return Loudness(integrated_lufs=value["I"], loudness_range_lu=value["LRA"], true_peak_dbtp=value["Peak"])
 
 
-def limit(wav: Path, out_wav: Path, gain_db: float, ceiling_dbtp: float, sample_rate: int) -> float:
-    """Gain, then a lookahead limiter at 4x the sample rate (catches inter-sample peaks); returns the
-    integrated loudness, measured in the same pass (true peak is measured once, on the final MP3)."""
-    limiter = f"alimiter=limit={db_to_gain(ceiling_dbtp):.5f}:attack=5:release=80:level=false"
-    chain = (f"volume={gain_db:.3f}dB,aresample={sample_rate * OVERSAMPLE}:resampler=soxr,{limiter},"
-             f"aresample={sample_rate}:resampler=soxr,ebur128")
-    proc = run([ffmpeg(), "-hide_banner", "-nostats", "-y", "-i", str(wav), "-af", chain, "-c:a", "pcm_f32le",
-                str(out_wav)], "limiter")
-    return _ebur128_summary(proc.stderr, ("I",), str(out_wav))["I"]
+def integrated_loudness(path: str | Path) -> float:
+    """Integrated loudness only (no true-peak oversampling): a quick streaming read of a long WAV."""
+    proc = run([ffmpeg(), "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128", "-f", "null", "-"],
+               "ebur128 measurement")
+    return _ebur128_summary(proc.stderr, ("I",), str(path))["I"]
 
 
 def _ffmetadata(chapters: list[Chapter], tags: dict[str, str]) -> str:
@@ -67,50 +72,82 @@ def _ffmetadata(chapters: list[Chapter], tags: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def encode_mp3(wav: Path, mp3: Path, mix: MixSettings, chapters: list[Chapter], tags: dict[str, str],
-               cover: Path | None = None) -> None:
-    """MP3 with ID3v2 tags, chapters (CHAP/CTOC, in order) and the cover (APIC), written atomically."""
-    meta = wav.with_suffix(".ffmeta")
+def _encoder_args(mix: MixSettings, has_cover: bool) -> list[str]:
+    picture = ["-map", "2:v", "-c:v", "copy", "-disposition:v", "attached_pic"] if has_cover else []
+    bitrate = ["-b:a", f"{mix.bitrate}k", "-ar", str(mix.sample_rate)]
+    if mix.format == "mp3":
+        return [*picture, *(["-metadata:s:v", "title=Cover", "-metadata:s:v", "comment=Cover (front)"] if has_cover else []),
+                "-c:a", "libmp3lame", *bitrate, "-id3v2_version", "3", "-write_xing", "1"]
+    if mix.format == "m4a":
+        return [*picture, "-c:a", "aac", *bitrate, "-movflags", "+faststart"]
+    return ["-c:a", "libopus", *bitrate, "-application", "audio"]  # Ogg takes the cover afterwards (mutagen)
+
+
+def _embed_opus_cover(path: Path, cover: Path) -> None:
+    from mutagen.flac import Picture
+    from mutagen.oggopus import OggOpus
+
+    picture = Picture()
+    picture.type, picture.mime, picture.desc = 3, "image/png", "Cover (front)"
+    picture.data = cover.read_bytes()
+    audio = OggOpus(str(path))
+    audio["metadata_block_picture"] = [base64.b64encode(picture.write()).decode("ascii")]
+    audio.save()
+
+
+def limit_and_encode(mixed: MixedAudio, out: Path, gain_db: float, ceiling_dbtp: float, mix: MixSettings,
+                     chapters: list[Chapter], tags: dict[str, str], cover: Path | None) -> None:
+    """One pass: gain → 4× oversampled limiter | encoder (with chapters, tags, cover), written atomically.
+    Two processes joined by a pipe, so the limiter and the (single-threaded) encoder share the cores."""
+    out = Path(out)
+    meta = out.with_name(f".{out.name}.ffmeta")
     meta.write_text(_ffmetadata(chapters, tags), encoding="utf-8")
-    tmp = mp3.with_name(f".{mp3.name}.{os.getpid()}.tmp.mp3")
-    picture = ["-map", "2:v", "-c:v", "copy", "-disposition:v", "attached_pic",
-               "-metadata:s:v", "title=Cover", "-metadata:s:v", "comment=Cover (front)"] if cover else []
-    run([ffmpeg(), "-hide_banner", "-y", "-i", str(wav), "-i", str(meta), *(["-i", str(cover)] if cover else []),
-         "-map", "0:a", *picture, "-map_metadata", "1", "-map_chapters", "1", "-c:a", "libmp3lame",
-         "-b:a", f"{mix.mp3_bitrate_kbps}k", "-ar", str(mix.sample_rate),
-         "-id3v2_version", "3", "-write_xing", "1", str(tmp)], "mp3 encode")
-    os.replace(tmp, mp3)
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")
+    limiter = f"alimiter=limit={db_to_gain(ceiling_dbtp):.5f}:attack=5:release=80:level=false"
+    chain = (f"volume={gain_db:.3f}dB,aresample={mixed.sample_rate * OVERSAMPLE}:resampler=soxr,{limiter},"
+             f"aresample={mix.sample_rate}:resampler=soxr")
+    limit = [ffmpeg(), "-hide_banner", "-nostats", "-i", mixed.path, "-af", chain, "-f", "f32le", "-"]
+    use_ffmpeg_cover = cover is not None and mix.format != "opus"
+    encode = [ffmpeg(), "-hide_banner", "-nostats", "-y", "-f", "f32le", "-ar", str(mix.sample_rate), "-ac", "2",
+              "-i", "-", "-i", str(meta), *(["-i", str(cover)] if use_ffmpeg_cover else []), "-map", "0:a",
+              "-map_metadata", "1", "-map_chapters", "1", *_encoder_args(mix, use_ffmpeg_cover), str(tmp)]
+    try:
+        run_piped(limit, encode, f"{mix.format} master")
+        if cover is not None and mix.format == "opus":
+            _embed_opus_cover(tmp, cover)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+        meta.unlink(missing_ok=True)
 
 
-def _within(measured: Loudness, mix: MixSettings, tolerance_lu: float, ceiling_dbtp: float) -> bool:
-    return abs(measured.integrated_lufs - mix.target_lufs) <= tolerance_lu and measured.true_peak_dbtp <= ceiling_dbtp
+def _within(measured: Loudness, mix: MixSettings, tolerance_lu: float) -> bool:
+    return (round(abs(measured.integrated_lufs - mix.target_lufs), 2) <= tolerance_lu
+            and measured.true_peak_dbtp <= mix.true_peak_dbtp)
 
 
-def master_episode(mix_clip: Clip, work_dir: Path, mp3: Path, mix: MixSettings,
-                   chapters: list[Chapter], tags: dict[str, str], cover: Path | None = None) -> Loudness:
-    """Master stage entry: mix → mastered MP3 at the loudness target; returns what ebur128 measured on the MP3."""
-    if mix_clip.is_silent():
+def master_episode(mixed: MixedAudio, out: Path, mix: MixSettings, chapters: list[Chapter],
+                   tags: dict[str, str], cover: Path | None = None) -> Loudness:
+    """Master stage entry: mix → mastered, tagged episode file at the loudness target; returns what
+    ebur128 measured on that file."""
+    if mixed.peak < 1e-4:
         raise StageError("the mix is silent; refusing to master it")
-    work_dir = Path(work_dir)
-    wav, limited = write_clip(mix_clip, work_dir / "mix.wav"), work_dir / "mastered.wav"
-    gain_db = mix.target_lufs - pyloudnorm.Meter(mix_clip.sample_rate).integrated_loudness(mix_clip.samples)
-    ceiling = mix.true_peak_dbtp - PEAK_MARGIN_DB
-    encoder_loss_lu = ENCODER_LOSS_PRIOR_LU
-    for _ in range(MAX_PASSES):
-        wav_target = mix.target_lufs + encoder_loss_lu
-        limited_lufs = limit(wav, limited, gain_db, ceiling, mix.sample_rate)
-        if abs(limited_lufs - wav_target) > 0.15:
-            gain_db += wav_target - limited_lufs  # the limiter ate some loudness
-            continue
-        encode_mp3(limited, mp3, mix, chapters, tags, cover)
-        final = measure_loudness(mp3)
-        if _within(final, mix, MP3_TOLERANCE_LU, mix.true_peak_dbtp):
+    mix_lufs = integrated_loudness(mixed.path)
+    gain_db = mix.target_lufs - mix_lufs + LIMITER_LOSS_PRIOR_LU + ENCODER_LOSS_PRIOR_LU[mix.format]
+    ceiling = mix.true_peak_dbtp - PEAK_MARGIN_DB[mix.format]
+    for attempt in range(1, MAX_PASSES + 1):
+        limit_and_encode(mixed, out, gain_db, ceiling, mix, chapters, tags, cover)
+        final = measure_loudness(out)
+        log.info("master pass %d: gain %+.2f dB, ceiling %.2f dBTP → %s at %.2f LUFS, %.2f dBTP", attempt, gain_db,
+                 ceiling, mix.format, final.integrated_lufs, final.true_peak_dbtp)
+        if _within(final, mix, FINAL_TOLERANCE_LU):
             return final
-        encoder_loss_lu += mix.target_lufs - final.integrated_lufs
         gain_db += mix.target_lufs - final.integrated_lufs
         if final.true_peak_dbtp > mix.true_peak_dbtp:
             ceiling -= final.true_peak_dbtp - mix.true_peak_dbtp + 0.2
+    Path(out).unlink(missing_ok=True)  # never leave an off-spec episode where a finished one belongs
     raise StageError(
-        f"mastering missed the target after {MAX_PASSES} passes: last limited pass {limited_lufs:.1f} LUFS "
-        f"(want {mix.target_lufs:.1f} ± {LOUDNESS_TOLERANCE_LU} LUFS, ≤ {mix.true_peak_dbtp:.1f} dBTP)"
+        f"mastering missed the target after {MAX_PASSES} passes: last {final.integrated_lufs:.1f} LUFS, "
+        f"{final.true_peak_dbtp:.1f} dBTP (want {mix.target_lufs:.1f} ± {LOUDNESS_TOLERANCE_LU} LUFS, "
+        f"≤ {mix.true_peak_dbtp:.1f} dBTP)"
     )

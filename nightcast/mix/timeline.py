@@ -4,6 +4,10 @@ Each segment: music alone (pre-roll) → DJ over the ducked bed → music in the
 into the next segment's bed. Music-in-the-clear absorbs the difference between what the voice
 actually took and the format's target, within [min_music_s, 2.5 × the slot's nominal].
 
+Beat-aware: a generated bed (at its cue's tempo, downbeat at 0) ends on one of its bar lines, and the
+crossfade into the next bed is a whole number of its beats, so the incoming downbeat lands on the
+outgoing bar line and the fade never smears two grids against each other.
+
 A segment that plays a library track: the track enters while the DJ is still talking (up to
 talk_over_s before the speech ends), with its first downbeat on a bar line of the bridge bed, and
 the segment ends on one of the track's own bar lines, never past the track's end.
@@ -27,17 +31,23 @@ def plan_timeline(script: Script, speech: list[SpeechClip], mix: MixSettings, ta
     clear = [min(max(n * scale, mix.min_music_s), max(n * 2.5, mix.min_music_s)) for n in nominal]
 
     entries: list[TimelineEntry] = []
-    cursor = 0.0
+    cursor = planned_end = 0.0
     last = len(script.segments) - 1
     for index, (segment, spoken, music) in enumerate(zip(script.segments, speech_s, clear)):
         speech_start = cursor + mix.pre_roll_s
-        end = speech_start + spoken + music
-        tail = 0.0 if index == last else mix.crossfade_s
+        planned_end += mix.pre_roll_s + spoken + music
+        outgoing_bpm = segment.cue.track.bpm if segment.cue.track and segment.cue.track.bpm else segment.cue.bpm
+        tail = 0.0 if index == last else beat_crossfade_s(outgoing_bpm, mix.crossfade_s)
         track_start = None
         if segment.cue.track is not None:
-            track_at, played = place_track(segment.cue, mix.pre_roll_s, spoken, music, tail, mix)
+            clear_s = max(mix.min_music_s, planned_end - speech_start - spoken)
+            track_at, played = place_track(segment.cue, mix.pre_roll_s, spoken, clear_s, tail, mix)
             track_start = cursor + track_at
             end = track_start + played
+        else:
+            # Snap the running plan, not each length, so the rounding never adds up over an episode.
+            end = cursor + on_bar_line(planned_end - cursor, segment.cue.bpm,
+                                       earliest_s=mix.pre_roll_s + spoken + min(music, mix.min_music_s))
         entries.append(
             TimelineEntry(
                 segment_id=segment.id,
@@ -46,11 +56,25 @@ def plan_timeline(script: Script, speech: list[SpeechClip], mix: MixSettings, ta
                 speech_end_s=round(speech_start + spoken, 4),
                 end_s=round(end, 4),
                 music_s=round(end - cursor + tail, 4),
+                crossfade_s=round(tail, 4),
                 track_start_s=None if track_start is None else round(track_start, 4),
             )
         )
         cursor = end
     return Timeline(entries=entries, duration_s=round(cursor, 4))
+
+
+def beat_crossfade_s(bpm: float, longest_s: float) -> float:
+    """Whole beats of the outgoing bed, as many as fit in longest_s (one beat at least, if it fits)."""
+    beat = 60.0 / bpm
+    return math.floor(longest_s / beat) * beat if longest_s >= beat else longest_s
+
+
+def on_bar_line(length_s: float, bpm: float, earliest_s: float) -> float:
+    """The bar line of a bed (at bpm, downbeat at 0) nearest length_s, not before earliest_s: the next
+    bed's first downbeat then lands on this bed's bar line, so the crossfade stays in time."""
+    bar = 240.0 / bpm
+    return max(round(length_s / bar), math.ceil(earliest_s / bar - 1e-9)) * bar
 
 
 def place_track(cue: MusicCue, pre_roll_s: float, spoken_s: float, clear_s: float, tail_s: float,

@@ -17,6 +17,11 @@ from nightcast.publish.waveform import draw_waveform
 from nightcast.schema import (BackendInfo, Chapter, EpisodeManifest, Loudness, PlayedTrack, Script, SpeechClip,
                               Timeline)
 
+def episode_files(audio_format: str = "mp3") -> dict[str, str]:
+    """The episode directory's file names; the audio's extension follows the format (mp3, m4a, opus)."""
+    return {**EPISODE_FILES, "audio": f"episode.{audio_format}"}
+
+
 EPISODE_FILES = {
     "audio": "episode.mp3",
     "script": "script.json",
@@ -31,7 +36,7 @@ EPISODE_FILES = {
 
 
 def write_cover(episode_dir: Path, script: Script, listener_name: str, show: str) -> Path:
-    """Before mastering: the encoder embeds it in the MP3 (APIC) in the same pass as the chapters."""
+    """Before mastering: the encoder embeds it in the episode file in the same pass as the chapters."""
     return make_cover(Path(episode_dir) / EPISODE_FILES["cover"], show=show, listener_first_name=listener_name.split()[0],
                       date=script.date, mood=script.segments[0].cue.mood)
 
@@ -39,15 +44,16 @@ def write_cover(episode_dir: Path, script: Script, listener_name: str, show: str
 def write_episode_files(episode_dir: Path, *, script: Script, speech: list[SpeechClip], timeline: Timeline,
                         chapters: list[Chapter], loudness: Loudness, backends: dict[str, BackendInfo],
                         timings: dict[str, float], listener_name: str, show: str, target_lufs: float,
-                        language: str = "en", speaker_names: dict[str, str] | None = None) -> EpisodeManifest:
-    write_text_atomic(episode_dir / EPISODE_FILES["script"], script.model_dump_json(indent=2))
-    write_text_atomic(episode_dir / EPISODE_FILES["transcript"], webvtt(script, speech, timeline))
-    write_text_atomic(episode_dir / EPISODE_FILES["transcript_srt"], srt(script, speech, timeline, speaker_names))
-    draw_waveform(episode_dir / EPISODE_FILES["audio"], episode_dir / EPISODE_FILES["waveform"], chapters,
+                        language: str = "en", speaker_names: dict[str, str] | None = None,
+                        files: dict[str, str] = EPISODE_FILES) -> EpisodeManifest:
+    write_text_atomic(episode_dir / files["script"], script.model_dump_json(indent=2))
+    write_text_atomic(episode_dir / files["transcript"], webvtt(script, speech, timeline))
+    write_text_atomic(episode_dir / files["transcript_srt"], srt(script, speech, timeline, speaker_names))
+    draw_waveform(episode_dir / files["audio"], episode_dir / files["waveform"], chapters,
                   target_lufs=target_lufs)
     write_page(episode_dir, script=script, speech=speech, timeline=timeline, chapters=chapters, loudness=loudness,
-               files=EPISODE_FILES, listener=listener_name, show=show, language=language, speaker_names=speaker_names)
-    write_text_atomic(episode_dir / EPISODE_FILES["chapters"], json.dumps(podcasting20_chapters(chapters), indent=2))
+               files=files, listener=listener_name, show=show, language=language, speaker_names=speaker_names)
+    write_text_atomic(episode_dir / files["chapters"], json.dumps(podcasting20_chapters(chapters), indent=2))
     manifest = EpisodeManifest(
         nightcast_version=__version__,
         episode_id=script.episode_id,
@@ -65,9 +71,9 @@ def write_episode_files(episode_dir: Path, *, script: Script, speech: list[Speec
         loudness=loudness,
         chapters=chapters,
         tracks=played_tracks(script, timeline),
-        files=EPISODE_FILES,
+        files=files,
     )
-    write_text_atomic(episode_dir / EPISODE_FILES["manifest"], manifest.model_dump_json(indent=2))
+    write_text_atomic(episode_dir / files["manifest"], manifest.model_dump_json(indent=2))
     return manifest
 
 
