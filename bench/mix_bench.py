@@ -30,9 +30,10 @@ sys.path.insert(0, str(ROOT))
 SEGMENT_S, PRE_ROLL_S, CROSSFADE_S = 150.0, 3.0, 2.0
 
 
-def peak_rss_mb() -> float:
+def rss_mb(field: str = "VmHWM") -> float:
+    """VmHWM: this process's peak resident memory; VmRSS: now."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -79,13 +80,14 @@ def run_nightcast(material: dict, folder: Path) -> dict:
         music.append(MusicClip(segment_id=f"s{i}", path=material["beds"][i % 4], sample_rate=44100,
                                duration_s=SEGMENT_S + CROSSFADE_S, generator="numpy"))
     timeline = Timeline(entries=entries, duration_s=material["count"] * SEGMENT_S)
+    before = rss_mb("VmRSS")
     started = time.perf_counter()
     mixed = mix_episode(timeline, speech, music, mix, folder / "mix.wav")
     mixed_at = time.perf_counter()
     loudness = master_episode(mixed, folder / "episode.mp3", mix, [], {"title": "bench"})
     done = time.perf_counter()
     return {"mix_s": mixed_at - started, "master_s": done - mixed_at, "total_s": done - started,
-            "lufs": loudness.integrated_lufs, "dbtp": loudness.true_peak_dbtp, "peak_rss_mb": peak_rss_mb(),
+            "lufs": loudness.integrated_lufs, "dbtp": loudness.true_peak_dbtp, "peak_rss_mb": rss_mb(), "growth_mb": rss_mb() - before,
             "audio_s": timeline.duration_s}
 
 
@@ -94,6 +96,7 @@ def run_pydub(material: dict, folder: Path) -> dict:
 
     from nightcast.mix.master import measure_loudness
 
+    before = rss_mb("VmRSS")
     started = time.perf_counter()
     seg_ms, fade_ms = int(SEGMENT_S * 1000), int(CROSSFADE_S * 1000)
     episode = AudioSegment.silent(duration=material["count"] * seg_ms, frame_rate=44100).set_channels(2)
@@ -111,7 +114,7 @@ def run_pydub(material: dict, folder: Path) -> dict:
     done = time.perf_counter()
     loudness = measure_loudness(folder / "naive.mp3")
     return {"mix_s": mixed_at - started, "master_s": done - mixed_at, "total_s": done - started,
-            "lufs": loudness.integrated_lufs, "dbtp": loudness.true_peak_dbtp, "peak_rss_mb": peak_rss_mb(),
+            "lufs": loudness.integrated_lufs, "dbtp": loudness.true_peak_dbtp, "peak_rss_mb": rss_mb(), "growth_mb": rss_mb() - before,
             "audio_s": material["count"] * SEGMENT_S}
 
 
@@ -133,7 +136,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=140)
+    console = Console(width=170)
     console.print(f"nightcast mix bench · {platform.machine()} · {os.cpu_count()} cores · {args.minutes:g}-minute episode")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -153,19 +156,20 @@ def main() -> None:
             (work / "mix.wav").unlink(missing_ok=True)
 
     table = Table("approach", "mix s", "master + encode s", "total s", "RTF (wall / audio)", "× real time",
-                  "peak RSS MB", "LUFS", "dBTP")
-    labels = {"nightcast": "nightcast: streaming mix → limiter | encoder",
-              "pydub": "naive pydub overlay + peak normalise"}
+                  "peak RSS MB", "peak − at start MB", "LUFS", "dBTP")
+    labels = {"nightcast": "nightcast (streaming mix, limiter | encoder)",
+              "pydub": "naive pydub overlay, peak normalise"}
     for approach, r in results.items():
         table.add_row(labels[approach], f"{r['mix_s']:.1f}", f"{r['master_s']:.1f}", f"{r['total_s']:.1f}",
                       f"{r['total_s'] / r['audio_s']:.4f}", f"{r['audio_s'] / r['total_s']:.0f}",
-                      f"{r['peak_rss_mb']:.0f}", f"{r['lufs']:.1f}", f"{r['dbtp']:.1f}")
+                      f"{r['peak_rss_mb']:.0f}", f"{r['growth_mb']:.0f}", f"{r['lufs']:.1f}", f"{r['dbtp']:.1f}")
     console.print(table)
     if len(results) == 2:
         ours, naive = results["nightcast"], results["pydub"]
         console.print(f"nightcast / pydub wall time: {ours['total_s'] / naive['total_s']:.2f}×; "
                       f"mix step alone {ours['mix_s'] / naive['mix_s']:.2f}×; "
-                      f"peak memory {ours['peak_rss_mb'] / naive['peak_rss_mb']:.2f}×")
+                      f"peak memory {ours['peak_rss_mb'] / naive['peak_rss_mb']:.2f}× "
+                      f"(growth while mixing {ours['growth_mb']:.0f} MB vs {naive['growth_mb']:.0f} MB)")
 
 
 if __name__ == "__main__":
