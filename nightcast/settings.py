@@ -19,6 +19,8 @@ from nightcast.errors import InputError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_ENV = "NIGHTCAST_CONFIG"
+# Settings fields whose command-line flag is not simply --field-name.
+CLI_OPTIONS = {"outputs_dir": "--out", "audio_format": "--format", "music_stems": "--stems", "music_library": "--library"}
 
 
 class GenerationSettings(BaseModel):
@@ -101,6 +103,8 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             error = exc.errors()[0]
             field = ".".join(str(p) for p in error["loc"])
+            if overrides.get(field) is not None:  # it came from a command-line flag: name the flag
+                raise InputError(error["msg"], source=CLI_OPTIONS.get(field, "--" + field.replace("_", "-"))) from None
             raise InputError(error["msg"], source=str(config_path() or "settings"), field=field) from None
 
     def cache_root(self) -> Path:

@@ -46,6 +46,7 @@ CASES = {
     "missing gguf": (lambda t: bad_profile(t), ["--writer", "llamacpp", "--writer-model", "/nope/m.gguf"],
                      "--writer-model: '/nope/m.gguf' is not a .gguf model file"),
     "openai without url": (lambda t: bad_profile(t), ["--writer", "openai"], "--writer-url: the openai writer needs a server"),
+    "unknown format": (lambda t: bad_profile(t), ["--format", "wav"], "--format: Input should be 'mp3', 'm4a' or 'opus'"),
     "openai bad url": (lambda t: bad_profile(t), ["--writer", "openai", "--writer-url", "localhost:8000"],
                        "--writer-url: 'localhost:8000' is not an http(s) URL"),
 }

@@ -198,6 +198,10 @@ def test_master_meets_podcast_loudness_measured_independently(tmp_path):
     assert measured["I"] == pytest.approx(-16.0, abs=0.5)
     assert measured["TP"] <= -1.0
     assert reported.integrated_lufs == pytest.approx(measured["I"], abs=0.05)
+    from nightcast.audio import decode_audio
+
+    decoded = decode_audio(out, 44100, 2).samples
+    assert np.count_nonzero(np.abs(decoded) >= 0.999) == 0  # no clipped samples
 
 
 def test_master_refuses_silence(tmp_path):
@@ -252,3 +256,14 @@ def test_opus_at_44_1_khz_is_refused_with_the_fix():
         MixSettings(format="opus", sample_rate=44100)
     with pytest.raises(ValidationError, match="44100 or 48000"):
         MixSettings(sample_rate=22050)
+
+
+def test_format_override_moves_the_whole_chain_to_the_formats_rate():
+    from flows.job import with_audio_format
+
+    template = load_template("nightly-digest", TEMPLATES)
+    opus = with_audio_format(template, "opus")
+    assert (opus.mix.format, opus.mix.sample_rate) == ("opus", 48000)
+    assert opus.mix.duck_db == template.mix.duck_db and opus.mix.crossfade_s == template.mix.crossfade_s
+    m4a = with_audio_format(template, "m4a")
+    assert (m4a.mix.format, m4a.mix.sample_rate, m4a.mix.bitrate) == ("m4a", 44100, 128)
