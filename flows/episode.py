@@ -13,7 +13,7 @@ from pathlib import Path
 from prefect import flow, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.job import RenderJob, describe_backends, prepare_render
+from flows.job import Backends, RenderJob, describe_backends, prepare_render
 from flows.tasks import master_task, publish_feed_task, scan_library_task, mix_task, music_batch_task, music_task, speak_task, write_script_task
 from generators.music import can_batch
 from nightcast.mix import plan_timeline
@@ -49,16 +49,14 @@ def render_music(job: RenderJob, script: Script, timeline: Timeline, work: Path)
 
 
 @flow(name="render-episode", task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=True)
-def render_episode(profile_path: str, template: str | None = None, out_dir: str | None = None,
-                   date: dt.date | None = None, writer: str | None = None, voice: str | None = None,
-                   music: str | None = None, writer_model: str | None = None, writer_url: str | None = None,
-                   music_model: str | None = None, music_stems: str | None = None,
-                   music_library: str | None = None, audio_format: str | None = None) -> str:
-    """Render one listener's episode; returns the finished episode directory."""
-    settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music,
-                                 writer_model=writer_model, writer_url=writer_url, music_model=music_model,
-                                 music_stems=music_stems, music_library=music_library, audio_format=audio_format)
-    job = prepare_render(profile_path, template, date, settings)
+def render_episode(listener: str, template: str | None = None, date: dt.date | None = None,
+                   backends: Backends | None = None, out_dir: str | None = None) -> str:
+    """Render one listener's episode; returns the finished episode directory.
+
+    `listener`: a listener id in the profile store, or a path to a profile YAML file. `template` and
+    `date` default to the profile's format and the listener's today; `backends` overrides the config."""
+    settings = Settings.from_env(outputs_dir=out_dir, **(backends or Backends()).model_dump())
+    job = prepare_render(listener, template, date, settings)
     mix = job.template.mix
     timings: dict[str, float] = {}
 

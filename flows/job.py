@@ -5,13 +5,32 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from nightcast.errors import InputError, NightcastError
 from nightcast.loading import load_profile, load_template
+from nightcast.profile_store import open_store
 from nightcast.schema import BackendInfo, EpisodeTemplate, ListenerProfile, MixSettings, MusicCue, Script
 from nightcast.settings import Settings
 from voices.presets import VoicePreset, load_preset
+
+
+class Backends(BaseModel):
+    """Which engines render an episode (the Prefect UI shows this as a form); an empty field keeps the
+    configured choice, then the template's."""
+
+    model_config = ConfigDict(extra="forbid")
+    writer: str | None = Field(default=None, description="Script writer: template, llamacpp, transformers, openai.")
+    writer_model: str | None = Field(default=None, description="GGUF file, model directory, or served model name.")
+    writer_url: str | None = Field(default=None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
+    voice: str | None = Field(default=None, description="Voice preset, overriding the profile's.")
+    music: str | None = Field(default=None, description="Music generator for every slot, overriding the template's.")
+    music_model: str | None = Field(default=None, description="musicgen: a local checkpoint directory.")
+    music_stems: str | None = Field(default=None, description="stems: a folder of drums/bass/other/vocals files.")
+    music_library: str | None = Field(default=None, description="The listener's own audio files.")
+    audio_format: Literal["mp3", "m4a", "opus"] | None = Field(default=None, description="Episode file format.")
 
 
 class RenderJob(BaseModel):
@@ -98,13 +117,22 @@ def with_audio_format(template: EpisodeTemplate, audio_format: str) -> EpisodeTe
     return template.model_copy(update={"mix": MixSettings(**{**settings, "format": audio_format})})
 
 
-def prepare_render(profile_path: str | Path, template_name: str | None, date: str | dt.date | None,
+def resolve_profile(listener: str | Path, settings: Settings) -> tuple[ListenerProfile, str]:
+    """A profile YAML file, or a listener id looked up in the profile store; and where it came from."""
+    text = str(listener)
+    if text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text:
+        return load_profile(text), text
+    store = open_store(settings.profiles_dir, settings.profile_db)
+    return store.load(text), f"{store.describe()} [{text}]"
+
+
+def prepare_render(listener: str | Path, template_name: str | None, date: str | dt.date | None,
                    settings: Settings) -> RenderJob:
     from generators.music import GENERATORS
     from generators.music.library import check_library, library_folder
     from generators.script import WRITERS, episode_id_for
 
-    profile = load_profile(profile_path)
+    profile, profile_path = resolve_profile(listener, settings)
     name = template_name or profile.template
     if name is None:
         raise InputError("no template given: pass --template or set 'template' in the profile", source=profile_path, field="template")

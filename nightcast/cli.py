@@ -33,7 +33,7 @@ def _fail_input(exc: InputError) -> None:
 
 @app.command()
 def render(
-    profile: Annotated[Path, typer.Argument(help="Listener profile YAML.")],
+    profile: Annotated[Path, typer.Argument(help="Listener profile YAML, or a listener id in the profile store.")],
     template: Annotated[Optional[str], typer.Option("--template", "-t", help="Episode format (see `nightcast templates`).")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output root (default: outputs/).")] = None,
     date: Annotated[Optional[str], typer.Option("--date", help="Episode date YYYY-MM-DD (default: today, listener's time zone).")] = None,
@@ -49,7 +49,7 @@ def render(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
     """Render an episode through the Prefect flow and print where it is."""
-    from flows.job import prepare_render
+    from flows.job import Backends, prepare_render
 
     try:
         settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music,
@@ -66,13 +66,14 @@ def render(
         from flows.episode import render_episode
 
         try:
-            episode_dir = render_episode(str(profile), template=job.template.id, out_dir=str(settings.outputs_dir),
-                                         date=job.date, writer=job.writer, voice=job.preset.id, music=settings.music,
-                                         writer_model=settings.writer_model, writer_url=settings.writer_url,
-                                         music_model=settings.music_model,
-                                         music_stems=str(settings.music_stems) if settings.music_stems else None,
-                                         music_library=str(settings.music_library) if settings.music_library else None,
-                                         audio_format=settings.audio_format)
+            backends = Backends(writer=job.writer, voice=job.preset.id, music=settings.music,
+                                writer_model=settings.writer_model, writer_url=settings.writer_url,
+                                music_model=settings.music_model,
+                                music_stems=str(settings.music_stems) if settings.music_stems else None,
+                                music_library=str(settings.music_library) if settings.music_library else None,
+                                audio_format=settings.audio_format)
+            episode_dir = render_episode(str(profile), template=job.template.id, date=job.date, backends=backends,
+                                         out_dir=str(settings.outputs_dir))
         except InputError as exc:
             _fail_input(exc)
         except NightcastError as exc:
@@ -299,6 +300,77 @@ def voices_say(
     write_clip(clip, output)
     out.print(f"[green]✓[/] {output}: {clip.duration_s:.1f} s, {len(sentences)} sentence(s), "
               f"{chosen.engine} · {chosen.display_name}", highlight=False)
+
+
+@app.command()
+def deploy(
+    serve: Annotated[bool, typer.Option("--serve", help="Run the deployments in this process (no work pool, no worker).")] = False,
+) -> None:
+    """Register the `render-episode` and `nightly` deployments with the Prefect server (PREFECT_API_URL).
+
+    Without --serve they go to the `cpu` work pool: start workers with `prefect worker start --pool cpu`."""
+    from flows import deployments
+
+    try:
+        settings = Settings.from_env()
+    except InputError as exc:
+        _fail_input(exc)
+    if serve:
+        out.print(f"serving render-episode and nightly ({settings.nightly_cron}, {settings.timezone}); Ctrl-C stops")
+        deployments.serve(settings)
+        return
+    ids = deployments.deploy(settings)
+    out.print(f"[green]✓[/] deployments render-episode/render-episode and nightly/nightly on work pool "
+              f"'{deployments.CPU_POOL}' ({', '.join(ids)}); nightly runs {settings.nightly_cron} {settings.timezone}",
+              highlight=False)
+
+
+profiles_app = typer.Typer(no_args_is_help=True, help="The profile store: YAML files, or a SQL database for many listeners.")
+app.add_typer(profiles_app, name="profiles")
+
+
+@profiles_app.command("list")
+def profiles_list() -> None:
+    """List the listeners in the profile store in use (profile_db, else profiles_dir)."""
+    from nightcast.profile_store import open_store
+
+    try:
+        settings = Settings.from_env()
+        store = open_store(settings.profiles_dir, settings.profile_db)
+        ids = store.listener_ids()
+    except InputError as exc:
+        _fail_input(exc)
+    table = Table("listener", "name", "template", "voice", title=store.describe())
+    for listener in ids:
+        try:
+            p = store.load(listener)
+            table.add_row(p.id, p.name, p.template or "", p.voice)
+        except InputError as exc:
+            table.add_row(listener, "[red]invalid[/]", "", str(exc))
+    out.print(table)
+
+
+@profiles_app.command("import")
+def profiles_import(
+    paths: Annotated[list[Path], typer.Argument(help="Profile YAML files, or folders of them.")],
+    db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL (default: the profile_db setting), e.g. sqlite:///profiles.db.")] = None,
+) -> None:
+    """Validate profiles and write them to the SQL store, all or none; existing listeners are replaced."""
+    from nightcast.profile_store import SqlStore, import_profiles
+
+    try:
+        url = db or Settings.from_env().profile_db
+        if not url:
+            raise InputError("no database: pass --db URL or set profile_db (NIGHTCAST_PROFILE_DB)", source="--db")
+        try:
+            store = SqlStore(url)
+        except Exception as exc:  # noqa: BLE001 - bad URL, missing driver, unreachable server
+            raise InputError(f"cannot open the database ({type(exc).__name__}: {exc})", source="--db") from None
+        profiles = import_profiles(paths, store)
+    except InputError as exc:
+        _fail_input(exc)
+    out.print(f"[green]✓[/] {len(profiles)} profile(s) into the {store.describe()}: "
+              f"{', '.join(p.id for p in profiles)}", highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m nightcast.cli`

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 from nightcast.errors import InputError
@@ -63,6 +63,9 @@ class Settings(BaseSettings):
 
     templates_dir: Path = PROJECT_ROOT / "templates"
     profiles_dir: Path = PROJECT_ROOT / "profiles"
+    profile_db: str | None = Field(
+        default=None, description="SQLAlchemy URL of a profile database (sqlite:///profiles.db, "
+                                  "postgresql+psycopg://…); unset: the YAML files in profiles_dir.")
     presets_dir: Path = PROJECT_ROOT / "voices" / "presets"
     outputs_dir: Path = Path("outputs")
     public_url: str = Field(default="http://localhost:8000", pattern=r"^https?://",
@@ -85,6 +88,21 @@ class Settings(BaseSettings):
     audio_format: Literal["mp3", "m4a", "opus"] | None = Field(
         default=None, description="Episode file format, overriding the template's (opus runs the chain at 48 kHz).")
     voice: str | None = None  # None: the profile's preset
+    nightly_cron: str = Field(default="0 3 * * *", description="When the nightly run starts (cron, in `timezone`).")
+    timezone: str = Field(default="UTC", description="Time zone of the nightly schedule (IANA name).")
+    nightly_concurrency: int = Field(default=2, ge=1, le=256,
+                                     description="Renders at once in the nightly run (a Prefect global concurrency limit).")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
+        return value
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

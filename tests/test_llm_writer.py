@@ -418,12 +418,13 @@ def gibberish_for_picks(payload):
 @pytest.mark.slow
 def test_the_manifest_records_the_writer_model_and_every_fallback(prefect_harness, tmp_path):
     from flows.episode import render_episode
+    from flows.job import Backends
     from generators.script import load_writer
 
     load_writer.cache_clear()
     with ChatServer(gibberish_for_picks) as server:
         episode = Path(render_episode(str(PROFILES / "maya.yaml"), out_dir=str(tmp_path), date=DATE,
-                                      writer="openai", writer_url=server.url))
+                                      backends=Backends(writer="openai", writer_url=server.url)))
     manifest = json.loads((episode / "episode.json").read_text())
     assert manifest["backends"]["script"]["name"] == "openai"
     assert manifest["backends"]["script"]["model"] == "fake-host"

@@ -177,6 +177,7 @@ def test_mix_streams_a_sixty_minute_episode_in_bounded_memory(tmp_path):
     assert result.duration_s == pytest.approx(3600)
     assert sf.info(result.path).frames == 3600 * rate
     one_copy = 3600 * rate * 2 * 4
+    print(f"mixer peak {peak_bytes / 1e6:.0f} MB for a {one_copy / 1e6:.0f} MB mix")
     assert peak_bytes < one_copy / 10, f"peak {peak_bytes / 1e6:.0f} MB for a {one_copy / 1e6:.0f} MB mix"
 
 
