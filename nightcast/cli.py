@@ -325,6 +325,29 @@ def deploy(
               highlight=False)
 
 
+@app.command("serve")
+def serve_api(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
+) -> None:
+    """Start the render API (OpenAPI docs at /docs). Tokens: api_tokens or NIGHTCAST_API_TOKENS."""
+    import uvicorn
+
+    from nightcast.api import create_app
+
+    try:
+        settings = Settings.from_env()
+        if not settings.api_tokens or not settings.api_tokens.get_secret_value().strip():
+            raise InputError("no API tokens: set NIGHTCAST_API_TOKENS (comma-separated) or api_tokens", source="settings")
+        try:
+            api = create_app(settings)
+        except ValueError as exc:
+            raise InputError(str(exc), source="NIGHTCAST_API_TOKENS") from None
+    except InputError as exc:
+        _fail_input(exc)
+    uvicorn.run(api, host=host, port=port, log_level="info")
+
+
 profiles_app = typer.Typer(no_args_is_help=True, help="The profile store: YAML files, or a SQL database for many listeners.")
 app.add_typer(profiles_app, name="profiles")
 

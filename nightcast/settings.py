@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     audio_format: Literal["mp3", "m4a", "opus"] | None = Field(
         default=None, description="Episode file format, overriding the template's (opus runs the chain at 48 kHz).")
     voice: str | None = None  # None: the profile's preset
+    api_tokens: SecretStr | None = Field(
+        default=None, description="Render API bearer tokens, comma-separated; `token:maya|hiro` limits one to "
+                                  "those listeners (env NIGHTCAST_API_TOKENS).")
+    api_rate_per_minute: int = Field(default=60, ge=1, le=100_000, description="API requests per minute per token.")
     nightly_cron: str = Field(default="0 3 * * *", description="When the nightly run starts (cron, in `timezone`).")
     timezone: str = Field(default="UTC", description="Time zone of the nightly schedule (IANA name).")
     nightly_concurrency: int = Field(default=2, ge=1, le=256,

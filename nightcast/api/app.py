@@ -1,0 +1,159 @@
+"""The render API (`nightcast serve`): start renders, follow them, fetch feeds and episodes.
+
+A render is a flow run of the `render-episode` deployment, created through Prefect's client exactly
+as the UI creates one; whatever serves that deployment (`nightcast deploy --serve`, or workers on the
+`cpu` pool) runs it. The API resolves the template and date up front, so it knows where the episode
+will be and can answer with its URLs once the run completes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Request
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from flows.job import Backends, parse_date
+from nightcast import __version__
+from nightcast.api.auth import Grant, RateLimiter, client_grant, parse_tokens
+from nightcast.errors import InputError
+from nightcast.loading import load_template
+from nightcast.profile_store import open_store
+from nightcast.publish.files import EPISODE_FILES
+from nightcast.schema import LISTENER_ID_PATTERN, NAME_PATTERN
+from nightcast.settings import Settings
+
+DEPLOYMENT = "render-episode/render-episode"
+MAX_BODY_BYTES = 16 * 1024
+EPISODE_ID_PATTERN = r"^\d{4}-\d{2}-\d{2}-[a-z0-9][a-z0-9_-]{0,63}$"
+SERVED_FILES = {*EPISODE_FILES.values(), "episode.m4a", "episode.opus"}  # nothing else is ever read
+
+ListenerId = Annotated[str, PathParam(pattern=LISTENER_ID_PATTERN)]
+EpisodeId = Annotated[str, PathParam(pattern=EPISODE_ID_PATTERN)]
+
+
+class RenderRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    listener: str = Field(pattern=LISTENER_ID_PATTERN, description="A listener id in the profile store.")
+    template: str | None = Field(default=None, pattern=NAME_PATTERN, description="Default: the profile's.")
+    date: dt.date | None = Field(default=None, description="Default: today in the listener's time zone.")
+    backends: Backends | None = None
+
+
+class EpisodeLinks(BaseModel):
+    audio: str
+    feed: str
+    manifest: str
+
+
+class RenderStatus(BaseModel):
+    id: UUID
+    listener: str
+    episode_id: str
+    state: str = Field(description="Prefect's state: SCHEDULED, PENDING, RUNNING, COMPLETED, FAILED, CRASHED, …")
+    message: str | None = None
+    episode: EpisodeLinks | None = Field(default=None, description="Set once the render has completed.")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(title="nightcast render API", version=__version__,
+                  description="Render personalised episodes and fetch them. Bearer-token auth on every route.")
+    app.state.settings = settings
+    app.state.grants = parse_tokens(settings.api_tokens.get_secret_value() if settings.api_tokens else "")
+    app.state.limiter = RateLimiter(settings.api_rate_per_minute)
+    outputs = Path(settings.outputs_dir).resolve()
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+            return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413)
+        if request.method in ("POST", "PUT", "PATCH") and declared is None:
+            if len(await request.body()) > MAX_BODY_BYTES:  # chunked: count what actually arrived
+                return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413)
+        return await call_next(request)
+
+    def visible(grant: Grant, listener: str) -> None:
+        if not grant.may_see(listener):
+            raise HTTPException(404, "not found")  # the same answer as a listener that does not exist
+
+    def links(listener: str, episode_id: str) -> EpisodeLinks | None:
+        manifest = outputs / listener / episode_id / EPISODE_FILES["manifest"]
+        if not manifest.is_file():
+            return None
+        audio = json.loads(manifest.read_text())["files"]["audio"]
+        base = f"/v1/episodes/{listener}/{episode_id}"
+        return EpisodeLinks(audio=f"{base}/{audio}", feed=f"/v1/listeners/{listener}/feed.xml",
+                            manifest=f"{base}/{EPISODE_FILES['manifest']}")
+
+    @app.post("/v1/renders", status_code=202, response_model=RenderStatus)
+    def start_render(body: RenderRequest, grant: Grant = Depends(client_grant)) -> RenderStatus:
+        from prefect import get_client
+        from prefect.exceptions import ObjectNotFound
+
+        visible(grant, body.listener)
+        try:
+            profile = open_store(settings.profiles_dir, settings.profile_db).load(body.listener)
+            template_name = body.template or profile.template
+            if template_name is None:
+                raise InputError("no template given and none in the profile", field="template")
+            template = load_template(template_name, settings.templates_dir)
+        except InputError as exc:
+            if exc.field == "listener":  # no such listener
+                raise HTTPException(404, "not found") from None
+            raise HTTPException(422, str(exc)) from None
+        date = parse_date(body.date, profile)
+        parameters = {"listener": body.listener, "template": template.id, "date": date.isoformat(),
+                      "backends": (body.backends or Backends()).model_dump(exclude_none=True)}
+        with get_client(sync_client=True) as client:
+            try:
+                deployment = client.read_deployment_by_name(DEPLOYMENT)
+            except ObjectNotFound:
+                raise HTTPException(503, f"no {DEPLOYMENT} deployment: run `nightcast deploy`") from None
+            run = client.create_flow_run_from_deployment(deployment.id, parameters=parameters,
+                                                         tags=["api", f"listener:{body.listener}"])
+        return RenderStatus(id=run.id, listener=body.listener, episode_id=f"{date.isoformat()}-{template.id}",
+                            state=run.state.type.value if run.state else "SCHEDULED")
+
+    @app.get("/v1/renders/{run_id}", response_model=RenderStatus)
+    def render_status(run_id: UUID, grant: Grant = Depends(client_grant)) -> RenderStatus:
+        from prefect import get_client
+        from prefect.exceptions import ObjectNotFound
+
+        with get_client(sync_client=True) as client:
+            try:
+                run = client.read_flow_run(run_id)
+            except ObjectNotFound:
+                raise HTTPException(404, "not found") from None
+        listener = str(run.parameters.get("listener", ""))
+        if "api" not in run.tags or not grant.may_see(listener):
+            raise HTTPException(404, "not found")
+        episode_id = f"{run.parameters.get('date')}-{run.parameters.get('template')}"
+        state = run.state.type.value if run.state else "SCHEDULED"
+        return RenderStatus(id=run.id, listener=listener, episode_id=episode_id, state=state,
+                            message=run.state.message if run.state else None,
+                            episode=links(listener, episode_id) if state == "COMPLETED" else None)
+
+    @app.get("/v1/listeners/{listener}/feed.xml", response_class=FileResponse)
+    def feed(listener: ListenerId, grant: Grant = Depends(client_grant)):
+        visible(grant, listener)
+        path = outputs / listener / "feed.xml"
+        if not path.is_file():
+            raise HTTPException(404, "not found")
+        return FileResponse(path, media_type="application/rss+xml")
+
+    @app.get("/v1/episodes/{listener}/{episode}/{name}", response_class=FileResponse)
+    def episode_file(listener: ListenerId, episode: EpisodeId, name: str, grant: Grant = Depends(client_grant)):
+        """An episode's files (episode.mp3 and friends); range requests for seeking."""
+        visible(grant, listener)
+        path = outputs / listener / episode / name
+        if name not in SERVED_FILES or not path.is_file():
+            raise HTTPException(404, "not found")
+        return FileResponse(path)  # Starlette answers Range with 206 and Content-Range
+
+    return app
