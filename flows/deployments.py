@@ -62,13 +62,15 @@ def ensure_work_pools() -> None:
 
 
 def deploy(settings: Settings) -> list[str]:
-    """Registers both deployments on the `cpu` pool (code from this checkout); returns their ids."""
+    """Registers both deployments on the `cpu` pool (code from this checkout); returns their ids.
+
+    `RunnerDeployment.apply()` rather than `flow.deploy()`: the latter also lists the pool's online
+    workers, a call Prefect 3.8.8's client sends without the limit its server requires (422)."""
     ensure_work_pools()
     render = render_episode.from_source(source=str(ROOT), entrypoint="flows/episode.py:render_episode")
     night = nightly.from_source(source=str(ROOT), entrypoint="flows/nightly.py:nightly")
     return [
-        str(render.deploy(name=RENDER, work_pool_name=CPU_POOL, tags=TAGS, build=False, push=False,
-                          print_next_steps=False)),
-        str(night.deploy(name=NIGHTLY, work_pool_name=CPU_POOL, tags=TAGS, build=False, push=False,
-                         schedules=[nightly_schedule(settings)], concurrency_limit=1, print_next_steps=False)),
+        str(render.to_deployment(name=RENDER, work_pool_name=CPU_POOL, tags=TAGS).apply()),
+        str(night.to_deployment(name=NIGHTLY, work_pool_name=CPU_POOL, tags=TAGS, concurrency_limit=1,
+                                schedules=[nightly_schedule(settings)]).apply()),
     ]

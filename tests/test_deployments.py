@@ -134,3 +134,21 @@ def test_api_refuses_missing_tokens_bad_ids_big_bodies_and_floods(tmp_path):
     assert codes[:8] == [404] * 8 and set(codes[8:]) == {429}  # 8 a minute for this token, then 429
     assert client.get("/openapi.json").json()["paths"].keys() >= {"/v1/renders", "/v1/renders/{run_id}",
                                                                   "/v1/listeners/{listener}/feed.xml"}
+
+
+def test_deploy_registers_both_deployments_on_the_cpu_work_pool(prefect_harness):
+    from prefect import get_client
+
+    from flows import deployments
+    from nightcast.settings import Settings
+
+    ids = deployments.deploy(Settings(timezone="America/Chicago"))
+    assert len(ids) == 2
+    with get_client(sync_client=True) as client:
+        assert client.read_work_pool("cpu").type == "process" and client.read_work_pool("gpu").type == "process"
+        render = client.read_deployment_by_name("render-episode/render-episode")
+        night = client.read_deployment_by_name("nightly/nightly")
+    assert render.work_pool_name == "cpu" and night.work_pool_name == "cpu"
+    assert render.entrypoint == "flows/episode.py:render_episode"
+    assert night.schedules[0].schedule.timezone == "America/Chicago"
+    deployments.deploy(Settings())  # again: pools exist already, deployments update in place
