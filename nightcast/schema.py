@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 LISTENER_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -22,6 +22,17 @@ KEY_PATTERN = r"^[A-G][#b]? (major|minor)$"
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def known_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA timezone '{value}' (e.g. 'Europe/Berlin', 'America/New_York')") from None
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(known_timezone)]
 
 
 class Strict(BaseModel):
@@ -42,7 +53,7 @@ class ListenerProfile(Strict):
     id: Annotated[str, StringConstraints(pattern=LISTENER_ID_PATTERN)]
     name: ShortText
     locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = "en-US"
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
     listens_at: dt.time | None = Field(
         default=None, description="When they usually press play, local time; sets the time of day."
     )
@@ -56,14 +67,6 @@ class ListenerProfile(Strict):
     template: Name | None = Field(default=None, description="Episode format used when none is given.")
     avoid: list[ShortText] = Field(default_factory=list, max_length=50)
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA timezone '{value}' (e.g. 'Europe/Berlin', 'America/New_York')")
-        return value
 
     @model_validator(mode="after")
     def _no_control_characters(self) -> ListenerProfile:

@@ -12,10 +12,11 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 from nightcast.errors import InputError
+from nightcast.schema import TimeZoneName
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_ENV = "NIGHTCAST_CONFIG"
@@ -93,20 +94,9 @@ class Settings(BaseSettings):
                                   "those listeners (env NIGHTCAST_API_TOKENS).")
     api_rate_per_minute: int = Field(default=60, ge=1, le=100_000, description="API requests per minute per token.")
     nightly_cron: str = Field(default="0 3 * * *", description="When the nightly run starts (cron, in `timezone`).")
-    timezone: str = Field(default="UTC", description="Time zone of the nightly schedule (IANA name).")
+    timezone: TimeZoneName = Field(default="UTC", description="Time zone of the nightly schedule (IANA name).")
     nightly_concurrency: int = Field(default=2, ge=1, le=256,
                                      description="Renders at once in the nightly run (a Prefect global concurrency limit).")
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
-        return value
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

@@ -51,11 +51,15 @@ def soundfont() -> Path:
     )
 
 
+def _failed(what: str, returncode: int, output: str) -> RuntimeError:
+    tail = output.strip().splitlines()[-3:]
+    return RuntimeError(f"{what} failed (exit {returncode}): {' | '.join(tail)}")
+
+
 def run(cmd: list[str], what: str) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise RuntimeError(f"{what} failed (exit {proc.returncode}): {' | '.join(tail)}")
+        raise _failed(what, proc.returncode, proc.stderr or proc.stdout)
     return proc
 
 
@@ -72,8 +76,7 @@ def run_piped(first: list[str], second: list[str], what: str) -> None:
         for proc, err in ((producer, err1), (consumer, err2)):
             if proc.returncode != 0:
                 err.seek(0)
-                tail = err.read().decode(errors="replace").strip().splitlines()[-3:]
-                raise RuntimeError(f"{what} failed (exit {proc.returncode}): {' | '.join(tail)}")
+                raise _failed(what, proc.returncode, err.read().decode(errors="replace"))
 
 
 def version_of(binary: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 from uuid import UUID
 
 from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Request
@@ -24,14 +24,15 @@ from nightcast.api.auth import Grant, RateLimiter, client_grant, parse_tokens
 from nightcast.errors import InputError
 from nightcast.loading import load_template
 from nightcast.profile_store import open_store
-from nightcast.publish.files import EPISODE_FILES
-from nightcast.schema import LISTENER_ID_PATTERN, NAME_PATTERN
+from nightcast.publish.files import EPISODE_FILES, episode_files
+from nightcast.schema import LISTENER_ID_PATTERN, NAME_PATTERN, AudioFormat
 from nightcast.settings import Settings
 
 DEPLOYMENT = "render-episode/render-episode"
 MAX_BODY_BYTES = 16 * 1024
 EPISODE_ID_PATTERN = r"^\d{4}-\d{2}-\d{2}-[a-z0-9][a-z0-9_-]{0,63}$"
-SERVED_FILES = {*EPISODE_FILES.values(), "episode.m4a", "episode.opus"}  # nothing else is ever read
+# nothing else is ever read: the episode's own file names, in every audio format
+SERVED_FILES = {name for audio_format in get_args(AudioFormat) for name in episode_files(audio_format).values()}
 
 ListenerId = Annotated[str, PathParam(pattern=LISTENER_ID_PATTERN)]
 EpisodeId = Annotated[str, PathParam(pattern=EPISODE_ID_PATTERN)]
