@@ -10,40 +10,46 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-from prefect import flow, unmapped
+from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.caching import StageCache, StageFolder
 from flows.job import Backends, RenderJob, describe_backends, prepare_render
 from flows.tasks import master_task, publish_feed_task, scan_library_task, mix_task, music_batch_task, music_task, speak_task, write_script_task
 from generators.music import can_batch
+from generators.script.memory import recall
 from nightcast.mix import plan_timeline
 from nightcast.progress import stage
 from nightcast.publish import building, chapters_for
 from nightcast.publish.files import episode_files, write_cover, write_episode_files
-from nightcast.schema import MusicClip, Script, Timeline
+from nightcast.schema import MusicClip, Script, SpeechClip, Timeline
 from nightcast.settings import Settings
 
 
-def render_music(job: RenderJob, script: Script, timeline: Timeline, work: Path) -> list[MusicClip]:
+def render_speech(job: RenderJob, script: Script, folder: StageFolder, cache: StageCache) -> list[SpeechClip]:
+    rate, cache_dir = job.template.mix.sample_rate, job.settings.speech_cache_dir()
+    return cache.run("speech", speak_task, [(segment, job.voices, folder, rate, cache_dir) for segment in script.segments])
+
+
+def render_music(job: RenderJob, script: Script, timeline: Timeline, folder: StageFolder,
+                 cache: StageCache) -> list[MusicClip]:
     """Every bed, grouped by generator: one batched task for a generator that batches (MusicGen),
-    mapped per-segment tasks for the others; all groups run concurrently."""
+    one task per segment for the others."""
     groups: dict[str, list[int]] = {}
     rate = job.template.mix.sample_rate
     for index, segment in enumerate(script.segments):
         groups.setdefault(job.generator_for(segment.cue), []).append(index)
-    pending = []
+    clips: list[MusicClip | None] = [None] * len(script.segments)
     for generator, indices in groups.items():
         cues = [script.segments[i].cue for i in indices]
         entries = [timeline.entries[i] for i in indices]
         if can_batch(generator, job.settings):
-            future = music_batch_task.submit(cues, entries, work, generator, indices[0], job.settings, rate)
+            [made] = cache.run("music", music_batch_task,
+                               [(cues, entries, folder, generator, indices[0], job.settings, rate)])
         else:
-            future = music_task.map(cues, entries, unmapped(work), unmapped(generator), indices, unmapped(job.settings),
-                                    unmapped(rate))
-        pending.append((indices, future))
-    clips: list[MusicClip | None] = [None] * len(script.segments)
-    for indices, future in pending:
-        for index, clip in zip(indices, future.result()):
+            made = cache.run("music", music_task, [(cue, entry, folder, generator, index, job.settings, rate)
+                                                   for cue, entry, index in zip(cues, entries, indices)])
+        for index, clip in zip(indices, made):
             clips[index] = clip
     return clips
 
@@ -59,20 +65,22 @@ def render_episode(listener: str, template: str | None = None, date: dt.date | N
     job = prepare_render(listener, template, date, settings)
     mix = job.template.mix
     timings: dict[str, float] = {}
+    cache = StageCache(job.settings)
 
     with stage("script", timings):
         library = scan_library_task(job.library_dir, job.settings.cache_root()) if job.library_dir else None
-        script = write_script_task(job.profile, job.template, job.date, job.preset, job.cohost_request(),
-                                   job.settings, library)
+        memory = recall(job.settings.outputs_dir, job.profile.id, job.date, job.settings.memory_days)
+        [script] = cache.run("script", write_script_task, [(job.profile, job.template, job.date, job.preset,
+                                                            job.cohost_request(), job.settings, memory, library)])
     with building(job.episode_dir) as build_dir:
         work = build_dir / "work"
         work.mkdir()
+        folder = cache.folder(work)
         with stage("speech", timings):
-            speech = speak_task.map(script.segments, unmapped(job.voices), unmapped(work),
-                                    unmapped(mix.sample_rate), unmapped(job.settings.speech_cache_dir())).result()
+            speech = render_speech(job, script, folder, cache)
         timeline = plan_timeline(script, speech, mix, job.target_duration_s)
         with stage("music", timings):
-            music_clips = render_music(job, script, timeline, work)
+            music_clips = render_music(job, script, timeline, folder, cache)
         with stage("mix", timings):
             mixed = mix_task(timeline, speech, music_clips, mix, work / "mix.wav")
         chapters = chapters_for(script, timeline)
@@ -87,6 +95,7 @@ def render_episode(listener: str, template: str | None = None, date: dt.date | N
                             loudness=loudness, backends=describe_backends(job, script), timings=timings,
                             listener_name=job.profile.name, show=job.template.title, target_lufs=mix.target_lufs,
                             language=job.profile.locale,
-                            speaker_names={p.id: p.host_name for p in job.voices.values()}, files=files)
+                            speaker_names={p.id: p.host_name for p in job.voices.values()}, files=files,
+                            stage_cache=cache.counts)
     publish_feed_task(job.episode_dir.parent, job.profile, job.settings.public_url)
     return str(job.episode_dir)

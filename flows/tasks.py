@@ -1,7 +1,8 @@
 """Prefect tasks: one library call each. Retries sit here; results stay small (paths and models).
 
-Caching and resume across runs come with the orchestration work; until then NO_CACHE keeps
-Prefect from hashing large inputs it would never reuse.
+Script, speech and music are cached by their inputs (flows/caching.py), so a re-run reuses them.
+Mix and master always run: their input is the whole episode, so any change redoes them anyway,
+and caching them would keep a float mix of the full episode on disk to save seconds.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from flows.caching import StageFolder, StageInputs
 from generators.music import make_music, make_music_batch
 from generators.music.library import MusicLibrary, scan_library
 from generators.script import CoHost, write_script
+from generators.script.memory import EpisodeMemory
 from nightcast.mix import master_episode, mix_episode
 from nightcast.publish.feed import write_feed
 from nightcast.settings import Settings
@@ -31,31 +34,51 @@ def scan_library_task(folder: Path, cache_dir: Path) -> MusicLibrary:
     return scan_library(folder, cache_dir)
 
 
-@task(name="write-script", cache_policy=NO_CACHE, retries=1)
+# The settings each stage reads: its cache key. (The voice and generator choices arrive resolved,
+# as the presets and generator names the tasks are given.)
+WRITER_SETTINGS = ("settings.writer", "settings.writer_model", "settings.writer_url", "settings.generation")
+
+
+@task(name="write-script", retries=1,
+      cache_policy=StageInputs(stage="script", inputs=("profile", "template", "date", "host", "cohost", "memory",
+                                                       "library", *WRITER_SETTINGS),
+                               folders=("settings.templates_dir",)))
 def write_script_task(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, host: VoicePreset,
-                      cohost: CoHost | None, settings: Settings, library: MusicLibrary | None = None) -> Script:
+                      cohost: CoHost | None, settings: Settings, memory: EpisodeMemory,
+                      library: MusicLibrary | None = None) -> Script:
     return write_script(profile, template, date, speaker=host.id, words_per_minute=host.words_per_minute,
-                        settings=settings, host_name=host.host_name, cohost=cohost,
+                        settings=settings, memory=memory, host_name=host.host_name, cohost=cohost,
                         library=library.tracks if library else None)
 
 
-@task(name="speak-segment", cache_policy=NO_CACHE, retries=1, task_run_name="speak-{segment.id}")
-def speak_task(segment: Segment, voices: dict[str, VoicePreset], out_dir: Path, sample_rate: int,
+@task(name="speak-segment", retries=1, task_run_name="speak-{segment.id}",
+      cache_policy=StageInputs(stage="speech", inputs=("segment.id", "segment.speaker", "segment.text",
+                                                       "segment.lines", "voices", "sample_rate")))
+def speak_task(segment: Segment, voices: dict[str, VoicePreset], folder: StageFolder, sample_rate: int,
                cache_dir: Path | None) -> SpeechClip:
-    return speak_segment(segment, voices, out_dir, sample_rate, cache=SpeechCache(cache_dir) if cache_dir else None)
+    return speak_segment(segment, voices, folder.path(), sample_rate,
+                         cache=SpeechCache(cache_dir) if cache_dir else None)
 
 
-@task(name="make-music", cache_policy=NO_CACHE, retries=1, task_run_name="music-{entry.segment_id}")
-def music_task(cue: MusicCue, entry: TimelineEntry, out_dir: Path, generator: str, seed: int,
+MUSIC_INPUTS = ("generator", "seed", "sample_rate", "settings.music_model", "settings.music_stems",
+                "settings.musicgen")
+
+
+@task(name="make-music", retries=1, task_run_name="music-{entry.segment_id}",
+      cache_policy=StageInputs(stage="music", inputs=("cue", "entry.segment_id", "entry.music_s",
+                                                      "entry.track_offset_s", *MUSIC_INPUTS)))
+def music_task(cue: MusicCue, entry: TimelineEntry, folder: StageFolder, generator: str, seed: int,
                settings: Settings, sample_rate: int | None = None) -> MusicClip:
-    return make_music(cue, entry.music_s, entry.segment_id, out_dir, generator=generator, seed=seed, settings=settings,
-                      track_at_s=entry.track_offset_s, sample_rate=sample_rate)
+    return make_music(cue, entry.music_s, entry.segment_id, folder.path(), generator=generator, seed=seed,
+                      settings=settings, track_at_s=entry.track_offset_s, sample_rate=sample_rate)
 
 
-@task(name="make-music-batch", cache_policy=NO_CACHE, retries=1, task_run_name="music-batch-{generator}")
-def music_batch_task(cues: list[MusicCue], entries: list[TimelineEntry], out_dir: Path, generator: str, seed: int,
-                     settings: Settings, sample_rate: int | None = None) -> list[MusicClip]:
-    return make_music_batch(cues, [e.music_s for e in entries], [e.segment_id for e in entries], out_dir,
+@task(name="make-music-batch", retries=1, task_run_name="music-batch-{generator}",
+      cache_policy=StageInputs(stage="music-batch", inputs=("cues", "entries.segment_id", "entries.music_s",
+                                                            "entries.track_offset_s", *MUSIC_INPUTS)))
+def music_batch_task(cues: list[MusicCue], entries: list[TimelineEntry], folder: StageFolder, generator: str,
+                     seed: int, settings: Settings, sample_rate: int | None = None) -> list[MusicClip]:
+    return make_music_batch(cues, [e.music_s for e in entries], [e.segment_id for e in entries], folder.path(),
                             generator=generator, seed=seed, settings=settings,
                             track_at_s=[e.track_offset_s for e in entries], sample_rate=sample_rate)
 

@@ -429,6 +429,8 @@ class EpisodeManifest(Strict):
     segment_writers: dict[str, str] = Field(default_factory=dict, description="Who wrote each segment's text.")
     writer_fallbacks: list[WriterFallback] = Field(default_factory=list)
     stage_timings_s: dict[str, float]
+    stage_cache: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="Per stage: tasks that ran and results reused from the stage cache.")
     duration_s: float
     loudness: Loudness
     chapters: list[Chapter]

@@ -97,6 +97,22 @@ class Settings(BaseSettings):
     timezone: TimeZoneName = Field(default="UTC", description="Time zone of the nightly schedule (IANA name).")
     nightly_concurrency: int = Field(default=2, ge=1, le=256,
                                      description="Renders at once in the nightly run (a Prefect global concurrency limit).")
+    stage_cache: bool = Field(default=True, description="Persist stage results (Prefect cache policies) so a re-run "
+                              "reuses every script, speech and music result whose inputs are unchanged.")
+    stage_cache_days: float = Field(default=2, gt=0, le=365,
+                                    description="How long a cached stage result is reused; older ones are pruned.")
+    task_runner: Literal["threads", "dask", "ray"] = Field(
+        default="threads", description="Where a render's tasks run: local threads, or a Dask or Ray cluster.")
+    cluster_address: str | None = Field(
+        default=None, description="dask: scheduler address (tcp://host:8786); ray: ray://host:10001 or 'auto'. "
+                                  "Empty: a temporary local cluster.")
+    max_threads: int = Field(default=4, ge=1, le=64, description="threads: tasks at once within one render.")
+    gpu_dispatch: Literal["local", "pool"] = Field(
+        default="local", description="local: heavy stages run in the render's process; pool: they run as flow runs "
+                                     "of the gpu-stage deployment, on whichever worker serves the `gpu` work pool.")
+    gpu_concurrency: int = Field(default=1, ge=1, le=64,
+                                 description="Heavy (GPU) stages at once across all workers: a Prefect global "
+                                             "concurrency limit, `nightcast-gpu`.")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

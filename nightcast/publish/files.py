@@ -45,7 +45,8 @@ def write_episode_files(episode_dir: Path, *, script: Script, speech: list[Speec
                         chapters: list[Chapter], loudness: Loudness, backends: dict[str, BackendInfo],
                         timings: dict[str, float], listener_name: str, show: str, target_lufs: float,
                         language: str = "en", speaker_names: dict[str, str] | None = None,
-                        files: dict[str, str] = EPISODE_FILES) -> EpisodeManifest:
+                        files: dict[str, str] = EPISODE_FILES,
+                        stage_cache: dict[str, dict[str, int]] | None = None) -> EpisodeManifest:
     write_text_atomic(episode_dir / files["script"], script.model_dump_json(indent=2))
     write_text_atomic(episode_dir / files["transcript"], webvtt(script, speech, timeline))
     write_text_atomic(episode_dir / files["transcript_srt"], srt(script, speech, timeline, speaker_names))
@@ -67,6 +68,7 @@ def write_episode_files(episode_dir: Path, *, script: Script, speech: list[Speec
         segment_writers={s.id: s.written_by or script.writer for s in script.segments if s.text},
         writer_fallbacks=script.fallbacks,
         stage_timings_s=timings,
+        stage_cache=stage_cache or {},
         duration_s=timeline.duration_s,
         loudness=loudness,
         chapters=chapters,

@@ -1,0 +1,145 @@
+"""Stage results cached by their inputs, so a crashed or edited render redoes only what changed.
+
+Each heavy stage task (script, speech, music) has a `StageInputs` cache policy: its key hashes
+only the inputs that decide the result (a segment's text and voices, a bed's cue and length,
+the content settings), never where files go. The task writes its audio into a folder named by
+that key under `<cache>/stages/`, and Prefect persists the small result (paths, durations) under
+the same key in `<cache>/results/`. A re-run computes the same keys, finds the records and skips
+the work; a changed segment gets a new key and only it is redone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prefect.cache_policies import NO_CACHE, CachePolicy
+from prefect.transactions import get_transaction
+from pydantic import BaseModel, ConfigDict
+from pydantic_core import to_json
+
+from nightcast import __version__
+from nightcast.settings import Settings
+
+
+@dataclass
+class StageInputs(CachePolicy):
+    """Key = the stage, the nightcast version and the named inputs (settings by their content).
+
+    A name may reach into an input (`entry.music_s`): a bed depends on its length, not on where
+    it sits in the episode, so an earlier segment growing does not invalidate it."""
+
+    stage: str = ""
+    inputs: tuple[str, ...] = ()
+    folders: tuple[str, ...] = ()  # inputs naming folders the stage reads: keyed by their files' contents
+
+    def compute_key(self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs) -> str:
+        return stage_key(self.stage, {**{name: _lookup(inputs, name) for name in self.inputs},
+                                      **{name: folder_digest(_lookup(inputs, name)) for name in self.folders}})
+
+
+def _lookup(inputs: dict[str, Any], dotted: str) -> Any:
+    name, *attributes = dotted.split(".")
+    value = inputs.get(name)
+    for attribute in attributes:  # over a list: that attribute of each item
+        value = [getattr(v, attribute) for v in value] if isinstance(value, list) else getattr(value, attribute)
+    return value
+
+
+def stage_key(stage: str, inputs: dict[str, Any]) -> str:
+    digest = hashlib.sha256(to_json([stage, __version__, sorted(inputs.items())], fallback=str)).hexdigest()
+    return f"{stage}-{digest[:40]}"
+
+
+def folder_digest(folder: Path) -> str:
+    """Every file's relative path and bytes: editing a prompt template changes the scripts' keys."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+class StageFolder(BaseModel):
+    """Where a stage task writes its files: the cache folder of its key, or `fallback` uncached."""
+
+    model_config = ConfigDict(frozen=True)
+    stages_root: Path | None
+    fallback: Path
+
+    def path(self) -> Path:
+        transaction = get_transaction()
+        key = transaction.key if transaction is not None else None
+        if self.stages_root is None or not key:
+            return self.fallback
+        folder = self.stages_root / key
+        folder.mkdir(parents=True, exist_ok=True)  # files land atomically, so a rewrite is safe
+        return folder
+
+
+class StageCache:
+    """A render's view of the cache: task options, the folders tasks write to, and what was reused."""
+
+    def __init__(self, settings: Settings):
+        self.enabled = settings.stage_cache
+        self.root = settings.cache_root()
+        self.days = settings.stage_cache_days
+        self.counts: dict[str, dict[str, int]] = {}
+
+    def folder(self, work: Path) -> StageFolder:
+        return StageFolder(stages_root=self.root / "stages" if self.enabled else None, fallback=work)
+
+    def task(self, task):
+        """The task with results persisted and cached by its policy, or with caching off."""
+        if not self.enabled:
+            return task.with_options(cache_policy=NO_CACHE, persist_result=False)
+        return task.with_options(persist_result=True, result_storage=self.root / "results",
+                                 cache_expiration=dt.timedelta(days=self.days))
+
+    def run(self, stage: str, task, calls: Sequence[tuple]) -> list:
+        """Submit `task` once per argument tuple, all at once; their results in order, counting what
+        came from the cache. A cached result whose files were pruned meanwhile is computed again."""
+        task = self.task(task)
+        futures = [task.submit(*args) for args in calls]
+        results = []
+        for args, future in zip(calls, futures):
+            result = future.result()
+            cached = future.state.name == "Cached"
+            if cached and not all(Path(p).exists() for p in _files(result)):
+                result, cached = task.with_options(refresh_cache=True).submit(*args).result(), False
+            self.count(stage, cached)
+            results.append(result)
+        return results
+
+    def count(self, stage: str, cached: bool, n: int = 1) -> None:
+        tally = self.counts.setdefault(stage, {"ran": 0, "cached": 0})
+        tally["cached" if cached else "ran"] += n
+
+
+def _files(result: Any) -> list[str]:
+    """The files a stage result points to (clips have a `path`; a script has none)."""
+    items = result if isinstance(result, list) else [result]
+    return [item.path for item in items if hasattr(item, "path")]
+
+
+def prune_stage_cache(cache_root: Path, older_than_days: float) -> int:
+    """Remove cached stage folders and result records not written for `older_than_days`; returns
+    how many went. Expired records are never reused anyway; this gives their disk back."""
+    cutoff = time.time() - older_than_days * 86400
+    removed = 0
+    for folder in (cache_root / "stages", cache_root / "results"):
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            try:
+                if entry.stat().st_mtime < cutoff:
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass  # another render pruned it first
+    return removed
