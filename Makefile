@@ -14,7 +14,7 @@ setup:
 	@bash scripts/setup.sh
 
 setup-test:
-	@bash scripts/setup.sh test,piper,llm
+	@bash scripts/setup.sh test,piper,llm,dask
 
 bench: setup
 	$(VENV)/bin/python bench/render_bench.py

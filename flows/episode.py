@@ -11,10 +11,10 @@ import shutil
 from pathlib import Path
 
 from prefect import flow
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.caching import StageCache, StageFolder
 from flows.job import Backends, RenderJob, describe_backends, prepare_render
+from flows.runners import ConfiguredTaskRunner
 from flows.tasks import master_task, publish_feed_task, scan_library_task, mix_task, music_batch_task, music_task, speak_task, write_script_task
 from generators.music import can_batch
 from generators.script.memory import recall
@@ -54,7 +54,7 @@ def render_music(job: RenderJob, script: Script, timeline: Timeline, folder: Sta
     return clips
 
 
-@flow(name="render-episode", task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=True)
+@flow(name="render-episode", task_runner=ConfiguredTaskRunner(), log_prints=True)
 def render_episode(listener: str, template: str | None = None, date: dt.date | None = None,
                    backends: Backends | None = None, out_dir: str | None = None) -> str:
     """Render one listener's episode; returns the finished episode directory.
