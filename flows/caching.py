@@ -86,6 +86,7 @@ class StageCache:
     """A render's view of the cache: task options, the folders tasks write to, and what was reused."""
 
     def __init__(self, settings: Settings):
+        self.settings = settings
         self.enabled = settings.stage_cache
         self.root = settings.cache_root()
         self.days = settings.stage_cache_days
@@ -119,6 +120,12 @@ class StageCache:
     def count(self, stage: str, cached: bool, n: int = 1) -> None:
         tally = self.counts.setdefault(stage, {"ran": 0, "cached": 0})
         tally["cached" if cached else "ran"] += n
+
+    def merge(self, stage: str, outcome) -> list:
+        """A stage that ran elsewhere (a GPU worker): its clips, its counts added to ours."""
+        for kind, n in outcome.counts.items():
+            self.count(stage, kind == "cached", n)
+        return outcome.clips
 
 
 def _files(result: Any) -> list[str]:

@@ -13,9 +13,10 @@ from pathlib import Path
 from prefect import flow
 
 from flows.caching import StageCache, StageFolder
+from flows.gpu_stages import MusicRequest, SpeechRequest, run_music, run_speech
 from flows.job import Backends, RenderJob, describe_backends, prepare_render
 from flows.runners import ConfiguredTaskRunner
-from flows.tasks import master_task, publish_feed_task, scan_library_task, mix_task, music_batch_task, music_task, speak_task, write_script_task
+from flows.tasks import master_task, mix_task, publish_feed_task, scan_library_task, write_script_task
 from generators.music import can_batch
 from generators.script.memory import recall
 from nightcast.mix import plan_timeline
@@ -27,8 +28,9 @@ from nightcast.settings import Settings
 
 
 def render_speech(job: RenderJob, script: Script, folder: StageFolder, cache: StageCache) -> list[SpeechClip]:
-    rate, cache_dir = job.template.mix.sample_rate, job.settings.speech_cache_dir()
-    return cache.run("speech", speak_task, [(segment, job.voices, folder, rate, cache_dir) for segment in script.segments])
+    request = SpeechRequest(segments=script.segments, voices=job.voices, folder=folder,
+                            sample_rate=job.template.mix.sample_rate, speech_cache=job.settings.speech_cache_dir())
+    return run_speech(request, job.settings, cache)
 
 
 def render_music(job: RenderJob, script: Script, timeline: Timeline, folder: StageFolder,
@@ -36,20 +38,15 @@ def render_music(job: RenderJob, script: Script, timeline: Timeline, folder: Sta
     """Every bed, grouped by generator: one batched task for a generator that batches (MusicGen),
     one task per segment for the others."""
     groups: dict[str, list[int]] = {}
-    rate = job.template.mix.sample_rate
     for index, segment in enumerate(script.segments):
         groups.setdefault(job.generator_for(segment.cue), []).append(index)
     clips: list[MusicClip | None] = [None] * len(script.segments)
     for generator, indices in groups.items():
-        cues = [script.segments[i].cue for i in indices]
-        entries = [timeline.entries[i] for i in indices]
-        if can_batch(generator, job.settings):
-            [made] = cache.run("music", music_batch_task,
-                               [(cues, entries, folder, generator, indices[0], job.settings, rate)])
-        else:
-            made = cache.run("music", music_task, [(cue, entry, folder, generator, index, job.settings, rate)
-                                                   for cue, entry, index in zip(cues, entries, indices)])
-        for index, clip in zip(indices, made):
+        request = MusicRequest(cues=[script.segments[i].cue for i in indices],
+                               entries=[timeline.entries[i] for i in indices], seeds=indices, generator=generator,
+                               batched=can_batch(generator, job.settings), folder=folder,
+                               sample_rate=job.template.mix.sample_rate)
+        for index, clip in zip(indices, run_music(request, job.settings, cache)):
             clips[index] = clip
     return clips
 

@@ -23,6 +23,7 @@ LANGUAGE = "en"
 
 class CoquiEngine:
     name = "coqui"
+    runs_on_gpu = True  # a heavy stage: the gpu pool and the nightcast-gpu limit (flows/gpu_stages.py)
     max_chars = 250  # XTTS warns past ~250 characters for English; sentences stay below it
 
     def __init__(self, model: str | None = None, speaker: str | None = None):

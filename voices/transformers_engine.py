@@ -18,6 +18,7 @@ from nightcast.errors import BackendUnavailableError
 
 class TransformersVitsEngine:
     name = "transformers"
+    runs_on_gpu = True  # a heavy stage: the gpu pool and the nightcast-gpu limit (flows/gpu_stages.py)
     max_chars = 400
     batch_size = 16  # sentences per forward pass in synthesize_batch
 

@@ -33,6 +33,7 @@ LOOP_CROSSFADE_S = 1.5
 
 class MusicGenGenerator:
     name = "musicgen"
+    runs_on_gpu = True  # a heavy stage: the gpu pool and the nightcast-gpu limit (flows/gpu_stages.py)
     sample_rate = OUTPUT_RATE
 
     @staticmethod

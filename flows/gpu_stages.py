@@ -1,0 +1,153 @@
+"""Speech and music stages, run here or on the `gpu` work pool, never more at once than the GPU takes.
+
+A stage is heavy when its backend says `runs_on_gpu` (transformers/Coqui TTS, MusicGen). Heavy
+stages hold a slot of the Prefect global concurrency limit `nightcast-gpu` (`gpu_concurrency`,
+default 1) while they work, so renders on any number of workers never oversubscribe one GPU.
+
+With `gpu_dispatch: pool` a heavy stage becomes a flow run of its deployment (`speech-stage/gpu`,
+`music-stage/gpu`), which `nightcast deploy` puts on the `gpu` work pool: it runs on whichever
+machine runs `prefect worker start --pool gpu`. Workers share the outputs and cache folders, and
+Prefect's result storage, at the same paths (a shared volume). Light stages (the embedded CPU
+voices and generators) always run in the render itself.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from prefect import flow, get_client
+from prefect.concurrency.sync import concurrency
+from prefect.deployments import run_deployment
+from pydantic import BaseModel, ConfigDict
+
+from flows.caching import StageCache, StageFolder
+from flows.tasks import music_batch_task, music_task, speak_task
+from nightcast.errors import StageError
+from nightcast.schema import MusicClip, MusicCue, Segment, SpeechClip, TimelineEntry
+from nightcast.settings import Settings
+from voices.presets import VoicePreset
+
+GPU_LIMIT = "nightcast-gpu"
+GPU_DEPLOYMENT = "gpu"  # speech-stage/gpu and music-stage/gpu
+SECRETS = {"writer_api_key", "api_tokens"}  # never in flow-run parameters; a worker has its own
+
+
+class SpeechRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    segments: list[Segment]
+    voices: dict[str, VoicePreset]
+    folder: StageFolder
+    sample_rate: int
+    speech_cache: Path | None = None
+
+
+class MusicRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    cues: list[MusicCue]
+    entries: list[TimelineEntry]
+    seeds: list[int]  # one per bed; a batch is seeded by the first
+    generator: str
+    batched: bool
+    folder: StageFolder
+    sample_rate: int | None = None
+
+
+class StageOutcome(BaseModel):
+    clips: list[SpeechClip] | list[MusicClip]
+    counts: dict[str, int]  # ran / cached
+    gpu_slot_s: tuple[float, float] | None = None  # when this stage held the GPU (epoch seconds)
+
+
+def speak(request: SpeechRequest, cache: StageCache) -> list[SpeechClip]:
+    return cache.run("speech", speak_task, [(segment, request.voices, request.folder, request.sample_rate,
+                                              request.speech_cache) for segment in request.segments])
+
+
+def make_beds(request: MusicRequest, settings: Settings, cache: StageCache) -> list[MusicClip]:
+    if request.batched:
+        [clips] = cache.run("music", music_batch_task, [(request.cues, request.entries, request.folder,
+                                                         request.generator, request.seeds[0], settings,
+                                                         request.sample_rate)])
+        return clips
+    return cache.run("music", music_task, [(cue, entry, request.folder, request.generator, seed, settings,
+                                            request.sample_rate)
+                                           for cue, entry, seed in zip(request.cues, request.entries, request.seeds)])
+
+
+def speech_is_heavy(voices: dict[str, VoicePreset]) -> bool:
+    from voices import ENGINES
+
+    return any(getattr(ENGINES.load(preset.engine), "runs_on_gpu", False) for preset in voices.values())
+
+
+def music_is_heavy(generator: str) -> bool:
+    from generators.music import GENERATORS
+
+    return getattr(GENERATORS.load(generator), "runs_on_gpu", False)
+
+
+@contextmanager
+def gpu_slot(settings: Settings):
+    """Hold one of the `gpu_concurrency` slots; yields (acquired, None) and fills in the release time."""
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(GPU_LIMIT, settings.gpu_concurrency)
+    with concurrency(GPU_LIMIT, occupy=1):
+        held = [time.time(), None]
+        try:
+            yield held
+        finally:
+            held[1] = time.time()
+
+
+def _worker_settings(settings: dict) -> Settings:
+    return Settings.from_env(**settings)
+
+
+@flow(name="speech-stage", persist_result=True, log_prints=True)
+def speech_stage(request: SpeechRequest, settings: dict) -> StageOutcome:
+    """A render's speech, on a GPU worker."""
+    cache = StageCache(_worker_settings(settings))
+    with gpu_slot(cache.settings) as held:
+        clips = speak(request, cache)
+    return StageOutcome(clips=clips, counts=cache.counts.get("speech", {}), gpu_slot_s=tuple(held))
+
+
+@flow(name="music-stage", persist_result=True, log_prints=True)
+def music_stage(request: MusicRequest, settings: dict) -> StageOutcome:
+    """A render's beds from one generator, on a GPU worker."""
+    worker = _worker_settings(settings)
+    cache = StageCache(worker)
+    with gpu_slot(worker) as held:
+        clips = make_beds(request, worker, cache)
+    return StageOutcome(clips=clips, counts=cache.counts.get("music", {}), gpu_slot_s=tuple(held))
+
+
+def on_gpu_pool(stage_flow, request: BaseModel, settings: Settings) -> StageOutcome:
+    """Run a stage as a flow run of its gpu deployment (a subflow run of the render) and wait for it."""
+    name = f"{stage_flow.name}/{GPU_DEPLOYMENT}"
+    run = run_deployment(name, parameters={"request": request.model_dump(mode="json"),
+                                           "settings": settings.model_dump(mode="json", exclude=SECRETS)},
+                         timeout=None)
+    if not run.state.is_completed():
+        raise StageError(f"{name} ended {run.state.name}: {run.state.message or 'see the flow run in the Prefect UI'}")
+    return StageOutcome.model_validate(run.state.result())
+
+
+def run_speech(request: SpeechRequest, settings: Settings, cache: StageCache) -> list[SpeechClip]:
+    if not speech_is_heavy(request.voices):
+        return speak(request, cache)
+    if settings.gpu_dispatch == "pool":
+        return cache.merge("speech", on_gpu_pool(speech_stage, request, settings))
+    with gpu_slot(settings):
+        return speak(request, cache)
+
+
+def run_music(request: MusicRequest, settings: Settings, cache: StageCache) -> list[MusicClip]:
+    if not music_is_heavy(request.generator):
+        return make_beds(request, settings, cache)
+    if settings.gpu_dispatch == "pool":
+        return cache.merge("music", on_gpu_pool(music_stage, request, settings))
+    with gpu_slot(settings):
+        return make_beds(request, settings, cache)
