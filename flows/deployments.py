@@ -1,10 +1,12 @@
-"""The deployments, in one place: `render-episode` (runs from the UI and the API) and `nightly` (cron).
+"""The deployments, in one place: `render-episode` (runs from the UI and the API), `nightly` (cron),
+and the heavy stages `speech-stage/gpu` and `music-stage/gpu` (used with `gpu_dispatch: pool`).
 
 Two ways to run them, both Prefect's own:
-- `serve`: one long-running process registers both deployments and executes their runs itself;
+- `serve`: one long-running process registers every deployment and executes their runs itself;
   no work pool needed. The single-machine default.
-- `deploy`: register them on work pools (`cpu` for the flows) so any number of
-  `prefect worker start --pool cpu` processes, on any machines that have this code, pick the runs up.
+- `deploy`: register them on work pools, the flows on `cpu` and the heavy stages on `gpu`, so any
+  number of `prefect worker start --pool cpu` processes and, on GPU machines,
+  `prefect worker start --pool gpu` processes pick the runs up.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from prefect.schedules import Cron
 
 from flows.episode import render_episode
+from flows.gpu_stages import GPU_DEPLOYMENT, music_stage, speech_stage
 from flows.nightly import nightly
 from nightcast.settings import Settings
 
@@ -22,6 +25,7 @@ RENDER = "render-episode"
 NIGHTLY = "nightly"
 CPU_POOL, GPU_POOL = "cpu", "gpu"
 TAGS = ["nightcast"]
+STAGE_DESCRIPTION = "A render's heavy stage (GPU TTS or MusicGen), started by render-episode with gpu_dispatch: pool."
 
 
 def nightly_schedule(settings: Settings) -> Cron:
@@ -36,6 +40,8 @@ def runner_deployments(settings: Settings) -> list:
         nightly.to_deployment(name=NIGHTLY, tags=TAGS, schedules=[nightly_schedule(settings)],
                               description=f"Every listener's episode, {settings.nightly_cron} ({settings.timezone}).",
                               concurrency_limit=1),  # one nightly run at a time; renders inside are limited too
+        *(stage.to_deployment(name=GPU_DEPLOYMENT, tags=TAGS, description=STAGE_DESCRIPTION)
+          for stage in (speech_stage, music_stage)),
     ]
 
 
@@ -62,15 +68,20 @@ def ensure_work_pools() -> None:
 
 
 def deploy(settings: Settings) -> list[str]:
-    """Registers both deployments on the `cpu` pool (code from this checkout); returns their ids.
+    """Registers the flows on the `cpu` pool and the heavy stages on the `gpu` pool (code from this
+    checkout); returns the deployment ids.
 
     `RunnerDeployment.apply()` rather than `flow.deploy()`: the latter also lists the pool's online
     workers, a call Prefect 3.8.8's client sends without the limit its server requires (422)."""
     ensure_work_pools()
     render = render_episode.from_source(source=str(ROOT), entrypoint="flows/episode.py:render_episode")
     night = nightly.from_source(source=str(ROOT), entrypoint="flows/nightly.py:nightly")
+    stages = [flow_.from_source(source=str(ROOT), entrypoint=f"flows/gpu_stages.py:{flow_.fn.__name__}")
+              for flow_ in (speech_stage, music_stage)]
     return [
         str(render.to_deployment(name=RENDER, work_pool_name=CPU_POOL, tags=TAGS).apply()),
         str(night.to_deployment(name=NIGHTLY, work_pool_name=CPU_POOL, tags=TAGS, concurrency_limit=1,
                                 schedules=[nightly_schedule(settings)]).apply()),
+        *(str(stage.to_deployment(name=GPU_DEPLOYMENT, work_pool_name=GPU_POOL, tags=TAGS,
+                                  description=STAGE_DESCRIPTION).apply()) for stage in stages),
     ]

@@ -17,12 +17,13 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from prefect import flow, get_client
+from prefect import flow
 from prefect.concurrency.sync import concurrency
 from prefect.deployments import run_deployment
 from pydantic import BaseModel, ConfigDict
 
 from flows.caching import StageCache, StageFolder
+from flows.limits import ensure_global_limit
 from flows.tasks import music_batch_task, music_task, speak_task
 from nightcast.errors import StageError
 from nightcast.schema import MusicClip, MusicCue, Segment, SpeechClip, TimelineEntry
@@ -90,9 +91,8 @@ def music_is_heavy(generator: str) -> bool:
 
 @contextmanager
 def gpu_slot(settings: Settings):
-    """Hold one of the `gpu_concurrency` slots; yields (acquired, None) and fills in the release time."""
-    with get_client(sync_client=True) as client:
-        client.upsert_global_concurrency_limit_by_name(GPU_LIMIT, settings.gpu_concurrency)
+    """Hold one of the `gpu_concurrency` slots; yields [acquired, None] and fills in the release time."""
+    ensure_global_limit(GPU_LIMIT, settings.gpu_concurrency)
     with concurrency(GPU_LIMIT, occupy=1):
         held = [time.time(), None]
         try:
@@ -105,23 +105,26 @@ def _worker_settings(settings: dict) -> Settings:
     return Settings.from_env(**settings)
 
 
+# The stage flows return JSON, not pickled objects: the worker may run another build of this code.
+
+
 @flow(name="speech-stage", persist_result=True, log_prints=True)
-def speech_stage(request: SpeechRequest, settings: dict) -> StageOutcome:
+def speech_stage(request: SpeechRequest, settings: dict) -> dict:
     """A render's speech, on a GPU worker."""
     cache = StageCache(_worker_settings(settings))
     with gpu_slot(cache.settings) as held:
         clips = speak(request, cache)
-    return StageOutcome(clips=clips, counts=cache.counts.get("speech", {}), gpu_slot_s=tuple(held))
+    return StageOutcome(clips=clips, counts=cache.counts.get("speech", {}), gpu_slot_s=tuple(held)).model_dump(mode="json")
 
 
 @flow(name="music-stage", persist_result=True, log_prints=True)
-def music_stage(request: MusicRequest, settings: dict) -> StageOutcome:
+def music_stage(request: MusicRequest, settings: dict) -> dict:
     """A render's beds from one generator, on a GPU worker."""
     worker = _worker_settings(settings)
     cache = StageCache(worker)
     with gpu_slot(worker) as held:
         clips = make_beds(request, worker, cache)
-    return StageOutcome(clips=clips, counts=cache.counts.get("music", {}), gpu_slot_s=tuple(held))
+    return StageOutcome(clips=clips, counts=cache.counts.get("music", {}), gpu_slot_s=tuple(held)).model_dump(mode="json")
 
 
 def on_gpu_pool(stage_flow, request: BaseModel, settings: Settings) -> StageOutcome:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from prefect import flow, get_client, task
+from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.concurrency.sync import concurrency
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
 from flows.episode import render_episode
+from flows.limits import ensure_global_limit
 from nightcast.errors import InputError
 from nightcast.profile_store import open_store
 from nightcast.settings import Settings
@@ -61,8 +62,7 @@ def render_listener_task(listener: str, date: dt.date | None, template: str | No
 def limit_renders(slots: int) -> None:
     """The server-side global concurrency limit every nightly render takes a slot of: it holds across
     workers and processes, not just this flow's threads."""
-    with get_client(sync_client=True) as client:
-        client.upsert_global_concurrency_limit_by_name(RENDER_LIMIT, slots)
+    ensure_global_limit(RENDER_LIMIT, slots)
 
 
 @flow(name="nightly", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=MAX_THREADS))

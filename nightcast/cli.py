@@ -306,9 +306,11 @@ def voices_say(
 def deploy(
     serve: Annotated[bool, typer.Option("--serve", help="Run the deployments in this process (no work pool, no worker).")] = False,
 ) -> None:
-    """Register the `render-episode` and `nightly` deployments with the Prefect server (PREFECT_API_URL).
+    """Register the `render-episode`, `nightly` and heavy-stage deployments with the Prefect server (PREFECT_API_URL).
 
-    Without --serve they go to the `cpu` work pool: start workers with `prefect worker start --pool cpu`."""
+    Without --serve the flows go to the `cpu` work pool and the heavy stages (speech-stage/gpu,
+    music-stage/gpu) to the `gpu` pool: start `prefect worker start --pool cpu`, and
+    `prefect worker start --pool gpu` on GPU machines."""
     from flows import deployments
 
     try:
@@ -316,13 +318,14 @@ def deploy(
     except InputError as exc:
         _fail_input(exc)
     if serve:
-        out.print(f"serving render-episode and nightly ({settings.nightly_cron}, {settings.timezone}); Ctrl-C stops")
+        out.print(f"serving render-episode, nightly ({settings.nightly_cron}, {settings.timezone}) and the heavy "
+                  "stages; Ctrl-C stops")
         deployments.serve(settings)
         return
     ids = deployments.deploy(settings)
-    out.print(f"[green]✓[/] deployments render-episode/render-episode and nightly/nightly on work pool "
-              f"'{deployments.CPU_POOL}' ({', '.join(ids)}); nightly runs {settings.nightly_cron} {settings.timezone}",
-              highlight=False)
+    out.print(f"[green]✓[/] render-episode/render-episode and nightly/nightly on work pool '{deployments.CPU_POOL}', "
+              f"speech-stage/gpu and music-stage/gpu on '{deployments.GPU_POOL}' ({len(ids)} deployments); "
+              f"nightly runs {settings.nightly_cron} {settings.timezone}", highlight=False)
 
 
 @app.command("serve")

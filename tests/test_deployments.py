@@ -136,19 +136,22 @@ def test_api_refuses_missing_tokens_bad_ids_big_bodies_and_floods(tmp_path):
                                                                   "/v1/listeners/{listener}/feed.xml"}
 
 
-def test_deploy_registers_both_deployments_on_the_cpu_work_pool(prefect_harness):
+def test_deploy_registers_the_flows_on_cpu_and_the_heavy_stages_on_gpu(prefect_harness):
     from prefect import get_client
 
     from flows import deployments
     from nightcast.settings import Settings
 
     ids = deployments.deploy(Settings(timezone="America/Chicago"))
-    assert len(ids) == 2
+    assert len(ids) == 4
     with get_client(sync_client=True) as client:
         assert client.read_work_pool("cpu").type == "process" and client.read_work_pool("gpu").type == "process"
         render = client.read_deployment_by_name("render-episode/render-episode")
         night = client.read_deployment_by_name("nightly/nightly")
+        stages = [client.read_deployment_by_name(f"{name}/gpu") for name in ("speech-stage", "music-stage")]
     assert render.work_pool_name == "cpu" and night.work_pool_name == "cpu"
+    assert [s.work_pool_name for s in stages] == ["gpu", "gpu"]
+    assert stages[1].entrypoint == "flows/gpu_stages.py:music_stage"
     assert render.entrypoint == "flows/episode.py:render_episode"
     assert night.schedules[0].schedule.timezone == "America/Chicago"
     deployments.deploy(Settings())  # again: pools exist already, deployments update in place
