@@ -16,6 +16,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
+from flows.caching import prune_stage_cache
 from flows.episode import render_episode
 from flows.limits import ensure_global_limit
 from nightcast.errors import InputError
@@ -73,6 +74,9 @@ def nightly(date: dt.date | None = None, template: str | None = None, out_dir: s
     listeners = store.listener_ids()
     print(f"nightly: {len(listeners)} listeners in the {store.describe()}, {settings.nightly_concurrency} at a time")
     limit_renders(settings.nightly_concurrency)
+    pruned = prune_stage_cache(settings.cache_root(), settings.stage_cache_days)
+    if pruned:
+        print(f"nightly: pruned {pruned} stage cache entries older than {settings.stage_cache_days} days")
     futures = {who: render_listener_task.submit(who, date, template, out_dir) for who in listeners}
     report = NightlyReport(date=date, listeners=len(listeners))
     for who, future in futures.items():
