@@ -2,13 +2,16 @@
 VENV := .venv
 PROFILE ?= profiles/maya.yaml
 
-.PHONY: demo test setup setup-test bench bench-writers bench-voices bench-music bench-mix clean
+.PHONY: demo test setup setup-test walkthrough bench bench-writers bench-voices bench-music bench-mix clean
 
 demo: setup
 	$(VENV)/bin/nightcast render $(PROFILE)
 
 test: setup-test
 	$(VENV)/bin/python -m pytest -q
+
+walkthrough: setup
+	@bash scripts/service_walkthrough.sh
 
 setup:
 	@bash scripts/setup.sh
