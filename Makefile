@@ -2,7 +2,7 @@
 VENV := .venv
 PROFILE ?= profiles/maya.yaml
 
-.PHONY: demo test setup setup-test walkthrough bench bench-writers bench-voices bench-music bench-mix clean
+.PHONY: demo test setup setup-test walkthrough bench bench-writers bench-voices bench-music bench-mix bench-resume clean
 
 demo: setup
 	$(VENV)/bin/nightcast render $(PROFILE)
@@ -33,6 +33,9 @@ bench-music: setup-test
 
 bench-mix: setup-test
 	$(VENV)/bin/python bench/mix_bench.py
+
+bench-resume: setup
+	$(VENV)/bin/python bench/resume_bench.py
 
 clean:
 	rm -rf outputs/*/ .pytest_cache
