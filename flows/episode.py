@@ -10,11 +10,14 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from prefect import flow
 
 from flows.caching import StageCache, StageFolder
 from flows.gpu_stages import MusicRequest, SpeechRequest, run_music, run_speech
 from flows.job import Backends, RenderJob, describe_backends, prepare_render
+from flows.quality import keep_failed_report, mark_resynthesised, qa_task, resynthesise
 from flows.runners import ConfiguredTaskRunner
 from flows.tasks import master_task, mix_task, publish_feed_task, scan_library_task, write_script_task
 from generators.music import can_batch
@@ -23,7 +26,8 @@ from nightcast.mix import plan_timeline
 from nightcast.progress import stage
 from nightcast.publish import building, chapters_for
 from nightcast.publish.files import episode_files, write_cover, write_episode_files
-from nightcast.schema import MusicClip, Script, SpeechClip, Timeline
+from nightcast.qa import QAFailed, needs_resynthesis, spoken_segments
+from nightcast.schema import Chapter, Loudness, MusicClip, Script, SpeechClip, SpokenSegment, Timeline
 from nightcast.settings import Settings
 
 
@@ -51,14 +55,44 @@ def render_music(job: RenderJob, script: Script, timeline: Timeline, folder: Sta
     return clips
 
 
+class RenderedAudio(BaseModel):
+    path: Path
+    timeline: Timeline
+    chapters: list[Chapter]
+    loudness: Loudness
+    spoken: list[SpokenSegment]
+
+
+def render_audio(job: RenderJob, script: Script, speech: list[SpeechClip], folder: StageFolder, cache: StageCache,
+                 out: Path, cover: Path | None, timings: dict[str, float]) -> RenderedAudio:
+    """speech → timeline → music → mix → master: everything after the voices, redone whole when a
+    voice is synthesised again (its length moves every later segment)."""
+    mix = job.template.mix
+    timeline = plan_timeline(script, speech, mix, job.target_duration_s)
+    with stage("music", timings):
+        music_clips = render_music(job, script, timeline, folder, cache)
+    with stage("mix", timings):
+        mixed = mix_task(timeline, speech, music_clips, mix, folder.fallback / "mix.wav")
+    chapters = chapters_for(script, timeline)
+    tags = {"title": script.title, "artist": job.template.title, "album": f"nightcast: {job.profile.name}",
+            "date": job.date.isoformat(), "genre": "Podcast"}
+    with stage("master", timings):
+        loudness = master_task(mixed, out, mix, chapters, tags, cover)
+    return RenderedAudio(path=out, timeline=timeline, chapters=chapters, loudness=loudness,
+                         spoken=spoken_segments(speech, timeline))
+
+
 @flow(name="render-episode", task_runner=ConfiguredTaskRunner(), log_prints=True)
 def render_episode(listener: str, template: str | None = None, date: dt.date | None = None,
-                   backends: Backends | None = None, out_dir: str | None = None) -> str:
+                   backends: Backends | None = None, out_dir: str | None = None, qa: bool | None = None) -> str:
     """Render one listener's episode; returns the finished episode directory.
 
     `listener`: a listener id in the profile store, or a path to a profile YAML file. `template` and
-    `date` default to the profile's format and the listener's today; `backends` overrides the config."""
+    `date` default to the profile's format and the listener's today; `backends` overrides the config;
+    `qa` false skips the QA gate (the manifest says so)."""
     settings = Settings.from_env(outputs_dir=out_dir, **(backends or Backends()).model_dump())
+    if qa is not None:
+        settings = settings.model_copy(update={"qa": settings.qa.model_copy(update={"enabled": qa})})
     job = prepare_render(listener, template, date, settings)
     mix = job.template.mix
     timings: dict[str, float] = {}
@@ -75,24 +109,29 @@ def render_episode(listener: str, template: str | None = None, date: dt.date | N
         folder = cache.folder(work)
         with stage("speech", timings):
             speech = render_speech(job, script, folder, cache)
-        timeline = plan_timeline(script, speech, mix, job.target_duration_s)
-        with stage("music", timings):
-            music_clips = render_music(job, script, timeline, folder, cache)
-        with stage("mix", timings):
-            mixed = mix_task(timeline, speech, music_clips, mix, work / "mix.wav")
-        chapters = chapters_for(script, timeline)
-        tags = {"title": script.title, "artist": job.template.title, "album": f"nightcast: {job.profile.name}",
-                "date": job.date.isoformat(), "genre": "Podcast"}
         files = episode_files(mix.format)
         cover = write_cover(build_dir, script, job.profile.name, job.template.title)
-        with stage("master", timings):
-            loudness = master_task(mixed, build_dir / files["audio"], mix, chapters, tags, cover)
+        episode = render_audio(job, script, speech, folder, cache, build_dir / files["audio"], cover, timings)
+        report = None
+        if job.settings.qa.enabled:
+            with stage("qa", timings):
+                report = qa_task(episode, script, job)
+                if retry := needs_resynthesis(report, job.settings.qa):
+                    print(f"qa: synthesising {', '.join(retry)} again (WER over {job.settings.qa.wer_retry})")
+                    speech = resynthesise(job, script, speech, retry, work)
+                    episode = render_audio(job, script, speech, folder, cache, build_dir / files["audio"], cover,
+                                           timings)
+                    report = mark_resynthesised(qa_task(episode, script, job), retry)
+            if not report.passed:
+                keep_failed_report(job.episode_dir, report)
+                raise QAFailed(report)
         shutil.rmtree(work)
-        write_episode_files(build_dir, script=script, speech=speech, timeline=timeline, chapters=chapters,
-                            loudness=loudness, backends=describe_backends(job, script), timings=timings,
+        write_episode_files(build_dir, script=script, speech=speech, timeline=episode.timeline,
+                            chapters=episode.chapters, loudness=episode.loudness,
+                            backends=describe_backends(job, script), timings=timings,
                             listener_name=job.profile.name, show=job.template.title, target_lufs=mix.target_lufs,
                             language=job.profile.locale,
                             speaker_names={p.id: p.host_name for p in job.voices.values()}, files=files,
-                            stage_cache=cache.counts)
+                            stage_cache=cache.counts, qa=report)
     publish_feed_task(job.episode_dir.parent, job.profile, job.settings.public_url)
     return str(job.episode_dir)

@@ -46,6 +46,7 @@ def render(
     stems: Annotated[Optional[Path], typer.Option("--stems", help="stems: a folder of drums/bass/other/vocals files.")] = None,
     library: Annotated[Optional[Path], typer.Option("--library", help="The listener's own audio files: pick slots play tracks from it.")] = None,
     audio_format: Annotated[Optional[str], typer.Option("--format", help="Episode file: mp3 (default), m4a (AAC) or opus.")] = None,
+    qa: Annotated[Optional[bool], typer.Option("--qa/--no-qa", help="Check the episode (ASR + meters) before publishing it; default: on (config qa.enabled).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
     """Render an episode through the Prefect flow and print where it is."""
@@ -73,7 +74,7 @@ def render(
                                 music_library=str(settings.music_library) if settings.music_library else None,
                                 audio_format=settings.audio_format)
             episode_dir = render_episode(str(profile), template=job.template.id, date=job.date, backends=backends,
-                                         out_dir=str(settings.outputs_dir))
+                                         out_dir=str(settings.outputs_dir), qa=qa)
         except InputError as exc:
             _fail_input(exc)
         except NightcastError as exc:
@@ -300,6 +301,31 @@ def voices_say(
     write_clip(clip, output)
     out.print(f"[green]✓[/] {output}: {clip.duration_s:.1f} s, {len(sentences)} sentence(s), "
               f"{chosen.engine} · {chosen.display_name}", highlight=False)
+
+
+@app.command("qa")
+def qa_command(
+    episode_dir: Annotated[Path, typer.Argument(help="A rendered episode's folder (with episode.json and script.json).")],
+) -> None:
+    """Re-run the QA checks (ASR word error rate per segment, loudness, peaks, clipping, silences,
+    truncation) on a rendered episode; exit 0 when it passes, 1 when it fails, 2 for bad input."""
+    from nightcast.qa.recheck import recheck_episode
+
+    try:
+        report = recheck_episode(episode_dir, Settings.from_env())
+    except InputError as exc:
+        _fail_input(exc)
+    table = Table("check", "value", "needs", "result", title=f"QA · {episode_dir}")
+    rows = [("", check) for check in report.checks]
+    rows += [(f"{segment.segment_id}: ", check) for segment in report.segments for check in segment.checks]
+    for prefix, check in rows:
+        verdict = "[green]pass[/]" if check.passed else ("[red]FAIL[/]" if check.hard else "[yellow]warn[/]")
+        table.add_row(prefix + check.name, "—" if check.value is None else f"{check.value:g}", check.threshold, verdict)
+    out.print(table)
+    failures = report.failures()
+    out.print(f"[green]✓ passed[/] in {report.seconds:.1f} s" if not failures else
+              f"[red]✗ failed:[/] {', '.join(c.name for c in failures)}", highlight=False)
+    raise typer.Exit(1 if failures else 0)
 
 
 @app.command()

@@ -416,6 +416,52 @@ class PlayedTrack(Strict):
     end_s: float
 
 
+class SpokenSegment(Strict):
+    """Where a segment's voice sits in the finished episode: what QA listens to."""
+
+    segment_id: Name
+    speech_start_s: float
+    speech_end_s: float
+    sentences: list[TimedText] = Field(description="Times in the episode.")
+
+
+class QACheck(Strict):
+    name: str
+    value: float | None = Field(description="What was measured (None: could not be measured).")
+    threshold: str = Field(description="What passes, e.g. '<= 0.30' or '-16.0 ± 1.0'.")
+    passed: bool
+    hard: bool = Field(default=True, description="A failed hard check stops publication.")
+    detail: str = ""
+
+
+class SegmentQA(Strict):
+    segment_id: Name
+    words: int
+    speech_s: float
+    wer: float | None = Field(default=None, description="Word error rate of what ASR heard in the final mix.")
+    heard: str = ""
+    resynthesised: bool = False
+    checks: list[QACheck] = Field(default_factory=list)
+
+
+class QAReport(Strict):
+    passed: bool
+    checks: list[QACheck]
+    segments: list[SegmentQA] = Field(default_factory=list)
+    asr_model: str = ""
+    seconds: float = 0.0
+
+    def failures(self) -> list[QACheck]:
+        return [c for c in [*self.checks, *(c for s in self.segments for c in s.checks)] if c.hard and not c.passed]
+
+
+class QASummary(Strict):
+    ran: bool
+    passed: bool | None = None
+    failed: list[str] = Field(default_factory=list, description="Names of failed hard checks.")
+    report: str | None = Field(default=None, description="The full report's file, qa.json.")
+
+
 class EpisodeManifest(Strict):
     nightcast_version: str
     episode_id: str
@@ -431,6 +477,8 @@ class EpisodeManifest(Strict):
     stage_timings_s: dict[str, float]
     stage_cache: dict[str, dict[str, int]] = Field(
         default_factory=dict, description="Per stage: tasks that ran and results reused from the stage cache.")
+    speech: list[SpokenSegment] = Field(default_factory=list, description="Each segment's voice in the episode.")
+    qa: QASummary | None = None
     duration_s: float
     loudness: Loudness
     chapters: list[Chapter]

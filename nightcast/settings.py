@@ -45,6 +45,25 @@ class GenerationSettings(BaseModel):
     json_schema: bool = Field(default=True, description="openai: send response_format json_schema where supported.")
 
 
+class QASettings(BaseModel):
+    """The audio QA gate's thresholds (nightcast/qa). Hard checks block publication; the README lists them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: bool = Field(default=True, description="Check every episode before publishing it (`render --no-qa` skips).")
+    wer_retry: float = Field(default=0.15, ge=0, le=1, description="A segment above this WER is synthesised again once.")
+    wer_max: float = Field(default=0.30, ge=0, le=1, description="Hard: a segment above this WER fails the episode.")
+    asr_coverage: Literal["sample", "full"] = Field(
+        default="sample", description="sample: each segment's first, middle and last sentence; full: every sentence.")
+    max_silence_s: float = Field(default=3.0, gt=0, le=60, description="Hard: longest stretch under silence_dbfs.")
+    silence_dbfs: float = Field(default=-50.0, ge=-90, le=-20)
+    loudness_tolerance_lu: float = Field(default=1.0, gt=0, le=6, description="Hard: integrated loudness vs the target.")
+    true_peak_margin_db: float = Field(default=0.5, ge=0, le=3, description="Hard: true peak may exceed the ceiling by this.")
+    max_clipped_runs: int = Field(default=0, ge=0, description="Hard: runs of 3+ samples at full scale.")
+    max_speech_rate: float = Field(default=1.6, gt=1, le=5,
+                                   description="Hard: speech faster than this × the voice's words per minute is truncated.")
+    asr_threads: int = Field(default=2, ge=1, le=64)
+
+
 class MusicGenSettings(BaseModel):
     """How the musicgen generator samples and where it runs."""
 
@@ -83,6 +102,7 @@ class Settings(BaseSettings):
     music_model: str | None = Field(default=None, description="musicgen: a local checkpoint directory.")
     music_stems: Path | None = Field(default=None, description="stems: a folder of drums/bass/other/vocals files.")
     musicgen: MusicGenSettings = MusicGenSettings()
+    qa: QASettings = QASettings()
     music_library: Path | None = Field(
         default=None, description="The listener's own audio files: pick slots play tracks from it. A folder named "
                                   "after a listener id inside it is that listener's library.")

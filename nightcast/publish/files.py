@@ -14,8 +14,9 @@ from nightcast.publish.cover import make_cover
 from nightcast.publish.page import write_page
 from nightcast.publish.transcript import srt, webvtt
 from nightcast.publish.waveform import draw_waveform
-from nightcast.schema import (BackendInfo, Chapter, EpisodeManifest, Loudness, PlayedTrack, Script, SpeechClip,
-                              Timeline)
+from nightcast.qa.gate import spoken_segments
+from nightcast.schema import (BackendInfo, Chapter, EpisodeManifest, Loudness, PlayedTrack, QAReport, QASummary, Script,
+                              SpeechClip, Timeline)
 
 def episode_files(audio_format: str = "mp3") -> dict[str, str]:
     """The episode directory's file names; the audio's extension follows the format (mp3, m4a, opus)."""
@@ -32,6 +33,7 @@ EPISODE_FILES = {
     "waveform": "waveform.png",
     "page": "index.html",
     "manifest": "episode.json",
+    "qa": "qa.json",  # absent when the render ran with --no-qa
 }
 
 
@@ -46,7 +48,8 @@ def write_episode_files(episode_dir: Path, *, script: Script, speech: list[Speec
                         timings: dict[str, float], listener_name: str, show: str, target_lufs: float,
                         language: str = "en", speaker_names: dict[str, str] | None = None,
                         files: dict[str, str] = EPISODE_FILES,
-                        stage_cache: dict[str, dict[str, int]] | None = None) -> EpisodeManifest:
+                        stage_cache: dict[str, dict[str, int]] | None = None,
+                        qa: QAReport | None = None) -> EpisodeManifest:
     write_text_atomic(episode_dir / files["script"], script.model_dump_json(indent=2))
     write_text_atomic(episode_dir / files["transcript"], webvtt(script, speech, timeline))
     write_text_atomic(episode_dir / files["transcript_srt"], srt(script, speech, timeline, speaker_names))
@@ -55,6 +58,8 @@ def write_episode_files(episode_dir: Path, *, script: Script, speech: list[Speec
     write_page(episode_dir, script=script, speech=speech, timeline=timeline, chapters=chapters, loudness=loudness,
                files=files, listener=listener_name, show=show, language=language, speaker_names=speaker_names)
     write_text_atomic(episode_dir / files["chapters"], json.dumps(podcasting20_chapters(chapters), indent=2))
+    if qa is not None:
+        write_text_atomic(episode_dir / files["qa"], qa.model_dump_json(indent=2))
     manifest = EpisodeManifest(
         nightcast_version=__version__,
         episode_id=script.episode_id,
@@ -69,6 +74,9 @@ def write_episode_files(episode_dir: Path, *, script: Script, speech: list[Speec
         writer_fallbacks=script.fallbacks,
         stage_timings_s=timings,
         stage_cache=stage_cache or {},
+        speech=spoken_segments(speech, timeline),
+        qa=QASummary(ran=qa is not None, passed=qa.passed if qa else None,
+                     failed=[c.name for c in qa.failures()] if qa else [], report=files["qa"] if qa else None),
         duration_s=timeline.duration_s,
         loudness=loudness,
         chapters=chapters,
