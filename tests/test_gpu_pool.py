@@ -85,7 +85,7 @@ def test_musicgen_beds_render_on_the_gpu_pool_worker(gpu_worker, tmp_path, tmp_p
     monkeypatch.setenv("NIGHTCAST_GPU_DISPATCH", "pool")
     monkeypatch.setenv("NIGHTCAST_MUSICGEN__MAX_CHUNK_S", "2")  # tiny random weights: short loops suffice
     episode = Path(render_episode(str(PROFILES / "hiro.yaml"), template="nightly-digest", out_dir=str(tmp_path),
-                                  date=DATE, backends=Backends(music="musicgen", music_model=str(model))))
+                                  date=DATE, backends=Backends(music="musicgen", music_model=str(model)), qa=False))
 
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["gpu"])),

@@ -51,7 +51,7 @@ def resumed(prefect_harness, tmp_path_factory):
     killed = {"published": (out / "maya" / EPISODE).exists(),
               "builds": [p.name for p in (out / "maya").glob(".building-*")],
               "speech_cached": len(list(results.glob("speech-*")))}
-    episode = Path(render_episode(str(PROFILES / "maya.yaml"), template="nightly-digest", out_dir=str(out), date=DATE))
+    episode = Path(render_episode(str(PROFILES / "maya.yaml"), template="nightly-digest", out_dir=str(out), date=DATE, qa=False))
     return out, episode, killed
 
 
@@ -99,7 +99,7 @@ def test_profile_edit_redoes_only_the_segments_it_changed(resumed, tmp_path):
     edited = tmp_path / "maya.yaml"
     edited.write_text(yaml.safe_dump(profile))
 
-    again = Path(render_episode(str(edited), template="nightly-digest", out_dir=str(out), date=DATE))
+    again = Path(render_episode(str(edited), template="nightly-digest", out_dir=str(out), date=DATE, qa=False))
     after = json.loads((again / "script.json").read_text())
     changed = [a["id"] for a, b in zip(before["segments"], after["segments"]) if a["text"] != b["text"]]
     assert 1 <= len(changed) < 6 and "birdwatching" in " ".join(s["text"] for s in after["segments"])
@@ -124,7 +124,7 @@ def test_a_cached_result_whose_files_were_pruned_is_made_again(resumed, tmp_path
         for file in folder.iterdir():
             file.unlink()
 
-    again = Path(render_episode(str(PROFILES / "maya.yaml"), template="nightly-digest", out_dir=str(out), date=DATE))
+    again = Path(render_episode(str(PROFILES / "maya.yaml"), template="nightly-digest", out_dir=str(out), date=DATE, qa=False))
     counts = manifest(again)["stage_cache"]
     assert counts["speech"] == {"ran": 6, "cached": 0}
     assert counts["music"] == {"ran": 0, "cached": 6}

@@ -33,7 +33,7 @@ def test_render_runs_its_tasks_on_a_dask_cluster(dask_cluster, rendered, tmp_pat
     monkeypatch.setenv("NIGHTCAST_TASK_RUNNER", "dask")
     monkeypatch.setenv("NIGHTCAST_CLUSTER_ADDRESS", dask_cluster.scheduler_address)
     episode = Path(render_episode(str(PROFILES / "maya.yaml"), template="nightly-digest", out_dir=str(tmp_path),
-                                  date=DATE))
+                                  date=DATE, qa=False))
 
     with Client(dask_cluster) as client:
         done = client.run_on_scheduler(

@@ -34,11 +34,11 @@ class Transcriber:
         self._lock = threading.Lock()  # one CTranslate2 model, shared by a render's threads
 
     def transcribe(self, samples: np.ndarray) -> str:
-        """Mono float samples at 16 kHz → text. Greedy, no VAD: QA wants what is there, not a cleaned guess."""
+        """Mono float samples at 16 kHz → text. Greedy, no VAD: QA wants what is there, not a cleaned guess.
+        Timestamps stay on: without them tiny.en tends to stop after the first of several short phrases."""
         if samples.size < ASR_RATE // 10:
             return ""
         with self._lock:
             segments, _ = self.model.transcribe(samples.astype(np.float32), language="en", beam_size=1,
-                                                vad_filter=False, condition_on_previous_text=False,
-                                                without_timestamps=True)
+                                                vad_filter=False, condition_on_previous_text=False)
             return " ".join(segment.text.strip() for segment in segments).strip()

@@ -19,7 +19,7 @@ from nightcast.schema import (EpisodeTemplate, Loudness, QACheck, QAReport, Scri
                               SpokenSegment, Timeline, TimedText)
 from nightcast.settings import QASettings
 
-GAP_S = 0.3  # silence between the sentences a segment's sample is built from
+GAP_S = 0.5  # silence between the sentences a segment's sample is built from
 PAD_BEFORE_S, PAD_AFTER_S = 0.15, 0.35
 
 

@@ -19,10 +19,18 @@ _CONTRACTIONS = {"i'm": "i am", "you're": "you are", "it's": "it is", "that's": 
                  "what's": "what is", "didn't": "did not", "doesn't": "does not", "i'd": "i would"}
 
 
+_CONTRACTION = re.compile(r"\b(" + "|".join(re.escape(c) for c in _CONTRACTIONS) + r")\b", re.IGNORECASE)
+
+
+_DOTTED_TIME = re.compile(r"\b(\d{1,2})\.(\d{2})\s*([aApP]\.?[mM]\.?)")
+
+
 def words_for_wer(text: str) -> str:
-    text = normalize_for_speech(text).lower().replace("’", "'")
+    # contractions first: the TTS normaliser drops apostrophes ("I'm" → "Im")
+    text = _CONTRACTION.sub(lambda m: _CONTRACTIONS[m.group(0).lower()], text.replace("’", "'"))
+    text = _DOTTED_TIME.sub(r"\1:\2 \3", text)  # Whisper writes 11:15 pm as "11.15pm"
+    text = normalize_for_speech(text).lower()
     text = re.sub(r"[-–—/]", " ", text)
-    text = " ".join(_CONTRACTIONS.get(word, word) for word in text.split())
     text = re.sub(r"[^\w' ]+", " ", text)
     text = re.sub(r"(?<!\w)'|'(?!\w)", " ", text)
     return re.sub(r"\s+", " ", text).strip()
