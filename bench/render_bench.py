@@ -1,6 +1,7 @@
 """Render the demo episode(s) and print each stage's wall time and real-time factor.
 
 RTF = stage seconds / episode seconds (lower is faster; 0.05 means 20x faster than real time).
+QA's cost is reported as a share of the render: qa / (stages + qa).
 All numbers in one table come from one run on this machine.
 
     python bench/render_bench.py [--profile profiles/dre.yaml] [--template morning-drive] [--runs 1]
@@ -46,14 +47,17 @@ def main() -> None:
             results.append((json.loads((episode / "episode.json").read_text()), wall))
         total_wall = time.perf_counter() - started
 
-    table = Table("episode", "audio s", *[f"{s} s (RTF)" for s in STAGES], "stages s", "flow wall s", "total RTF")
+    table = Table("episode", "audio s", *[f"{s} s (RTF)" for s in STAGES], "stages s", "flow wall s", "total RTF",
+                  "qa s (RTF)", "qa % of render")
     for manifest, wall in results:
         duration = manifest["duration_s"]
         timings = manifest["stage_timings_s"]
         cells = [f"{timings[s]:.2f} ({timings[s] / duration:.4f})" for s in STAGES]
         stages = sum(timings[s] for s in STAGES)
+        qa = timings.get("qa", 0.0)  # the QA gate (ASR + meters); included in the flow wall time
         table.add_row(f"{manifest['listener_id']}/{manifest['template_id']}", f"{duration:.1f}", *cells,
-                      f"{stages:.2f}", f"{wall:.2f}", f"{stages / duration:.4f}")
+                      f"{stages:.2f}", f"{wall:.2f}", f"{stages / duration:.4f}", f"{qa:.2f} ({qa / duration:.4f})",
+                      f"{100 * qa / (stages + qa):.0f} %")
     console.print(table)
     console.print("flow wall includes Prefect's per-run overhead; the first run also pays the ephemeral server start.")
     console.print(f"all renders: {total_wall:.1f} s wall")
