@@ -96,7 +96,7 @@ def test_render_command_end_to_end(tmp_path):
     episode = tmp_path / "out" / "dre" / "2026-11-24-nightly-digest"
     assert f"{episode / 'episode.mp3'}" in proc.stdout.replace("\n", "")
     assert sorted(p.name for p in episode.iterdir()) == ["chapters.json", "cover.png", "episode.json", "episode.mp3",
-                                                         "index.html", "script.json", "transcript.srt",
+                                                         "index.html", "qa.json", "script.json", "transcript.srt",
                                                          "transcript.vtt", "waveform.png"]
     assert (episode.parent / "feed.xml").is_file() and "feed.xml" in proc.stdout
 

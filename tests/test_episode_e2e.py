@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 def test_episode_directory_has_every_file(rendered):
     for episode in rendered.values():
         assert sorted(p.name for p in episode.iterdir()) == ["chapters.json", "cover.png", "episode.json", "episode.mp3",
-                                                             "index.html", "script.json", "transcript.srt",
+                                                             "index.html", "qa.json", "script.json", "transcript.srt",
                                                              "transcript.vtt", "waveform.png"]
         assert not [p for p in episode.parent.iterdir() if p.name.startswith(".")]  # no temp dirs left behind
 
