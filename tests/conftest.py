@@ -14,6 +14,9 @@ from nightcast.settings import Settings
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# ASR costs seconds per render: the QA gate runs where it is the subject (the shared `rendered`
+# episodes and tests/test_qa.py pass qa=True), not in every other test's render.
+os.environ.setdefault("NIGHTCAST_QA__ENABLED", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ROOT / "profiles"
@@ -62,7 +65,7 @@ def rendered(prefect_harness, tmp_path_factory):
     for key, listener, template in (("maya", "maya", "nightly-digest"), ("hiro", "hiro", "nightly-digest"),
                                     ("maya-two-hosts", "maya", "two-hosts")):
         episodes[key] = Path(render_episode(str(PROFILES / f"{listener}.yaml"), template=template,
-                                            out_dir=str(out), date=DATE))
+                                            out_dir=str(out), date=DATE, qa=True))
     return episodes
 
 

@@ -1,5 +1,6 @@
 """The CLI as a user meets it: exit codes, one-line messages, nothing written on bad input."""
 
+import json
 import os
 import subprocess
 import sys
@@ -88,7 +89,7 @@ def test_templates_and_voices_list():
 def test_render_command_end_to_end(tmp_path):
     """The README's path: the installed console script renders a playable episode and prints where."""
     exe = Path(sys.executable).with_name("nightcast")
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "NIGHTCAST_QA__ENABLED": "true"}  # as shipped
     proc = subprocess.run([str(exe), "render", str(PROFILES / "dre.yaml"), "--out", str(tmp_path / "out"),
                            "--date", "2026-11-24", "--template", "nightly-digest"],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=400)
@@ -99,6 +100,7 @@ def test_render_command_end_to_end(tmp_path):
                                                          "index.html", "qa.json", "script.json", "transcript.srt",
                                                          "transcript.vtt", "waveform.png"]
     assert (episode.parent / "feed.xml").is_file() and "feed.xml" in proc.stdout
+    assert json.loads((episode / "qa.json").read_text())["passed"]
 
 
 def test_script_command_writes_a_batch_without_audio(tmp_path):

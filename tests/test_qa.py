@@ -179,7 +179,7 @@ def test_the_gate_blocks_publication_and_the_feed_keeps_the_previous_episode(pre
     monkeypatch.setattr(flows.quality, "speak_segment", faulty)
     monkeypatch.setenv("NIGHTCAST_STAGE_CACHE", "false")
     with pytest.raises(QAFailed) as failed:
-        render_episode(str(PROFILES / "hiro.yaml"), template="nightly-digest", out_dir=str(tmp_path), date=DATE)
+        render_episode(str(PROFILES / "hiro.yaml"), template="nightly-digest", out_dir=str(tmp_path), date=DATE, qa=True)
 
     report = failed.value.report
     bad = {s.segment_id: [c.name for c in s.checks if not c.passed] for s in report.segments
