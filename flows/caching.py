@@ -86,7 +86,6 @@ class StageCache:
     """A render's view of the cache: task options, the folders tasks write to, and what was reused."""
 
     def __init__(self, settings: Settings):
-        self.settings = settings
         self.enabled = settings.stage_cache
         self.root = settings.cache_root()
         self.days = settings.stage_cache_days

@@ -22,11 +22,11 @@ from flows.runners import ConfiguredTaskRunner
 from flows.tasks import master_task, mix_task, publish_feed_task, scan_library_task, write_script_task
 from generators.music import can_batch
 from generators.script.memory import recall
-from nightcast.mix import plan_timeline
+from nightcast.mix import plan_timeline, spoken_segments
 from nightcast.progress import stage
 from nightcast.publish import building, chapters_for
 from nightcast.publish.files import episode_files, write_cover, write_episode_files
-from nightcast.qa import QAFailed, needs_resynthesis, spoken_segments
+from nightcast.qa import QAFailed, needs_resynthesis
 from nightcast.schema import Chapter, Loudness, MusicClip, Script, SpeechClip, SpokenSegment, Timeline
 from nightcast.settings import Settings
 
@@ -132,6 +132,6 @@ def render_episode(listener: str, template: str | None = None, date: dt.date | N
                             listener_name=job.profile.name, show=job.template.title, target_lufs=mix.target_lufs,
                             language=job.profile.locale,
                             speaker_names={p.id: p.host_name for p in job.voices.values()}, files=files,
-                            stage_cache=cache.counts, qa=report)
+                            stage_cache=cache.counts, spoken=episode.spoken, qa=report)
     publish_feed_task(job.episode_dir.parent, job.profile, job.settings.public_url)
     return str(job.episode_dir)

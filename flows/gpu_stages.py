@@ -101,18 +101,15 @@ def gpu_slot(settings: Settings):
             held[1] = time.time()
 
 
-def _worker_settings(settings: dict) -> Settings:
-    return Settings.from_env(**settings)
-
-
 # The stage flows return JSON, not pickled objects: the worker may run another build of this code.
 
 
 @flow(name="speech-stage", persist_result=True, log_prints=True)
 def speech_stage(request: SpeechRequest, settings: dict) -> dict:
     """A render's speech, on a GPU worker."""
-    cache = StageCache(_worker_settings(settings))
-    with gpu_slot(cache.settings) as held:
+    worker = Settings.from_env(**settings)
+    cache = StageCache(worker)
+    with gpu_slot(worker) as held:
         clips = speak(request, cache)
     return StageOutcome(clips=clips, counts=cache.counts.get("speech", {}), gpu_slot_s=tuple(held)).model_dump(mode="json")
 
@@ -120,7 +117,7 @@ def speech_stage(request: SpeechRequest, settings: dict) -> dict:
 @flow(name="music-stage", persist_result=True, log_prints=True)
 def music_stage(request: MusicRequest, settings: dict) -> dict:
     """A render's beds from one generator, on a GPU worker."""
-    worker = _worker_settings(settings)
+    worker = Settings.from_env(**settings)
     cache = StageCache(worker)
     with gpu_slot(worker) as held:
         clips = make_beds(request, worker, cache)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 
-from nightcast.schema import MixSettings, MusicCue, Script, SpeechClip, Timeline, TimelineEntry
+from nightcast.schema import (MixSettings, MusicCue, Script, SpeechClip, SpokenSegment, TimedText, Timeline,
+                              TimelineEntry)
 
 FINAL_FADE_S = 4.0
 
@@ -102,3 +103,13 @@ def place_track(cue: MusicCue, pre_roll_s: float, spoken_s: float, clear_s: floa
         played = track.first_beat_s + min(bars, max(1, round((wanted - track.first_beat_s) / track.bar_s))) * track.bar_s
     # The DJ must finish before the segment ends, whatever the track's length.
     return track_at, max(played, speech_end - track_at + 1.0)
+
+
+def spoken_segments(speech: list[SpeechClip], timeline: Timeline) -> list[SpokenSegment]:
+    """Each segment's sentences in episode time."""
+    return [SpokenSegment(segment_id=clip.segment_id, speech_start_s=entry.speech_start_s,
+                          speech_end_s=entry.speech_end_s,
+                          sentences=[TimedText(start_s=entry.speech_start_s + s.start_s,
+                                               end_s=entry.speech_start_s + s.end_s, text=s.text, speaker=s.speaker)
+                                     for s in clip.sentences])
+            for clip, entry in zip(speech, timeline.entries)]

@@ -14,9 +14,8 @@ from nightcast.publish.cover import make_cover
 from nightcast.publish.page import write_page
 from nightcast.publish.transcript import srt, webvtt
 from nightcast.publish.waveform import draw_waveform
-from nightcast.qa.gate import spoken_segments
 from nightcast.schema import (BackendInfo, Chapter, EpisodeManifest, Loudness, PlayedTrack, QAReport, QASummary, Script,
-                              SpeechClip, Timeline)
+                              SpeechClip, SpokenSegment, Timeline)
 
 def episode_files(audio_format: str = "mp3") -> dict[str, str]:
     """The episode directory's file names; the audio's extension follows the format (mp3, m4a, opus)."""
@@ -49,7 +48,7 @@ def write_episode_files(episode_dir: Path, *, script: Script, speech: list[Speec
                         language: str = "en", speaker_names: dict[str, str] | None = None,
                         files: dict[str, str] = EPISODE_FILES,
                         stage_cache: dict[str, dict[str, int]] | None = None,
-                        qa: QAReport | None = None) -> EpisodeManifest:
+                        spoken: list[SpokenSegment] | None = None, qa: QAReport | None = None) -> EpisodeManifest:
     write_text_atomic(episode_dir / files["script"], script.model_dump_json(indent=2))
     write_text_atomic(episode_dir / files["transcript"], webvtt(script, speech, timeline))
     write_text_atomic(episode_dir / files["transcript_srt"], srt(script, speech, timeline, speaker_names))
@@ -74,7 +73,7 @@ def write_episode_files(episode_dir: Path, *, script: Script, speech: list[Speec
         writer_fallbacks=script.fallbacks,
         stage_timings_s=timings,
         stage_cache=stage_cache or {},
-        speech=spoken_segments(speech, timeline),
+        speech=spoken or [],
         qa=QASummary(ran=qa is not None, passed=qa.passed if qa else None,
                      failed=[c.name for c in qa.failures()] if qa else [], report=files["qa"] if qa else None),
         duration_s=timeline.duration_s,

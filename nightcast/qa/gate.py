@@ -15,8 +15,7 @@ from nightcast.mix.master import measure_loudness
 from nightcast.qa.asr import ASR_RATE, Transcriber
 from nightcast.qa.meters import clipped_runs, listening_copy, longest_silence
 from nightcast.qa.wer import word_error_rate
-from nightcast.schema import (EpisodeTemplate, Loudness, QACheck, QAReport, Script, SegmentQA, SpeechClip,
-                              SpokenSegment, Timeline, TimedText)
+from nightcast.schema import EpisodeTemplate, Loudness, QACheck, QAReport, Script, SegmentQA, SpokenSegment, TimedText
 from nightcast.settings import QASettings
 
 GAP_S = 0.5  # silence between the sentences a segment's sample is built from
@@ -28,16 +27,6 @@ class QAFailed(StageError):
         self.report = report
         reasons = "; ".join(f"{c.name} {c.value} (needs {c.threshold})" for c in report.failures())
         super().__init__(f"QA failed, episode not published: {reasons}")
-
-
-def spoken_segments(speech: list[SpeechClip], timeline: Timeline) -> list[SpokenSegment]:
-    """Each segment's sentences in episode time."""
-    return [SpokenSegment(segment_id=clip.segment_id, speech_start_s=entry.speech_start_s,
-                          speech_end_s=entry.speech_end_s,
-                          sentences=[TimedText(start_s=entry.speech_start_s + s.start_s,
-                                               end_s=entry.speech_start_s + s.end_s, text=s.text, speaker=s.speaker)
-                                     for s in clip.sentences])
-            for clip, entry in zip(speech, timeline.entries)]
 
 
 def _listened(sentences: list[TimedText], coverage: str) -> list[TimedText]:
@@ -106,7 +95,7 @@ def check_episode(audio_path: Path, script: Script, spoken: list[SpokenSegment],
               f"<= {mix.true_peak_dbtp + qa.true_peak_margin_db}"),
         check("loudness range (LU)", loudness.loudness_range_lu, loudness.loudness_range_lu <= 20, "<= 20", hard=False),
         check("clipped runs", clips, clips <= qa.max_clipped_runs, f"<= {qa.max_clipped_runs}",
-              f"runs of 3+ samples at full scale"),
+              "runs of 3+ samples at full scale"),
         check("longest silence (s)", silence_s, silence_s <= qa.max_silence_s, f"<= {qa.max_silence_s}",
               f"under {qa.silence_dbfs} dBFS, from {silence_at:.1f} s" if silence_s else ""),
     ]
