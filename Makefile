@@ -2,7 +2,7 @@
 VENV := .venv
 PROFILE ?= profiles/maya.yaml
 
-.PHONY: demo test setup setup-test walkthrough bench bench-writers bench-voices bench-music bench-mix bench-resume clean
+.PHONY: demo test setup setup-test walkthrough bench bench-writers bench-voices bench-music bench-mix bench-resume bench-qa clean
 
 demo: setup
 	$(VENV)/bin/nightcast render $(PROFILE)
@@ -36,6 +36,9 @@ bench-mix: setup-test
 
 bench-resume: setup
 	$(VENV)/bin/python bench/resume_bench.py
+
+bench-qa: setup
+	$(VENV)/bin/python bench/qa_bench.py
 
 clean:
 	rm -rf outputs/*/ .pytest_cache

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from functools import partial
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from prefect import flow
+from prefect.futures import PrefectFuture
 
 from flows.caching import StageCache, StageFolder
 from flows.gpu_stages import MusicRequest, SpeechRequest, run_music, run_speech
 from flows.job import Backends, RenderJob, describe_backends, prepare_render
-from flows.quality import keep_failed_report, mark_resynthesised, qa_task, resynthesise
+from flows.quality import (after_retry, deeper_ducking, keep_failed_report, listen_task, meter_task, qa_task,
+                           resynthesise)
 from flows.runners import ConfiguredTaskRunner
 from flows.tasks import master_task, mix_task, publish_feed_task, scan_library_task, write_script_task
 from generators.music import can_batch
@@ -26,8 +29,8 @@ from nightcast.mix import plan_timeline, spoken_segments
 from nightcast.progress import stage
 from nightcast.publish import building, chapters_for
 from nightcast.publish.files import episode_files, write_cover, write_episode_files
-from nightcast.qa import QAFailed, needs_resynthesis
-from nightcast.schema import Chapter, Loudness, MusicClip, Script, SpeechClip, SpokenSegment, Timeline
+from nightcast.qa import QAFailed, needs_remix, needs_resynthesis
+from nightcast.schema import Chapter, Loudness, MusicClip, QAReport, Script, SpeechClip, SpokenSegment, Timeline
 from nightcast.settings import Settings
 
 
@@ -64,22 +67,65 @@ class RenderedAudio(BaseModel):
 
 
 def render_audio(job: RenderJob, script: Script, speech: list[SpeechClip], folder: StageFolder, cache: StageCache,
-                 out: Path, cover: Path | None, timings: dict[str, float]) -> RenderedAudio:
+                 out: Path, cover: Path | None, timings: dict[str, float],
+                 ducking: dict[str, float] | None = None) -> tuple[RenderedAudio, PrefectFuture | None]:
     """speech → timeline → music → mix → master: everything after the voices, redone whole when a
-    voice is synthesised again (its length moves every later segment)."""
+    voice is synthesised again (its length moves every later segment). `ducking`: per segment, its
+    music's gain under the voice in place of the format's.
+
+    With QA on, ASR starts listening to the mix as the master begins; the future comes back with it."""
     mix = job.template.mix
     timeline = plan_timeline(script, speech, mix, job.target_duration_s)
+    if ducking:
+        timeline = timeline.model_copy(update={"entries": [
+            e.model_copy(update={"duck_db": ducking[e.segment_id]}) if e.segment_id in ducking else e
+            for e in timeline.entries]})
+    spoken = spoken_segments(speech, timeline)
     with stage("music", timings):
         music_clips = render_music(job, script, timeline, folder, cache)
     with stage("mix", timings):
         mixed = mix_task(timeline, speech, music_clips, mix, folder.fallback / "mix.wav")
+    hearing = listen_task.submit(Path(mixed.path), spoken, job.settings.qa) if job.settings.qa.enabled else None
     chapters = chapters_for(script, timeline)
     tags = {"title": script.title, "artist": job.template.title, "album": f"nightcast: {job.profile.name}",
             "date": job.date.isoformat(), "genre": "Podcast"}
     with stage("master", timings):
         loudness = master_task(mixed, out, mix, chapters, tags, cover)
-    return RenderedAudio(path=out, timeline=timeline, chapters=chapters, loudness=loudness,
-                         spoken=spoken_segments(speech, timeline))
+    return RenderedAudio(path=out, timeline=timeline, chapters=chapters, loudness=loudness, spoken=spoken), hearing
+
+
+def check_quality(job: RenderJob, script: Script, speech: list[SpeechClip], episode: RenderedAudio,
+                  hearing: PrefectFuture) -> QAReport:
+    """The gate's verdict: meters on the encoded file while ASR of the mix finishes, then the checks."""
+    meters = meter_task.submit(episode.path, job.settings.qa)
+    return qa_task(episode, script, job, speech, hearing, meters)
+
+
+def quality_gate(job: RenderJob, script: Script, speech: list[SpeechClip], episode: RenderedAudio,
+                 hearing: PrefectFuture, rerender, work: Path,
+                 timings: dict[str, float]) -> tuple[QAReport, list[SpeechClip], RenderedAudio]:
+    """Check; retry once what was unclear (voice synthesised again, or a masked bed ducked deeper);
+    raise QAFailed, keeping the report beside the episode's place, if a hard check still fails.
+    `rerender(speech, ducking)` makes the episode's audio again."""
+    qa = job.settings.qa
+    with stage("qa", timings):
+        report = check_quality(job, script, speech, episode, hearing)
+    timings["qa_asr"] = report.asr_seconds  # inside qa: mostly beside the master
+    resynthesise_ids, remix_ids = needs_resynthesis(report, qa), needs_remix(report, qa)
+    if resynthesise_ids or remix_ids:
+        with stage("qa_retry", timings):  # the first pass's stage timings stay as they were
+            if resynthesise_ids:
+                print(f"qa: synthesising {', '.join(resynthesise_ids)} again (WER over {qa.wer_retry})")
+                speech = resynthesise(job, script, speech, resynthesise_ids, work)
+            if remix_ids:
+                print(f"qa: the music masked {', '.join(remix_ids)}: mixing it again, ducked deeper")
+            episode, hearing = rerender(speech, ducking=deeper_ducking(job.template.mix.duck_db, remix_ids))
+            report = after_retry(report, check_quality(job, script, speech, episode, hearing), resynthesise_ids,
+                                 remix_ids)
+    if not report.passed:
+        keep_failed_report(job.episode_dir, report)
+        raise QAFailed(report)
+    return report, speech, episode
 
 
 @flow(name="render-episode", task_runner=ConfiguredTaskRunner(), log_prints=True)
@@ -111,20 +157,12 @@ def render_episode(listener: str, template: str | None = None, date: dt.date | N
             speech = render_speech(job, script, folder, cache)
         files = episode_files(mix.format)
         cover = write_cover(build_dir, script, job.profile.name, job.template.title)
-        episode = render_audio(job, script, speech, folder, cache, build_dir / files["audio"], cover, timings)
+        episode, hearing = render_audio(job, script, speech, folder, cache, build_dir / files["audio"], cover, timings)
         report = None
         if job.settings.qa.enabled:
-            with stage("qa", timings):
-                report = qa_task(episode, script, job)
-                if retry := needs_resynthesis(report, job.settings.qa):
-                    print(f"qa: synthesising {', '.join(retry)} again (WER over {job.settings.qa.wer_retry})")
-                    speech = resynthesise(job, script, speech, retry, work)
-                    episode = render_audio(job, script, speech, folder, cache, build_dir / files["audio"], cover,
-                                           timings)
-                    report = mark_resynthesised(qa_task(episode, script, job), retry)
-            if not report.passed:
-                keep_failed_report(job.episode_dir, report)
-                raise QAFailed(report)
+            rerender = partial(render_audio, job, script, folder=folder, cache=cache, out=build_dir / files["audio"],
+                               cover=cover, timings={})
+            report, speech, episode = quality_gate(job, script, speech, episode, hearing, rerender, work, timings)
         shutil.rmtree(work)
         write_episode_files(build_dir, script=script, speech=speech, timeline=episode.timeline,
                             chapters=episode.chapters, loudness=episode.loudness,

@@ -353,6 +353,9 @@ class TimelineEntry(Strict):
     music_s: float  # length of the music clip to generate, crossfade tail included
     crossfade_s: float = 0.0  # equal-power crossfade into the next segment, whole beats of this bed
     track_start_s: float | None = None  # where a library track enters (on the bridge's bar line)
+    duck_db: float | None = Field(default=None, le=0, ge=-40,
+                                  description="This segment's music under speech, in place of the format's duck_db "
+                                              "(QA ducks a bed deeper when it masked the voice).")
 
     @property
     def track_offset_s(self) -> float | None:
@@ -434,13 +437,38 @@ class QACheck(Strict):
     detail: str = ""
 
 
+class HeardSegment(Strict):
+    """What ASR heard of one segment, against the sentences it was given to hear."""
+
+    segment_id: Name
+    reference: str = Field(description="The script text of the sentences listened to.")
+    heard: str
+    sentences_heard: int
+    sentences: int
+
+
+class Hearing(Strict):
+    """What ASR heard of a recording's segments, and how long it took."""
+
+    segments: list[HeardSegment]
+    seconds: float
+
+
 class SegmentQA(Strict):
     segment_id: Name
     words: int
     speech_s: float
     wer: float | None = Field(default=None, description="Word error rate of what ASR heard in the final mix.")
     heard: str = ""
-    resynthesised: bool = False
+    wer_isolated: float | None = Field(
+        default=None, description="WER of the voice on its own, measured when the mix's WER is over the retry "
+                                  "threshold: it tells a voice at fault from a voice masked by its music.")
+    heard_isolated: str = ""
+    cause: Literal["voice", "masking"] | None = Field(
+        default=None, description="Why the mix was not intelligible: the voice itself, or music masking a good voice.")
+    first_wer: float | None = Field(default=None, description="WER before the retry, for a retried segment.")
+    resynthesised: bool = Field(default=False, description="The voice was synthesised again (another seed).")
+    remixed: bool = Field(default=False, description="The music under it was mixed again, ducked deeper.")
     checks: list[QACheck] = Field(default_factory=list)
 
 
@@ -449,7 +477,8 @@ class QAReport(Strict):
     checks: list[QACheck]
     segments: list[SegmentQA] = Field(default_factory=list)
     asr_model: str = ""
-    seconds: float = 0.0
+    seconds: float = Field(default=0.0, description="Wall time of the checks.")
+    asr_seconds: float = Field(default=0.0, description="ASR's own time; in a render it runs beside the master.")
 
     def failures(self) -> list[QACheck]:
         return [c for c in [*self.checks, *(c for s in self.segments for c in s.checks)] if c.hard and not c.passed]

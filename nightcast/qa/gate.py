@@ -1,7 +1,9 @@
 """The QA gate: listen to the finished episode (ASR) and meter it before it is published.
 
-`check_episode` measures; the flow decides: a segment over `wer_retry` is synthesised again once,
-and an episode that still fails a hard check is not published."""
+`check_episode` measures; the flow decides. A segment over `wer_retry` is heard again on its own
+voice track: if the voice is fine there, its music masked it and it is mixed again ducked deeper;
+if not, the voice is synthesised again. An episode that still fails a hard check is not published.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +14,13 @@ import numpy as np
 
 from nightcast.errors import StageError
 from nightcast.mix.master import measure_loudness
-from nightcast.qa.asr import ASR_RATE, Transcriber
-from nightcast.qa.meters import clipped_runs, listening_copy, longest_silence
+from nightcast.qa.asr import Transcriber
+from nightcast.qa.listening import ASR_RATE, load_for_asr, pack_segments
+from nightcast.qa.meters import FileMeters, meter_file
 from nightcast.qa.wer import word_error_rate
-from nightcast.schema import EpisodeTemplate, Loudness, QACheck, QAReport, Script, SegmentQA, SpokenSegment, TimedText
+from nightcast.schema import (EpisodeTemplate, HeardSegment, Hearing, Loudness, QACheck, QAReport, Script, SegmentQA,
+                              SpeechClip, SpokenSegment, TimedText)
 from nightcast.settings import QASettings
-
-GAP_S = 0.5  # silence between the sentences a segment's sample is built from
-PAD_BEFORE_S, PAD_AFTER_S = 0.15, 0.35
 
 
 class QAFailed(StageError):
@@ -29,19 +30,47 @@ class QAFailed(StageError):
         super().__init__(f"QA failed, episode not published: {reasons}")
 
 
-def _listened(sentences: list[TimedText], coverage: str) -> list[TimedText]:
-    if coverage == "full" or len(sentences) <= 3:
-        return sentences
-    return [sentences[0], sentences[len(sentences) // 2], sentences[-1]]
+def transcriber_for(qa: QASettings) -> Transcriber:
+    return Transcriber(qa.asr_threads, str(qa.asr_model) if qa.asr_model else None, qa.asr_device)
 
 
-def _segment_audio(audio: np.ndarray, sentences: list[TimedText]) -> np.ndarray:
-    gap = np.zeros(int(GAP_S * ASR_RATE), dtype=np.float32)
-    pieces = []
-    for s in sentences:
-        start = max(0, int((s.start_s - PAD_BEFORE_S) * ASR_RATE))
-        pieces += [audio[start:int((s.end_s + PAD_AFTER_S) * ASR_RATE)], gap]
-    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+def _hear(recording: np.ndarray, owners: list[tuple[str, list[TimedText]]], qa: QASettings,
+          transcriber: Transcriber) -> list[HeardSegment]:
+    listening = pack_segments(recording, [sentences for _, sentences in owners], qa.asr_coverage)
+    texts = transcriber.hear(listening, len(owners))
+    unclear = {i for i, (reference, text) in enumerate(zip(listening.references, texts))
+               if reference and word_error_rate(reference, text) > qa.wer_retry}
+    if unclear:  # a second opinion the standard way (30 s windows) before a segment counts as unclear
+        again = transcriber.hear(listening, len(owners), padded=True, only=unclear)
+        texts = [min((text, again[i]), key=lambda t: word_error_rate(listening.references[i], t))
+                 if i in unclear else text for i, text in enumerate(texts)]
+    return [HeardSegment(segment_id=segment_id, reference=reference, heard=text, sentences_heard=heard, sentences=total)
+            for (segment_id, _), reference, text, (heard, total) in zip(owners, listening.references, texts,
+                                                                        listening.counts)]
+
+
+def listen(audio_path: Path, spoken: list[SpokenSegment], qa: QASettings,
+           transcriber: Transcriber | None = None) -> Hearing:
+    """ASR over every segment's voice in a recording of the episode (the mix, or the encoded file)."""
+    started = time.perf_counter()
+    transcriber = transcriber or transcriber_for(qa)
+    heard = _hear(load_for_asr(audio_path), [(s.segment_id, s.sentences) for s in spoken], qa, transcriber)
+    return Hearing(segments=heard, seconds=round(time.perf_counter() - started, 2))
+
+
+def listen_isolated(speech: list[SpeechClip], qa: QASettings, transcriber: Transcriber | None = None) -> Hearing:
+    """ASR over voice clips on their own, in one batch: the clips laid end to end."""
+    started = time.perf_counter()
+    transcriber = transcriber or transcriber_for(qa)
+    recordings, owners, offset = [], [], 0.0
+    for clip in speech:
+        recording = load_for_asr(clip.path)
+        recordings.append(recording)
+        owners.append((clip.segment_id, [s.model_copy(update={"start_s": s.start_s + offset, "end_s": s.end_s + offset})
+                                         for s in clip.sentences]))
+        offset += recording.size / ASR_RATE
+    heard = _hear(np.concatenate(recordings) if recordings else np.zeros(0, np.float32), owners, qa, transcriber)
+    return Hearing(segments=heard, seconds=round(time.perf_counter() - started, 2))
 
 
 def check(name: str, value: float | None, passed: bool, threshold: str, detail: str = "", hard: bool = True) -> QACheck:
@@ -49,8 +78,9 @@ def check(name: str, value: float | None, passed: bool, threshold: str, detail: 
                    passed=passed, hard=hard, detail=detail)
 
 
-def check_segments(audio: np.ndarray, script: Script, spoken: list[SpokenSegment], words_per_minute: dict[str, float],
-                   qa: QASettings, transcriber: Transcriber) -> list[SegmentQA]:
+def check_segments(script: Script, spoken: list[SpokenSegment], heard: Hearing,
+                   words_per_minute: dict[str, float], qa: QASettings) -> list[SegmentQA]:
+    heard_by_id = {h.segment_id: h for h in heard.segments}
     results = []
     for segment, where in zip(script.segments, spoken):
         words = len(segment.text.split())
@@ -58,35 +88,58 @@ def check_segments(audio: np.ndarray, script: Script, spoken: list[SpokenSegment
         if not words:
             results.append(SegmentQA(segment_id=segment.id, words=0, speech_s=round(speech_s, 2)))
             continue
-        listened = _listened(where.sentences, qa.asr_coverage)
-        heard = transcriber.transcribe(_segment_audio(audio, listened))
-        wer = word_error_rate(" ".join(s.text for s in listened), heard)
+        hearing = heard_by_id[segment.id]
+        wer = word_error_rate(hearing.reference, hearing.heard)
         rate = words / max(speech_s, 1e-3) * 60
         wpm = words_per_minute.get(segment.speaker, 160.0)
         results.append(SegmentQA(segment_id=segment.id, words=words, speech_s=round(speech_s, 2), wer=round(wer, 3),
-                                 heard=heard, checks=[
+                                 heard=hearing.heard, checks=[
             check("intelligibility (WER)", wer, wer <= qa.wer_max, f"<= {qa.wer_max}",
-                  f"{len(listened)} of {len(where.sentences)} sentences heard in the final mix"),
+                  f"{hearing.sentences_heard} of {hearing.sentences} sentences heard in the final mix"),
             check("speech rate (words/min)", rate, rate <= wpm * qa.max_speech_rate,
                   f"<= {wpm * qa.max_speech_rate:.0f}", "faster than the voice can speak means audio is missing"),
         ]))
     return results
 
 
+def diagnose(segments: list[SegmentQA], speech: list[SpeechClip], qa: QASettings,
+             transcriber: Transcriber) -> tuple[list[SegmentQA], float]:
+    """For each segment over `wer_retry`, hear its voice clip alone: a clean voice means the music
+    masked it. Returns the segments and the ASR seconds this took."""
+    unclear = {s.segment_id for s in segments if s.wer is not None and s.wer > qa.wer_retry}
+    clips = [c for c in speech if c.segment_id in unclear]
+    if not clips:
+        return segments, 0.0
+    hearing = listen_isolated(clips, qa, transcriber)
+    alone = {h.segment_id: h for h in hearing.segments}
+    diagnosed = []
+    for segment in segments:
+        if segment.segment_id in alone:
+            heard_alone = alone[segment.segment_id]
+            wer = round(word_error_rate(heard_alone.reference, heard_alone.heard), 3)
+            segment = segment.model_copy(update={"wer_isolated": wer, "heard_isolated": heard_alone.heard,
+                                                 "cause": "masking" if wer <= qa.wer_retry else "voice"})
+        diagnosed.append(segment)
+    return diagnosed, hearing.seconds
+
+
 def check_episode(audio_path: Path, script: Script, spoken: list[SpokenSegment], template: EpisodeTemplate,
                   words_per_minute: dict[str, float], qa: QASettings, loudness: Loudness | None = None,
-                  transcriber: Transcriber | None = None) -> QAReport:
-    """Every check on a finished episode file; nothing here changes the episode."""
+                  transcriber: Transcriber | None = None, heard: Hearing | None = None,
+                  meters: FileMeters | None = None, speech: list[SpeechClip] | None = None) -> QAReport:
+    """Every check on a finished episode file; nothing here changes the episode.
+
+    A render passes what it already has: `heard`, ASR of the mix made while it was being mastered;
+    `meters` and `loudness` of the encoded file. Missing ones are measured here, from the file.
+    `speech`: the voice clips, so that an unclear segment can be told masked from badly voiced."""
     started = time.perf_counter()
-    transcriber = transcriber or Transcriber(qa.asr_threads)
-    audio = listening_copy(audio_path)
-    duration = audio.size / ASR_RATE
+    transcriber = transcriber or transcriber_for(qa)
+    meters = meters or meter_file(audio_path, qa.silence_dbfs)
     loudness = loudness or measure_loudness(audio_path)
     mix = template.mix
-    silence_s, silence_at = longest_silence(audio, qa.silence_dbfs)
-    clips = clipped_runs(audio_path)
     checks = [
-        check("duration (s)", duration, template.min_duration_s - 1 <= duration <= template.max_duration_s + 1,
+        check("duration (s)", meters.duration_s,
+              template.min_duration_s - 1 <= meters.duration_s <= template.max_duration_s + 1,
               f"{template.min_duration_s:.0f}–{template.max_duration_s:.0f}"),
         check("integrated loudness (LUFS)", loudness.integrated_lufs,
               abs(loudness.integrated_lufs - mix.target_lufs) <= qa.loudness_tolerance_lu,
@@ -94,18 +147,30 @@ def check_episode(audio_path: Path, script: Script, spoken: list[SpokenSegment],
         check("true peak (dBTP)", loudness.true_peak_dbtp, loudness.true_peak_dbtp <= mix.true_peak_dbtp + qa.true_peak_margin_db,
               f"<= {mix.true_peak_dbtp + qa.true_peak_margin_db}"),
         check("loudness range (LU)", loudness.loudness_range_lu, loudness.loudness_range_lu <= 20, "<= 20", hard=False),
-        check("clipped runs", clips, clips <= qa.max_clipped_runs, f"<= {qa.max_clipped_runs}",
-              "runs of 3+ samples at full scale"),
-        check("longest silence (s)", silence_s, silence_s <= qa.max_silence_s, f"<= {qa.max_silence_s}",
-              f"under {qa.silence_dbfs} dBFS, from {silence_at:.1f} s" if silence_s else ""),
+        check("clipped runs", meters.clipped_runs, meters.clipped_runs <= qa.max_clipped_runs,
+              f"<= {qa.max_clipped_runs}", "runs of 3+ samples at full scale"),
+        check("longest silence (s)", meters.longest_silence_s, meters.longest_silence_s <= qa.max_silence_s,
+              f"<= {qa.max_silence_s}",
+              f"under {qa.silence_dbfs} dBFS, from {meters.silence_at_s:.1f} s" if meters.longest_silence_s else ""),
     ]
-    segments = check_segments(audio, script, spoken, words_per_minute, qa, transcriber)
+    heard = heard or listen(audio_path, spoken, qa, transcriber)
+    segments = check_segments(script, spoken, heard, words_per_minute, qa)
+    asr_seconds = heard.seconds
+    if speech:
+        segments, diagnosis_s = diagnose(segments, speech, qa, transcriber)
+        asr_seconds += diagnosis_s
     report = QAReport(passed=True, checks=checks, segments=segments, asr_model=transcriber.name,
-                      seconds=round(time.perf_counter() - started, 2))
+                      seconds=round(time.perf_counter() - started, 2), asr_seconds=round(asr_seconds, 2))
     return report.model_copy(update={"passed": not report.failures()})
 
 
 def needs_resynthesis(report: QAReport, qa: QASettings) -> list[str]:
-    """Segments whose WER is over the retry threshold (not yet resynthesised)."""
+    """Segments whose voice was unclear (over the retry threshold, not masked), not yet resynthesised."""
     return [s.segment_id for s in report.segments
-            if s.wer is not None and s.wer > qa.wer_retry and not s.resynthesised]
+            if s.wer is not None and s.wer > qa.wer_retry and s.cause != "masking" and not s.resynthesised]
+
+
+def needs_remix(report: QAReport, qa: QASettings) -> list[str]:
+    """Segments whose clear voice was masked by its music, not yet mixed again."""
+    return [s.segment_id for s in report.segments
+            if s.wer is not None and s.wer > qa.wer_retry and s.cause == "masking" and not s.remixed]

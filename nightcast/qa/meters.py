@@ -1,13 +1,19 @@
-"""What a meter says about the finished file: clipping, silences, and the audio QA listens to."""
+"""What a meter says about the finished file: its length, clipped runs and longest silence, in one pass.
+
+The file is decoded once at its own rate (clipping is a property of the delivered samples: a
+resampled copy would smear flat tops) and streamed in blocks, so an hour costs one block of memory.
+"""
 
 from __future__ import annotations
 
+import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from nightcast.qa.asr import ASR_RATE
+from nightcast.errors import StageError
 from nightcast.tools import ffmpeg
 
 BLOCK_S = 5.0
@@ -16,47 +22,88 @@ CLIP_LEVEL = 0.9995  # full scale after decoding, with room for the decoder's ro
 CLIP_RUN = 3  # consecutive samples: one sample at full scale is a peak, three are a flat top
 
 
-def clipped_runs(path: Path) -> int:
-    """Runs of CLIP_RUN+ consecutive frames at full scale in either channel, streamed in blocks."""
+@dataclass(frozen=True)
+class FileMeters:
+    duration_s: float
+    clipped_runs: int
+    longest_silence_s: float
+    silence_at_s: float
+
+
+def sample_rate_of(path: Path) -> int:
+    """The first audio stream's rate, from ffmpeg's own description of the file."""
+    proc = subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True)
+    found = re.search(r"Audio: .*?(\d+) Hz", proc.stderr)
+    if not found:
+        raise StageError(f"{Path(path).name} has no audio stream ffmpeg can read")
+    return int(found.group(1))
+
+
+class _Runs:
+    """Runs of True across blocks: how many reached `minimum`, and the longest with where it started."""
+
+    def __init__(self, minimum: int):
+        self.minimum, self.count, self.open, self.position = minimum, 0, 0, 0
+        self.longest, self.longest_at = 0, 0
+
+    def add(self, flags: np.ndarray) -> None:
+        edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        lengths, begins = ends - starts, starts + self.position
+        if self.open:
+            if len(starts) and starts[0] == 0:  # the run left open by the last block goes on
+                lengths[0] += self.open
+                begins[0] -= self.open
+            else:
+                self._close(np.array([self.open]), np.array([self.position - self.open]))
+            self.open = 0
+        if len(ends) and ends[-1] == flags.size:  # still going at the block's end: the next block decides
+            self.open = int(lengths[-1])
+            lengths, begins = lengths[:-1], begins[:-1]
+        self._close(lengths, begins)
+        self.position += flags.size
+
+    def _close(self, lengths: np.ndarray, begins: np.ndarray) -> None:
+        self.count += int(np.count_nonzero(lengths >= self.minimum))
+        if lengths.size:
+            longest = int(np.argmax(lengths))
+            if lengths[longest] > self.longest:
+                self.longest, self.longest_at = int(lengths[longest]), int(begins[longest])
+
+    def finish(self) -> None:
+        if self.open:
+            self._close(np.array([self.open]), np.array([self.position - self.open]))
+            self.open = 0
+
+
+def meter_file(path: Path, silence_dbfs: float) -> FileMeters:
+    """Duration, runs of CLIP_RUN+ frames at full scale in either channel, and the longest run of
+    50 ms windows under `silence_dbfs` (mono), streamed from one decode."""
+    rate = sample_rate_of(path)
+    window = max(1, round(rate * SILENCE_WINDOW_S))
+    block_frames = int(rate * BLOCK_S) // window * window
+    clips, quiet = _Runs(CLIP_RUN), _Runs(1)
+    frames_total, leftover = 0, np.zeros(0, np.float32)
     proc = subprocess.Popen([ffmpeg(), "-v", "error", "-nostdin", "-i", str(path), "-ac", "2", "-f", "f32le", "-"],
                             stdout=subprocess.PIPE)
-    runs, open_run = 0, 0  # open_run: frames of a run still going at the end of the last block
-    block_bytes = int(48000 * BLOCK_S) * 2 * 4
-    while chunk := proc.stdout.read(block_bytes):
-        frames = np.frombuffer(chunk[: len(chunk) // 8 * 8], dtype=np.float32).reshape(-1, 2)
-        loud = (np.abs(frames).max(axis=1) >= CLIP_LEVEL).astype(np.int8)
-        edges = np.diff(np.concatenate(([0], loud, [0])))
-        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        lengths = ends - starts
-        if open_run and len(starts) and starts[0] == 0:
-            lengths[0] += open_run
-        elif open_run >= CLIP_RUN:
-            runs += 1
-        still_open = len(ends) and ends[-1] == loud.size
-        open_run = int(lengths[-1]) if still_open else 0
-        runs += int(np.count_nonzero((lengths[:-1] if still_open else lengths) >= CLIP_RUN))
-    proc.wait()
-    return runs + (open_run >= CLIP_RUN)
-
-
-def listening_copy(path: Path) -> np.ndarray:
-    """The episode as ASR and the silence meter hear it: mono, 16 kHz, float."""
-    proc = subprocess.run([ffmpeg(), "-v", "error", "-nostdin", "-i", str(path), "-ac", "1", "-ar", str(ASR_RATE),
-                           "-f", "f32le", "-"], capture_output=True, check=True)
-    return np.frombuffer(proc.stdout, dtype=np.float32)
-
-
-def longest_silence(samples: np.ndarray, threshold_dbfs: float, rate: int = ASR_RATE) -> tuple[float, float]:
-    """(seconds, where it starts) of the longest run of 50 ms windows quieter than threshold_dbfs."""
-    window = int(rate * SILENCE_WINDOW_S)
-    n = samples.size // window
-    if n == 0:
-        return 0.0, 0.0
-    rms = np.sqrt(np.mean(samples[: n * window].reshape(n, window).astype(np.float64) ** 2, axis=1))
-    quiet = 20 * np.log10(np.maximum(rms, 1e-10)) < threshold_dbfs
-    edges = np.diff(np.concatenate(([0], quiet.view(np.int8), [0])))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    if not len(starts):
-        return 0.0, 0.0
-    longest = int(np.argmax(ends - starts))
-    return float((ends[longest] - starts[longest]) * SILENCE_WINDOW_S), float(starts[longest] * SILENCE_WINDOW_S)
+    try:
+        while chunk := proc.stdout.read(block_frames * 8):
+            frames = np.frombuffer(chunk[: len(chunk) // 8 * 8], dtype=np.float32).reshape(-1, 2)
+            left, right = frames[:, 0], frames[:, 1]  # column-wise: reductions over an axis of 2 are slow
+            frames_total += frames.shape[0]
+            clips.add((np.abs(left) >= CLIP_LEVEL) | (np.abs(right) >= CLIP_LEVEL))
+            mono = (left + right) * np.float32(0.5)
+            mono = np.concatenate([leftover, mono]) if leftover.size else mono
+            whole = mono.size // window * window
+            leftover = mono[whole:]
+            windows = mono[:whole].reshape(-1, window)
+            power = np.einsum("ij,ij->i", windows, windows, dtype=np.float64) / window
+            quiet.add(10 * np.log10(np.maximum(power, 1e-20)) < silence_dbfs)
+    finally:
+        proc.stdout.close()
+        if proc.wait() != 0:
+            raise StageError(f"could not decode {Path(path).name} for metering")
+    clips.finish()
+    quiet.finish()
+    return FileMeters(duration_s=frames_total / rate, clipped_runs=clips.count,
+                      longest_silence_s=quiet.longest * SILENCE_WINDOW_S, silence_at_s=quiet.longest_at * SILENCE_WINDOW_S)
