@@ -96,9 +96,11 @@ def render_audio(job: RenderJob, script: Script, speech: list[SpeechClip], folde
 
 def check_quality(job: RenderJob, script: Script, speech: list[SpeechClip], episode: RenderedAudio,
                   hearing: PrefectFuture) -> QAReport:
-    """The gate's verdict: meters on the encoded file while ASR of the mix finishes, then the checks."""
+    """The gate's verdict: meters on the encoded file while ASR of the mix finishes, then the checks.
+    A failed ASR or meter raises its own error here (a task given a failed future would not run)."""
     meters = meter_task.submit(episode.path, job.settings.qa)
-    return qa_task(episode, script, job, speech, hearing, meters)
+    heard = hearing.result()
+    return qa_task(episode, script, job, speech, heard, meters.result())
 
 
 def quality_gate(job: RenderJob, script: Script, speech: list[SpeechClip], episode: RenderedAudio,

@@ -143,6 +143,22 @@ def test_qa_command_exit_codes(good, tmp_path):
     assert missing.returncode == 2 and "episode.json is missing" in missing.stderr
 
 
+def short_format(root: Path, **mix) -> Path:
+    """A templates folder with a 90-second format, `qa-check` (intro, story, pick, outro), so the gate's
+    render tests hear a short episode; `mix` overrides its mix settings."""
+    import yaml
+
+    templates = root / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    format_ = yaml.safe_load((TEMPLATES / "formats" / "nightly-digest.yaml").read_text())
+    format_.update(id="qa-check", title="QA Check", target_duration_s=90, min_duration_s=70, max_duration_s=110,
+                   slots=[{"kind": "intro", "speech_s": 12, "music_s": 4}, {"kind": "story", "speech_s": 22, "music_s": 6},
+                          {"kind": "pick", "speech_s": 14, "music_s": 8}, {"kind": "outro", "speech_s": 8, "music_s": 4}])
+    format_["mix"].update(mix)
+    (templates / "formats" / "qa-check.yaml").write_text(yaml.safe_dump(format_))
+    return templates
+
+
 def test_the_gate_blocks_publication_and_the_feed_keeps_the_previous_episode(prefect_harness, tmp_path, monkeypatch):
     """One segment's voice comes out as noise (and stays noise when synthesised again), another is
     cut short: the render fails naming both, nothing is published, yesterday's episode stays."""
@@ -152,7 +168,8 @@ def test_the_gate_blocks_publication_and_the_feed_keeps_the_previous_episode(pre
     from nightcast.audio import Clip, write_clip
     from nightcast.qa import QAFailed
 
-    yesterday = Path(render_episode(str(PROFILES / "hiro.yaml"), template="nightly-digest", out_dir=str(tmp_path),
+    monkeypatch.setenv("NIGHTCAST_TEMPLATES_DIR", str(short_format(tmp_path)))
+    yesterday = Path(render_episode(str(PROFILES / "hiro.yaml"), template="qa-check", out_dir=str(tmp_path / "out"),
                                     date=DATE.replace(day=22), qa=False))
     feed_before = (yesterday.parent / "feed.xml").read_text()
     assert not (yesterday / "qa.json").exists() and json.loads((yesterday / "episode.json").read_text())["qa"]["ran"] is False
@@ -179,7 +196,7 @@ def test_the_gate_blocks_publication_and_the_feed_keeps_the_previous_episode(pre
     monkeypatch.setattr(flows.quality, "speak_segment", faulty)
     monkeypatch.setenv("NIGHTCAST_STAGE_CACHE", "false")
     with pytest.raises(QAFailed) as failed:
-        render_episode(str(PROFILES / "hiro.yaml"), template="nightly-digest", out_dir=str(tmp_path), date=DATE, qa=True)
+        render_episode(str(PROFILES / "hiro.yaml"), template="qa-check", out_dir=str(tmp_path / "out"), date=DATE, qa=True)
 
     report = failed.value.report
     bad = {s.segment_id: [c.name for c in s.checks if not c.passed] for s in report.segments
@@ -193,12 +210,12 @@ def test_the_gate_blocks_publication_and_the_feed_keeps_the_previous_episode(pre
     listener = yesterday.parent
     assert sorted(p.name for p in listener.iterdir() if p.is_dir()) == [yesterday.name]  # nothing half-built
     assert (listener / "feed.xml").read_text() == feed_before
-    kept = listener / f".{DATE.isoformat()}-nightly-digest.qa-failed.json"
+    kept = listener / f".{DATE.isoformat()}-qa-check.qa-failed.json"
     assert not json.loads(kept.read_text())["passed"]
 
 
 def test_music_that_masks_a_clear_voice_is_mixed_again_ducked_deeper(prefect_harness, tmp_path, monkeypatch):
-    """One segment's bed is loud noise and the format barely ducks: ASR cannot hear that segment in
+    """One segment's bed is loud noise and the format does not duck: ASR cannot hear that segment in
     the mix, hears its voice clearly on its own, so the gate re-mixes it with the bed further down
     (not a pointless resynthesis), and the episode ships."""
     import pyloudnorm
@@ -207,10 +224,6 @@ def test_music_that_masks_a_clear_voice_is_mixed_again_ducked_deeper(prefect_har
     from flows.episode import render_episode
     from nightcast.audio import Clip, write_clip
 
-    templates = tmp_path / "templates"
-    shutil.copytree(TEMPLATES, templates)
-    digest = templates / "formats" / "nightly-digest.yaml"
-    digest.write_text(digest.read_text().replace("duck_db: -16", "duck_db: -4"))
     real = flows.tasks.make_music
 
     def noise_bed(cue, music_s, segment_id, out_dir, **kwargs):
@@ -224,8 +237,8 @@ def test_music_that_masks_a_clear_voice_is_mixed_again_ducked_deeper(prefect_har
 
     monkeypatch.setattr(flows.tasks, "make_music", noise_bed)
     monkeypatch.setenv("NIGHTCAST_STAGE_CACHE", "false")
-    monkeypatch.setenv("NIGHTCAST_TEMPLATES_DIR", str(templates))
-    episode = Path(render_episode(str(PROFILES / "hiro.yaml"), template="nightly-digest", out_dir=str(tmp_path / "out"),
+    monkeypatch.setenv("NIGHTCAST_TEMPLATES_DIR", str(short_format(tmp_path, duck_db=0)))  # not ducked
+    episode = Path(render_episode(str(PROFILES / "hiro.yaml"), template="qa-check", out_dir=str(tmp_path / "out"),
                                   date=DATE, qa=True))
 
     report = json.loads((episode / "qa.json").read_text())
@@ -238,3 +251,22 @@ def test_music_that_masks_a_clear_voice_is_mixed_again_ducked_deeper(prefect_har
     assert [s for s, v in by_id.items() if v["remixed"] or v["resynthesised"]] == [masked]
     manifest = json.loads((episode / "episode.json").read_text())
     assert manifest["qa"]["passed"] and manifest["stage_timings_s"]["qa_retry"] > 0
+
+
+def test_asr_listens_while_the_master_encodes(rendered):
+    """In each QA'd render, the listen task starts before the master task ends (ASR hears the mix
+    beside the encoder), and the meters start once the encoded file exists."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(limit=500, sort=TaskRunSort.EXPECTED_START_TIME_DESC)
+    by_flow: dict = {}
+    for run in task_runs:
+        if run.state_name == "Completed" and run.name.split("-")[0] in ("listen", "master", "meter"):
+            by_flow.setdefault(run.flow_run_id, {})[run.name.split("-")[0]] = run
+    overlapped = [runs for runs in by_flow.values() if len(runs) == 3]
+    assert len(overlapped) >= len(rendered)
+    for runs in overlapped:
+        assert runs["listen"].start_time < runs["master"].end_time
+        assert runs["meter"].start_time >= runs["master"].end_time

@@ -186,3 +186,24 @@ def test_an_unclear_segment_gets_a_second_opinion_from_padded_windows():
     heard = _hear(recording, owners, Settings().qa, transcriber)
     assert [h.heard for h in heard] == ["sentence 0", "sentence 0 sentence 1"]
     assert transcriber.calls == [(False, None), (True, {1})]
+
+
+def test_a_segment_longer_than_a_window_is_heard_whole_at_its_own_length_and_padded(voice):
+    """Three takes of the voice back to back (about 30 s): two windows of one segment, heard by the
+    real model both ways, each a clean transcript of all three."""
+    from nightcast.qa.gate import transcriber_for
+    from nightcast.qa.listening import load_for_asr
+    from nightcast.qa.wer import word_error_rate
+    from nightcast.settings import Settings
+
+    take = load_for_asr(voice.path)
+    recording = np.concatenate([take, take, take])
+    length_s = take.size / ASR_RATE
+    spoken = [s.model_copy(update={"start_s": s.start_s + k * length_s, "end_s": s.end_s + k * length_s})
+              for k in range(3) for s in voice.sentences]
+    listening = pack_segments(recording, [spoken], "full")
+    assert len(listening.windows) == 2 and listening.owners == [0, 0]
+    transcriber = transcriber_for(Settings().qa)
+    for padded in (False, True):
+        [heard] = transcriber.hear(listening, 1, padded=padded)
+        assert word_error_rate(listening.references[0], heard) <= 0.15, (padded, heard)

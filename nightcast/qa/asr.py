@@ -83,9 +83,9 @@ class Transcriber:
                 features = self.model.feature_extractor(samples)[..., :-1]
                 frames = FULL_WINDOW_FRAMES if padded else min(
                     FULL_WINDOW_FRAMES, -(-(features.shape[-1] + TAIL_FRAMES) // FRAME_STEP) * FRAME_STEP)
-                padded = np.zeros((1, features.shape[0], frames), np.float32)
-                padded[0, :, :min(frames, features.shape[-1])] = features[:, :frames]
-                encoded = self.model.model.encode(get_ctranslate2_storage(padded), to_cpu=False)
+                window = np.zeros((1, features.shape[0], frames), np.float32)
+                window[0, :, :min(frames, features.shape[-1])] = features[:, :frames]
+                encoded = self.model.model.encode(get_ctranslate2_storage(window), to_cpu=False)
                 max_tokens = min(self.model.max_length, len(prompt) + round(TOKENS_PER_S * (end_s - start_s)) + 16)
                 [result] = self.model.model.generate(encoded, [prompt], beam_size=1, max_length=max_tokens,
                                                      suppress_blank=True, suppress_tokens=suppress)
