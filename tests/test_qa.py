@@ -257,14 +257,16 @@ def test_asr_listens_while_the_master_encodes(rendered):
     """In each QA'd render, the listen task starts before the master task ends (ASR hears the mix
     beside the encoder), and the meters start once the encoded file exists."""
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
     from prefect.client.schemas.sorting import TaskRunSort
 
-    with get_client(sync_client=True) as client:
-        task_runs = client.read_task_runs(limit=500, sort=TaskRunSort.EXPECTED_START_TIME_DESC)
     by_flow: dict = {}
-    for run in task_runs:
-        if run.state_name == "Completed" and run.name.split("-")[0] in ("listen", "master", "meter"):
-            by_flow.setdefault(run.flow_run_id, {})[run.name.split("-")[0]] = run
+    with get_client(sync_client=True) as client:
+        for name in ("listen", "master", "meter"):
+            for run in client.read_task_runs(task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=f"{name}-")),
+                                             sort=TaskRunSort.EXPECTED_START_TIME_DESC, limit=200):  # 3.8.8 sends null
+                if run.state_name == "Completed" and run.name.startswith(f"{name}-"):
+                    by_flow.setdefault(run.flow_run_id, {})[name] = run
     overlapped = [runs for runs in by_flow.values() if len(runs) == 3]
     assert len(overlapped) >= len(rendered)
     for runs in overlapped:
