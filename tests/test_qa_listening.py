@@ -82,9 +82,12 @@ def test_meters_count_clipped_runs_across_blocks_and_find_the_longest_silence(tm
 def test_at_background_priority_lowers_only_its_own_thread():
     from nightcast.background import at_background_priority
 
-    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    theirs = at_background_priority(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-    assert theirs == 19 and os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
+    def priority():
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), os.sched_getscheduler(0)
+
+    mine = priority()
+    assert at_background_priority(priority) == (19, os.SCHED_IDLE)
+    assert priority() == mine
     with pytest.raises(ZeroDivisionError):
         at_background_priority(lambda: 1 / 0)
 
