@@ -443,6 +443,7 @@ class HeardSegment(Strict):
     segment_id: Name
     reference: str = Field(description="The script text of the sentences listened to.")
     heard: str
+    wer: float = Field(description="Word error rate of `heard` against `reference`.")
     sentences_heard: int
     sentences: int
 
@@ -452,6 +453,7 @@ class Hearing(Strict):
 
     segments: list[HeardSegment]
     seconds: float
+    model: str = Field(description="The ASR that heard it.")
 
 
 class SegmentQA(Strict):

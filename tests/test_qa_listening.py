@@ -176,6 +176,7 @@ def test_an_unclear_segment_gets_a_second_opinion_from_padded_windows():
     from nightcast.settings import Settings
 
     class Transcriber:
+        name = "stub"
         calls = []
 
         def hear(self, listening, segments, padded=False, only=None):
@@ -186,8 +187,9 @@ def test_an_unclear_segment_gets_a_second_opinion_from_padded_windows():
     recording = np.zeros(30 * ASR_RATE, np.float32)
     owners = [("s01-intro", sentences((1, 4))), ("s02-story", sentences((10, 14), (15, 18)))]
     transcriber = Transcriber()
-    heard = _hear(recording, owners, Settings().qa, transcriber)
-    assert [h.heard for h in heard] == ["sentence 0", "sentence 0 sentence 1"]
+    heard = _hear(recording, owners, Settings().qa, transcriber, started=0.0)
+    assert [h.heard for h in heard.segments] == ["sentence 0", "sentence 0 sentence 1"]
+    assert [h.wer for h in heard.segments] == [0.0, 0.0] and heard.model == "stub"
     assert transcriber.calls == [(False, None), (True, {1})]
 
 

@@ -35,33 +35,34 @@ def transcriber_for(qa: QASettings) -> Transcriber:
 
 
 def _hear(recording: np.ndarray, owners: list[tuple[str, list[TimedText]]], qa: QASettings,
-          transcriber: Transcriber) -> list[HeardSegment]:
+          transcriber: Transcriber | None, started: float) -> Hearing:
+    """`started`: when listening began (decoding the recording counts as listening)."""
+    transcriber = transcriber or transcriber_for(qa)
     listening = pack_segments(recording, [sentences for _, sentences in owners], qa.asr_coverage)
     texts = transcriber.hear(listening, len(owners))
-    unclear = {i for i, (reference, text) in enumerate(zip(listening.references, texts))
-               if reference and word_error_rate(reference, text) > qa.wer_retry}
+    wers = [word_error_rate(reference, text) for reference, text in zip(listening.references, texts)]
+    unclear = {i for i, wer in enumerate(wers) if wer > qa.wer_retry}
     if unclear:  # a second opinion the standard way (30 s windows) before a segment counts as unclear
-        again = transcriber.hear(listening, len(owners), padded=True, only=unclear)
-        texts = [min((text, again[i]), key=lambda t: word_error_rate(listening.references[i], t))
-                 if i in unclear else text for i, text in enumerate(texts)]
-    return [HeardSegment(segment_id=segment_id, reference=reference, heard=text, sentences_heard=heard, sentences=total)
-            for (segment_id, _), reference, text, (heard, total) in zip(owners, listening.references, texts,
-                                                                        listening.counts)]
+        for i, text in enumerate(transcriber.hear(listening, len(owners), padded=True, only=unclear)):
+            if i in unclear and (wer := word_error_rate(listening.references[i], text)) < wers[i]:
+                texts[i], wers[i] = text, wer
+    heard = [HeardSegment(segment_id=segment_id, reference=reference, heard=text, wer=round(wer, 3),
+                          sentences_heard=heard, sentences=total)
+             for (segment_id, _), reference, text, wer, (heard, total)
+             in zip(owners, listening.references, texts, wers, listening.counts)]
+    return Hearing(segments=heard, seconds=round(time.perf_counter() - started, 2), model=transcriber.name)
 
 
 def listen(audio_path: Path, spoken: list[SpokenSegment], qa: QASettings,
            transcriber: Transcriber | None = None) -> Hearing:
     """ASR over every segment's voice in a recording of the episode (the mix, or the encoded file)."""
     started = time.perf_counter()
-    transcriber = transcriber or transcriber_for(qa)
-    heard = _hear(load_for_asr(audio_path), [(s.segment_id, s.sentences) for s in spoken], qa, transcriber)
-    return Hearing(segments=heard, seconds=round(time.perf_counter() - started, 2))
+    return _hear(load_for_asr(audio_path), [(s.segment_id, s.sentences) for s in spoken], qa, transcriber, started)
 
 
 def listen_isolated(speech: list[SpeechClip], qa: QASettings, transcriber: Transcriber | None = None) -> Hearing:
     """ASR over voice clips on their own, in one batch: the clips laid end to end."""
     started = time.perf_counter()
-    transcriber = transcriber or transcriber_for(qa)
     recordings, owners, offset = [], [], 0.0
     for clip in speech:
         recording = load_for_asr(clip.path)
@@ -69,8 +70,8 @@ def listen_isolated(speech: list[SpeechClip], qa: QASettings, transcriber: Trans
         owners.append((clip.segment_id, [s.model_copy(update={"start_s": s.start_s + offset, "end_s": s.end_s + offset})
                                          for s in clip.sentences]))
         offset += recording.size / ASR_RATE
-    heard = _hear(np.concatenate(recordings) if recordings else np.zeros(0, np.float32), owners, qa, transcriber)
-    return Hearing(segments=heard, seconds=round(time.perf_counter() - started, 2))
+    return _hear(np.concatenate(recordings) if recordings else np.zeros(0, np.float32), owners, qa, transcriber,
+                 started)
 
 
 def check(name: str, value: float | None, passed: bool, threshold: str, detail: str = "", hard: bool = True) -> QACheck:
@@ -89,10 +90,10 @@ def check_segments(script: Script, spoken: list[SpokenSegment], heard: Hearing,
             results.append(SegmentQA(segment_id=segment.id, words=0, speech_s=round(speech_s, 2)))
             continue
         hearing = heard_by_id[segment.id]
-        wer = word_error_rate(hearing.reference, hearing.heard)
+        wer = hearing.wer
         rate = words / max(speech_s, 1e-3) * 60
         wpm = words_per_minute.get(segment.speaker, 160.0)
-        results.append(SegmentQA(segment_id=segment.id, words=words, speech_s=round(speech_s, 2), wer=round(wer, 3),
+        results.append(SegmentQA(segment_id=segment.id, words=words, speech_s=round(speech_s, 2), wer=wer,
                                  heard=hearing.heard, checks=[
             check("intelligibility (WER)", wer, wer <= qa.wer_max, f"<= {qa.wer_max}",
                   f"{hearing.sentences_heard} of {hearing.sentences} sentences heard in the final mix"),
@@ -103,7 +104,7 @@ def check_segments(script: Script, spoken: list[SpokenSegment], heard: Hearing,
 
 
 def diagnose(segments: list[SegmentQA], speech: list[SpeechClip], qa: QASettings,
-             transcriber: Transcriber) -> tuple[list[SegmentQA], float]:
+             transcriber: Transcriber | None = None) -> tuple[list[SegmentQA], float]:
     """For each segment over `wer_retry`, hear its voice clip alone: a clean voice means the music
     masked it. Returns the segments and the ASR seconds this took."""
     unclear = {s.segment_id for s in segments if s.wer is not None and s.wer > qa.wer_retry}
@@ -116,9 +117,8 @@ def diagnose(segments: list[SegmentQA], speech: list[SpeechClip], qa: QASettings
     for segment in segments:
         if segment.segment_id in alone:
             heard_alone = alone[segment.segment_id]
-            wer = round(word_error_rate(heard_alone.reference, heard_alone.heard), 3)
-            segment = segment.model_copy(update={"wer_isolated": wer, "heard_isolated": heard_alone.heard,
-                                                 "cause": "masking" if wer <= qa.wer_retry else "voice"})
+            segment = segment.model_copy(update={"wer_isolated": heard_alone.wer, "heard_isolated": heard_alone.heard,
+                                                 "cause": "masking" if heard_alone.wer <= qa.wer_retry else "voice"})
         diagnosed.append(segment)
     return diagnosed, hearing.seconds
 
@@ -133,7 +133,6 @@ def check_episode(audio_path: Path, script: Script, spoken: list[SpokenSegment],
     `meters` and `loudness` of the encoded file. Missing ones are measured here, from the file.
     `speech`: the voice clips, so that an unclear segment can be told masked from badly voiced."""
     started = time.perf_counter()
-    transcriber = transcriber or transcriber_for(qa)
     meters = meters or meter_file(audio_path, qa.silence_dbfs)
     loudness = loudness or measure_loudness(audio_path)
     mix = template.mix
@@ -159,7 +158,7 @@ def check_episode(audio_path: Path, script: Script, spoken: list[SpokenSegment],
     if speech:
         segments, diagnosis_s = diagnose(segments, speech, qa, transcriber)
         asr_seconds += diagnosis_s
-    report = QAReport(passed=True, checks=checks, segments=segments, asr_model=transcriber.name,
+    report = QAReport(passed=True, checks=checks, segments=segments, asr_model=heard.model,
                       seconds=round(time.perf_counter() - started, 2), asr_seconds=round(asr_seconds, 2))
     return report.model_copy(update={"passed": not report.failures()})
 
