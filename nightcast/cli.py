@@ -323,7 +323,8 @@ def qa_command(
         table.add_row(prefix + check.name, "—" if check.value is None else f"{check.value:g}", check.threshold, verdict)
     out.print(table)
     failures = report.failures()
-    out.print(f"[green]✓ passed[/] in {report.seconds:.1f} s" if not failures else
+    out.print(f"[green]✓ passed[/] in {report.seconds + report.asr_seconds:.1f} s (ASR {report.asr_seconds:.1f} s)"
+              if not failures else
               f"[red]✗ failed:[/] {', '.join(c.name for c in failures)}", highlight=False)
     raise typer.Exit(1 if failures else 0)
 

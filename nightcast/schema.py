@@ -479,7 +479,7 @@ class QAReport(Strict):
     checks: list[QACheck]
     segments: list[SegmentQA] = Field(default_factory=list)
     asr_model: str = ""
-    seconds: float = Field(default=0.0, description="Wall time of the checks.")
+    seconds: float = Field(default=0.0, description="Wall time of the meters and checks (ASR apart: asr_seconds).")
     asr_seconds: float = Field(default=0.0, description="ASR's own time; in a render it runs beside the master.")
 
     def failures(self) -> list[QACheck]:

@@ -133,6 +133,7 @@ def check_episode(audio_path: Path, script: Script, spoken: list[SpokenSegment],
     `meters` and `loudness` of the encoded file. Missing ones are measured here, from the file.
     `speech`: the voice clips, so that an unclear segment can be told masked from badly voiced."""
     started = time.perf_counter()
+    metered_elsewhere = meters.seconds if meters else 0.0  # a render meters in its own task
     meters = meters or meter_file(audio_path, qa.silence_dbfs)
     loudness = loudness or measure_loudness(audio_path)
     mix = template.mix
@@ -152,14 +153,16 @@ def check_episode(audio_path: Path, script: Script, spoken: list[SpokenSegment],
               f"<= {qa.max_silence_s}",
               f"under {qa.silence_dbfs} dBFS, from {meters.silence_at_s:.1f} s" if meters.longest_silence_s else ""),
     ]
+    listened_here = heard is None
     heard = heard or listen(audio_path, spoken, qa, transcriber)
     segments = check_segments(script, spoken, heard, words_per_minute, qa)
-    asr_seconds = heard.seconds
+    asr_seconds, asr_here = heard.seconds, heard.seconds if listened_here else 0.0
     if speech:
         segments, diagnosis_s = diagnose(segments, speech, qa, transcriber)
-        asr_seconds += diagnosis_s
+        asr_seconds, asr_here = asr_seconds + diagnosis_s, asr_here + diagnosis_s
     report = QAReport(passed=True, checks=checks, segments=segments, asr_model=heard.model,
-                      seconds=round(time.perf_counter() - started, 2), asr_seconds=round(asr_seconds, 2))
+                      seconds=round(time.perf_counter() - started - asr_here + metered_elsewhere, 2),
+                      asr_seconds=round(asr_seconds, 2))
     return report.model_copy(update={"passed": not report.failures()})
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ class FileMeters:
     clipped_runs: int
     longest_silence_s: float
     silence_at_s: float
+    seconds: float = 0.0  # how long metering took
 
 
 def sample_rate_of(path: Path) -> int:
@@ -79,6 +81,7 @@ class _Runs:
 def meter_file(path: Path, silence_dbfs: float) -> FileMeters:
     """Duration, runs of CLIP_RUN+ frames at full scale in either channel, and the longest run of
     50 ms windows under `silence_dbfs` (mono), streamed from one decode."""
+    started = time.perf_counter()
     rate = sample_rate_of(path)
     window = max(1, round(rate * SILENCE_WINDOW_S))
     block_frames = int(rate * BLOCK_S) // window * window
@@ -106,4 +109,5 @@ def meter_file(path: Path, silence_dbfs: float) -> FileMeters:
     clips.finish()
     quiet.finish()
     return FileMeters(duration_s=frames_total / rate, clipped_runs=clips.count,
-                      longest_silence_s=quiet.longest * SILENCE_WINDOW_S, silence_at_s=quiet.longest_at * SILENCE_WINDOW_S)
+                      longest_silence_s=quiet.longest * SILENCE_WINDOW_S, silence_at_s=quiet.longest_at * SILENCE_WINDOW_S,
+                      seconds=round(time.perf_counter() - started, 2))
