@@ -40,12 +40,12 @@ def rss_mb(field: str = "VmHWM") -> float:
 
 def make_material(folder: Path, minutes: float) -> dict:
     """One voice clip and four beds, reused along a timeline of minutes; returns the plan as JSON."""
-    from generators.music.fitting import fit_bed
-    from generators.music.procedural import ProceduralGenerator
+    from nightcast.generators.music.fitting import fit_bed
+    from nightcast.generators.music.procedural import ProceduralGenerator
     from nightcast.audio import write_clip
     from nightcast.schema import MusicCue, Segment
-    from voices import speak_segment
-    from voices.presets import load_preset
+    from nightcast.voices import speak_segment
+    from nightcast.voices.presets import load_preset
 
     text = ("Good evening, and welcome back to the late show. Tonight we start slow, with a record that "
             "sounds like rain on a window in nineteen seventy-two, and then we go somewhere warmer. "

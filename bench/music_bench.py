@@ -36,7 +36,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from generators.music import load_generator
+    from nightcast.generators.music import load_generator
     from nightcast.schema import MusicCue
     from nightcast.settings import Settings
 
@@ -52,7 +52,7 @@ def main() -> None:
                    mood="mellow", bpm=92, key="D minor", duration_s=args.seconds, energy=0.5)
     table = Table("generator", "model", "batch", "wall s", "audio s", "audio s per wall s")
 
-    from generators.music.procedural import ProceduralGenerator
+    from nightcast.generators.music.procedural import ProceduralGenerator
 
     for label, procedural in (("FluidR3_GM", load_generator("procedural", Settings.from_env())),
                               ("numpy synth (fallback)", ProceduralGenerator(renderer="numpy"))):
@@ -105,8 +105,8 @@ def library_table(cue, seconds: float):
     (procedural bridge + the track from its downbeat) per wall second."""
     from rich.table import Table
 
-    from generators.music import make_music
-    from generators.music.library import scan_library
+    from nightcast.generators.music import make_music
+    from nightcast.generators.music.library import scan_library
     from synthetic_library import write_library
 
     table = Table("library step", "tracks", "wall s", "per track", "audio s per wall s")

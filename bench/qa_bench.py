@@ -69,7 +69,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from flows.episode import render_episode
+    from nightcast.flows.episode import render_episode
     from nightcast.qa.asr import Transcriber
     from nightcast.qa.listening import Listening, load_for_asr, pack_segments
     from nightcast.qa.meters import meter_file

@@ -28,7 +28,7 @@ STAGES = ("script", "speech", "music", "mix", "master")
 
 def render(profile: str, template: str | None, date: str, qa: bool) -> tuple[dict, float, list[float]]:
     """The manifest, the flow's wall seconds, and each segment's WER (empty without QA)."""
-    from flows.episode import render_episode
+    from nightcast.flows.episode import render_episode
 
     with tempfile.TemporaryDirectory() as out:  # its own outputs, so its own (cold) caches
         started = time.perf_counter()

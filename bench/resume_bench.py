@@ -43,7 +43,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from flows.episode import render_episode
+    from nightcast.flows.episode import render_episode
 
     console = Console(width=200)
     console.print(f"nightcast resume bench · {platform.processor() or platform.machine()} · {os.cpu_count()} cores")

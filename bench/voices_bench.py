@@ -44,9 +44,9 @@ def main() -> None:
 
     from nightcast.errors import NightcastError
     from nightcast.settings import Settings
-    from voices import load_engine, speak, speech_workers
-    from voices.cache import SpeechCache
-    from voices.presets import VoicePreset, load_preset, preset_names
+    from nightcast.voices import load_engine, speak, speech_workers
+    from nightcast.voices.cache import SpeechCache
+    from nightcast.voices.presets import VoicePreset, load_preset, preset_names
 
     settings = Settings.from_env()
     presets = [load_preset(name, settings.presets_dir) for name in preset_names(settings.presets_dir)]

@@ -40,8 +40,8 @@ def smollm2() -> Path | None:
 
 
 def requests_for(n: int, settings):
-    from generators.script import script_request
-    from nightcast.loading import load_profile, load_template
+    from nightcast.generators.script import script_request
+    from nightcast.data_files import load_profile, load_template
 
     out = []
     for name in (PROFILES * n)[:n]:
@@ -52,7 +52,7 @@ def requests_for(n: int, settings):
 
 
 def run(label: str, model: str, n: int, **overrides) -> dict:
-    from generators.script import load_writer, write_scripts
+    from nightcast.generators.script import load_writer, write_scripts
     from nightcast.settings import Settings
 
     settings = Settings.from_env(memory_days=0, **overrides)

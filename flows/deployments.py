@@ -15,12 +15,13 @@ from pathlib import Path
 
 from prefect.schedules import Cron
 
-from flows.episode import render_episode
-from flows.gpu_stages import GPU_DEPLOYMENT, music_stage, speech_stage
-from flows.nightly import nightly
+from nightcast.flows.episode import render_episode
+from nightcast.flows.gpu_stages import GPU_DEPLOYMENT, music_stage, speech_stage
+from nightcast.flows.nightly import nightly
 from nightcast.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+# This folder, wherever it is installed: workers load the flows from its files.
+FLOWS_DIR = Path(__file__).resolve().parent
 RENDER = "render-episode"
 NIGHTLY = "nightly"
 CPU_POOL, GPU_POOL = "cpu", "gpu"
@@ -69,14 +70,14 @@ def ensure_work_pools() -> None:
 
 def deploy(settings: Settings) -> list[str]:
     """Registers the flows on the `cpu` pool and the heavy stages on the `gpu` pool (code from this
-    checkout); returns the deployment ids.
+    installation); returns the deployment ids.
 
     `RunnerDeployment.apply()` rather than `flow.deploy()`: the latter also lists the pool's online
     workers, a call Prefect 3.8.8's client sends without the limit its server requires (422)."""
     ensure_work_pools()
-    render = render_episode.from_source(source=str(ROOT), entrypoint="flows/episode.py:render_episode")
-    night = nightly.from_source(source=str(ROOT), entrypoint="flows/nightly.py:nightly")
-    stages = [flow_.from_source(source=str(ROOT), entrypoint=f"flows/gpu_stages.py:{flow_.fn.__name__}")
+    render = render_episode.from_source(source=str(FLOWS_DIR), entrypoint="episode.py:render_episode")
+    night = nightly.from_source(source=str(FLOWS_DIR), entrypoint="nightly.py:nightly")
+    stages = [flow_.from_source(source=str(FLOWS_DIR), entrypoint=f"gpu_stages.py:{flow_.fn.__name__}")
               for flow_ in (speech_stage, music_stage)]
     return [
         str(render.to_deployment(name=RENDER, work_pool_name=CPU_POOL, tags=TAGS).apply()),

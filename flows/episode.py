@@ -16,15 +16,15 @@ from pydantic import BaseModel
 from prefect import flow
 from prefect.futures import PrefectFuture
 
-from flows.caching import StageCache, StageFolder
-from flows.gpu_stages import MusicRequest, SpeechRequest, run_music, run_speech
-from flows.job import Backends, RenderJob, describe_backends, prepare_render
-from flows.quality import (after_retry, deeper_ducking, keep_failed_report, listen_task, meter_task, qa_task,
+from nightcast.flows.caching import StageCache, StageFolder
+from nightcast.flows.gpu_stages import MusicRequest, SpeechRequest, run_music, run_speech
+from nightcast.render.job import Backends, RenderJob, describe_backends, prepare_render
+from nightcast.flows.qa_gate import (after_retry, deeper_ducking, keep_failed_report, listen_task, meter_task, qa_task,
                            resynthesise)
-from flows.runners import ConfiguredTaskRunner
-from flows.tasks import master_task, mix_task, publish_feed_task, scan_library_task, write_script_task
-from generators.music import can_batch
-from generators.script.memory import recall
+from nightcast.flows.runners import ConfiguredTaskRunner
+from nightcast.flows.tasks import master_task, mix_task, publish_feed_task, scan_library_task, write_script_task
+from nightcast.generators.music import can_batch
+from nightcast.generators.script.memory import recall
 from nightcast.mix import plan_timeline, spoken_segments
 from nightcast.progress import stage
 from nightcast.publish import building, chapters_for

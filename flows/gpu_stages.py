@@ -22,13 +22,13 @@ from prefect.concurrency.sync import concurrency
 from prefect.deployments import run_deployment
 from pydantic import BaseModel, ConfigDict
 
-from flows.caching import StageCache, StageFolder
-from flows.limits import ensure_global_limit
-from flows.tasks import music_batch_task, music_task, speak_task
+from nightcast.flows.caching import StageCache, StageFolder
+from nightcast.flows.limits import ensure_global_limit
+from nightcast.flows.tasks import music_batch_task, music_task, speak_task
 from nightcast.errors import StageError
 from nightcast.schema import MusicClip, MusicCue, Segment, SpeechClip, TimelineEntry
 from nightcast.settings import Settings
-from voices.presets import VoicePreset
+from nightcast.voices.presets import VoicePreset
 
 GPU_LIMIT = "nightcast-gpu"
 GPU_DEPLOYMENT = "gpu"  # speech-stage/gpu and music-stage/gpu
@@ -78,13 +78,13 @@ def make_beds(request: MusicRequest, settings: Settings, cache: StageCache) -> l
 
 
 def speech_is_heavy(voices: dict[str, VoicePreset]) -> bool:
-    from voices import ENGINES
+    from nightcast.voices import ENGINES
 
     return any(getattr(ENGINES.load(preset.engine), "runs_on_gpu", False) for preset in voices.values())
 
 
 def music_is_heavy(generator: str) -> bool:
-    from generators.music import GENERATORS
+    from nightcast.generators.music import GENERATORS
 
     return getattr(GENERATORS.load(generator), "runs_on_gpu", False)
 

@@ -16,9 +16,9 @@ from prefect.concurrency.sync import concurrency
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
-from flows.caching import prune_stage_cache
-from flows.episode import render_episode
-from flows.limits import ensure_global_limit
+from nightcast.flows.caching import prune_stage_cache
+from nightcast.flows.episode import render_episode
+from nightcast.flows.limits import ensure_global_limit
 from nightcast.errors import InputError
 from nightcast.profile_store import open_store
 from nightcast.settings import Settings

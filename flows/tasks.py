@@ -13,20 +13,20 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from flows.caching import StageFolder, StageInputs
-from generators.music import make_music, make_music_batch
-from generators.music.library import MusicLibrary, scan_library
-from generators.script import CoHost, write_script
-from generators.script.memory import EpisodeMemory
+from nightcast.flows.caching import StageFolder, StageInputs
+from nightcast.generators.music import make_music, make_music_batch
+from nightcast.generators.music.library import MusicLibrary, scan_library
+from nightcast.generators.script import CoHost, write_script
+from nightcast.generators.script.memory import EpisodeMemory
 from nightcast.mix import master_episode, mix_episode
 from nightcast.publish.feed import write_feed
 from nightcast.settings import Settings
 from nightcast.schema import (Chapter, EpisodeTemplate, ListenerProfile, Loudness, MixedAudio, MixSettings, MusicClip,
                               MusicCue,
                               Script, Segment, SpeechClip, Timeline, TimelineEntry)
-from voices import speak_segment
-from voices.cache import SpeechCache
-from voices.presets import VoicePreset
+from nightcast.voices import speak_segment
+from nightcast.voices.cache import SpeechCache
+from nightcast.voices.presets import VoicePreset
 
 
 @task(name="scan-library", cache_policy=NO_CACHE, retries=1)

@@ -86,7 +86,7 @@ def decode_audio(path: str | Path, sample_rate: int, channels: int, max_s: float
         return clip.resampled(sample_rate).as_channels(channels)
     except sf.LibsndfileError:
         pass
-    from nightcast.tools import ffmpeg
+    from nightcast.binaries import ffmpeg
 
     cmd = [ffmpeg(), "-v", "error", "-nostdin", "-i", str(path), *(["-t", f"{max_s:.3f}"] if max_s else []),
            "-f", "f32le", "-ac", str(channels), "-ar", str(sample_rate), "-"]

@@ -50,7 +50,7 @@ def render(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
     """Render an episode through the Prefect flow and print where it is."""
-    from flows.job import Backends, prepare_render
+    from nightcast.render.job import Backends, prepare_render
 
     try:
         settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music,
@@ -64,7 +64,7 @@ def render(
     from nightcast.cli_progress import StageProgress
 
     with StageProgress(out, f"{job.profile.name} · {job.template.title} · {job.date}"):
-        from flows.episode import render_episode
+        from nightcast.flows.episode import render_episode
 
         try:
             backends = Backends(writer=job.writer, voice=job.preset.id, music=settings.music,
@@ -119,8 +119,8 @@ def script(
     as_json: Annotated[bool, typer.Option("--json", help="Print the Script JSON instead of the readable script.")] = False,
 ) -> None:
     """Write scripts only (no audio), batched across listeners: for iterating on prompts and writers."""
-    from flows.job import prepare_render
-    from generators.script import script_request, write_scripts
+    from nightcast.render.job import prepare_render
+    from nightcast.generators.script import script_request, write_scripts
 
     try:
         settings = Settings.from_env(writer=writer, writer_model=writer_model, writer_url=writer_url)
@@ -148,8 +148,8 @@ def script(
 def validate(profile: Annotated[Path, typer.Argument(help="Listener profile YAML.")],
              template: Annotated[Optional[str], typer.Option("--template", "-t")] = None) -> None:
     """Check a profile, and the template and voice it names, without rendering."""
-    from flows.job import prepare_render
-    from nightcast.loading import load_profile
+    from nightcast.render.job import prepare_render
+    from nightcast.data_files import load_profile
 
     try:
         listener = load_profile(profile)
@@ -166,7 +166,7 @@ def validate(profile: Annotated[Path, typer.Argument(help="Listener profile YAML
 @app.command()
 def templates() -> None:
     """List episode formats."""
-    from nightcast.loading import load_template, template_names
+    from nightcast.data_files import load_template, template_names
 
     settings = Settings.from_env()
     table = Table("name", "title", "target", "segments", "description")
@@ -196,8 +196,8 @@ def music_preview(
     stems: Annotated[Optional[Path], typer.Option("--stems", help="stems: a folder of drums/bass/other/vocals files.")] = None,
 ) -> None:
     """Render one transition alone, to audition a generator and its settings without an episode."""
-    from generators.music import GENERATORS, make_music
-    from generators.script.context import style_for
+    from nightcast.generators.music import GENERATORS, make_music
+    from nightcast.generators.script.context import style_for
     from nightcast.schema import MusicCue
 
     try:
@@ -247,8 +247,8 @@ def voices(ctx: typer.Context) -> None:
     """List voice presets and whether each can run on this machine."""
     if ctx.invoked_subcommand is not None:
         return
-    from voices import load_engine
-    from voices.presets import load_preset, preset_names
+    from nightcast.voices import load_engine
+    from nightcast.voices.presets import load_preset, preset_names
 
     settings = Settings.from_env()
     table = Table("preset", "on air", "engine", "runs here", "voice")
@@ -281,8 +281,8 @@ def voices_say(
 ) -> None:
     """Speak TEXT with a preset (its engine, rate, effects, pronunciations) into a WAV file."""
     from nightcast.audio import write_clip
-    from voices import speak
-    from voices.presets import load_preset
+    from nightcast.voices import speak
+    from nightcast.voices.presets import load_preset
 
     try:
         try:
@@ -338,7 +338,7 @@ def deploy(
     Without --serve the flows go to the `cpu` work pool and the heavy stages (speech-stage/gpu,
     music-stage/gpu) to the `gpu` pool: start `prefect worker start --pool cpu`, and
     `prefect worker start --pool gpu` on GPU machines."""
-    from flows import deployments
+    from nightcast.flows import deployments
 
     try:
         settings = Settings.from_env()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from nightcast.errors import InputError
-from nightcast.loading import load_profile, parse_model
+from nightcast.data_files import load_profile, parse_model
 from nightcast.schema import LISTENER_ID_PATTERN, ListenerProfile
 
 

@@ -1,6 +1,6 @@
 """Backends by name from one printable table, imported only when chosen.
 
-    WRITERS = Registry("script writer", {"template": "generators.script.template_writer:TemplateWriter"})
+    WRITERS = Registry("script writer", {"template": "nightcast.generators.script.template_writer:TemplateWriter"})
     writer = WRITERS.create("template")
 
 Heavy libraries (torch, llama_cpp, ...) are imported inside the backend module, so choosing the

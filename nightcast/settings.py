@@ -3,7 +3,8 @@
 Precedence, highest first: command-line flags (passed as overrides) → environment variables
 `NIGHTCAST_<FIELD>` (nested fields with `__`: `NIGHTCAST_GENERATION__TEMPERATURE=0.5`) → the config
 file → the defaults below. The config file is `$NIGHTCAST_CONFIG`, else `./nightcast.yaml` when
-present, else the documented `nightcast.yaml` at the project root.
+present (the repository's own documents every default). Data folders default to the ones shipped
+in the package (`nightcast.templates`, `nightcast.profiles`, `nightcast.voices/presets`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
+from nightcast.data_files import packaged
 from nightcast.errors import InputError
 from nightcast.schema import TimeZoneName
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_ENV = "NIGHTCAST_CONFIG"
 # Settings fields whose command-line flag is not simply --field-name.
 CLI_OPTIONS = {"outputs_dir": "--out", "audio_format": "--format", "music_stems": "--stems", "music_library": "--library"}
@@ -90,12 +91,12 @@ class MusicGenSettings(BaseModel):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NIGHTCAST_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
-    templates_dir: Path = PROJECT_ROOT / "templates"
-    profiles_dir: Path = PROJECT_ROOT / "profiles"
+    templates_dir: Path = Field(default_factory=lambda: packaged("nightcast.templates"))
+    profiles_dir: Path = Field(default_factory=lambda: packaged("nightcast.profiles"))
     profile_db: str | None = Field(
         default=None, description="SQLAlchemy URL of a profile database (sqlite:///profiles.db, "
                                   "postgresql+psycopg://…); unset: the YAML files in profiles_dir.")
-    presets_dir: Path = PROJECT_ROOT / "voices" / "presets"
+    presets_dir: Path = Field(default_factory=lambda: packaged("nightcast.voices", "presets"))
     outputs_dir: Path = Path("outputs")
     public_url: str = Field(default="http://localhost:8000", pattern=r"^https?://",
                             description="Where outputs_dir is served (any static file server): feed URLs start here.")
@@ -183,7 +184,5 @@ def config_path() -> Path | None:
         if not path.is_file():
             raise InputError("config file not found", source=str(path))
         return path
-    for candidate in (Path("nightcast.yaml"), PROJECT_ROOT / "nightcast.yaml"):
-        if candidate.is_file():
-            return candidate
-    return None
+    candidate = Path("nightcast.yaml")
+    return candidate if candidate.is_file() else None

@@ -58,6 +58,6 @@ if [ ! -f "$stamp" ]; then
     echo "setup: pip install failed (full log: $log)" >&2
     exit 1
   fi
-  "$venv/bin/python" -c "import nightcast.cli, voices, generators, flows" || { echo "setup: install failed" >&2; exit 1; }
+  "$venv/bin/python" -c "import nightcast.cli, nightcast.voices, nightcast.generators, nightcast.flows" || { echo "setup: install failed" >&2; exit 1; }
   touch "$stamp"
 fi

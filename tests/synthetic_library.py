@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from nightcast.tools import ffmpeg
+from nightcast.binaries import ffmpeg
 from synthetic_stems import RATE, song
 
 A2_HZ = 110.0

@@ -18,18 +18,18 @@ from nightcast.audio import Clip, db_to_gain, loudness_normalized, write_clip
 from nightcast.errors import StageError
 from nightcast.registry import Registry
 from nightcast.schema import Line, Segment, SpeechClip, TimedText
-from voices.cache import SpeechCache
-from voices.normalize import normalize_for_speech, split_sentences
-from voices.presets import VoicePreset, effect_chain
+from nightcast.voices.cache import SpeechCache
+from nightcast.text import normalize_for_speech, split_sentences
+from nightcast.voices.presets import VoicePreset, effect_chain
 
 ENGINES = Registry(
     "TTS engine",
     {
-        "hibari": "voices.hibari_engine:HibariEngine",
-        "piper": "voices.piper_engine:PiperEngine",
-        "espeak": "voices.espeak_engine:EspeakEngine",
-        "transformers": "voices.transformers_engine:TransformersVitsEngine",
-        "coqui": "voices.coqui_engine:CoquiEngine",
+        "hibari": "nightcast.voices.hibari_engine:HibariEngine",
+        "piper": "nightcast.voices.piper_engine:PiperEngine",
+        "espeak": "nightcast.voices.espeak_engine:EspeakEngine",
+        "transformers": "nightcast.voices.transformers_engine:TransformersVitsEngine",
+        "coqui": "nightcast.voices.coqui_engine:CoquiEngine",
     },
 )
 

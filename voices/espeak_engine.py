@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from nightcast.tools import require, version_of
+from nightcast.binaries import require, version_of
 
 
 class EspeakEngine:

@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nightcast.errors import InputError, UnknownNameError
-from nightcast.loading import parse_model, read_yaml
+from nightcast.data_files import parse_model, read_yaml
 from nightcast.schema import Name
 
 # Only these may appear in a preset's chain: pedalboard plugins, and our DeEsser (pedalboard has
@@ -86,7 +86,7 @@ class SpeechChain:
 def effect_chain(preset: VoicePreset) -> SpeechChain:
     import pedalboard
 
-    from voices.deesser import DeEsser
+    from nightcast.voices.deesser import DeEsser
 
     stages: list[Any] = []
     plugins = [pedalboard.PitchShift(semitones=preset.pitch_semitones)] if preset.pitch_semitones else []

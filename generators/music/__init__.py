@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from generators.music.tracks import bridge_length_s, lay_track
+from nightcast.generators.music.tracks import bridge_length_s, lay_track
 from nightcast.audio import Clip, write_clip
 from nightcast.errors import StageError
 from nightcast.registry import Registry
@@ -13,9 +13,9 @@ from nightcast.schema import MusicClip, MusicCue
 from nightcast.settings import Settings
 
 GENERATORS = Registry("music generator", {
-    "procedural": "generators.music.procedural:ProceduralGenerator",
-    "musicgen": "generators.music.musicgen:MusicGenGenerator",
-    "stems": "generators.music.stems:StemsGenerator",
+    "procedural": "nightcast.generators.music.procedural:ProceduralGenerator",
+    "musicgen": "nightcast.generators.music.musicgen:MusicGenGenerator",
+    "stems": "nightcast.generators.music.stems:StemsGenerator",
 })
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from generators.music.analysis import estimate_key, estimate_tempo, parse_key
+from nightcast.generators.music.analysis import estimate_key, estimate_tempo
+from nightcast.keys import parse_key
 from nightcast.audio import decode_audio
 from nightcast.errors import InputError
 from nightcast.schema import TrackRef

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from generators.music.fitting import fit_bed, looped
+from nightcast.generators.music.fitting import fit_bed, looped
 from nightcast.audio import Clip, decode_audio
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.schema import MusicCue
@@ -102,12 +102,12 @@ class MusicGenGenerator:
 
     def melody_for(self, cue: MusicCue, seconds: float) -> np.ndarray | None:
         """32 kHz mono melody reference for a cue: the track it leads into, else the melodic stems."""
-        from generators.music.melody import RATE
+        from nightcast.generators.music.melody import RATE
 
         if cue.track is not None:
             return decode_audio(cue.track.path, RATE, 1, max_s=seconds).samples[:, 0]
         if self.melody_stems is not None:
-            from generators.music.stems import find_stems
+            from nightcast.generators.music.stems import find_stems
 
             found = find_stems(self.melody_stems)
             parts = [decode_audio(found[n], RATE, 1, max_s=seconds).samples[:, 0] for n in ("other", "vocals") if n in found]
@@ -122,7 +122,7 @@ class MusicGenGenerator:
 
         inputs = self._tokenizer(prompts, return_tensors="pt", padding=True).to(self.device)
         if melodies is not None:  # MusicGen-Melody: one chroma sequence per prompt, "no melody" where none
-            from generators.music.melody import melody_chroma, null_chroma
+            from nightcast.generators.music.melody import melody_chroma, null_chroma
 
             frames = int(self._model.config.chroma_length)
             chroma = np.stack([null_chroma(frames) if m is None else melody_chroma(m, frames) for m in melodies])

@@ -12,7 +12,7 @@ import numpy as np
 import pretty_midi
 from scipy.signal import butter, sosfilt, sawtooth
 
-from generators.music.styles import CLAP, CRASH, HAT, KICK, OPEN_HAT, PEDAL_HAT, RIDE, RIM, SHAKER, SNARE
+from nightcast.generators.music.arrangements import CLAP, CRASH, HAT, KICK, OPEN_HAT, PEDAL_HAT, RIDE, RIM, SHAKER, SNARE
 
 
 def _soft_saw(phase: np.ndarray) -> np.ndarray:

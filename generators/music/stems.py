@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from generators.music.analysis import estimate_key, estimate_tempo, semitones_between
-from generators.music.fitting import fit_bed
+from nightcast.generators.music.analysis import estimate_key, estimate_tempo
+from nightcast.keys import semitones_between
+from nightcast.generators.music.fitting import fit_bed
 from nightcast.audio import Clip, read_clip
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.schema import KEY_PATTERN, MusicCue

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generators.music.fitting import fit_bed
+from nightcast.generators.music.fitting import fit_bed
 from nightcast.audio import Clip, decode_audio
 from nightcast.schema import MusicCue
 

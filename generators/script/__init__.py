@@ -9,17 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from generators.script.base import CoHost, ScriptRequest, ScriptWriter, word_budget
-from generators.script.memory import EpisodeMemory, recall
+from nightcast.generators.script.base import CoHost, ScriptRequest, ScriptWriter, word_budget
+from nightcast.generators.script.memory import EpisodeMemory, recall
 from nightcast.registry import Registry
 from nightcast.schema import EpisodeTemplate, ListenerProfile, Script, TrackRef
 from nightcast.settings import Settings
 
 WRITERS = Registry("script writer", {
-    "template": "generators.script.template_writer:TemplateWriter",
-    "llamacpp": "generators.script.llm.llamacpp:LlamaCppWriter",
-    "transformers": "generators.script.llm.transformers_lm:TransformersWriter",
-    "openai": "generators.script.llm.openai_chat:OpenAIWriter",
+    "template": "nightcast.generators.script.template_writer:TemplateWriter",
+    "llamacpp": "nightcast.generators.script.llm.llamacpp:LlamaCppWriter",
+    "transformers": "nightcast.generators.script.llm.transformers_lm:TransformersWriter",
+    "openai": "nightcast.generators.script.llm.openai_chat:OpenAIWriter",
 })
 
 __all__ = ["WRITERS", "CoHost", "ScriptRequest", "ScriptWriter", "episode_id_for", "load_writer", "word_budget",

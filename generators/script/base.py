@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from generators.script.memory import EpisodeMemory
+from nightcast.generators.script.memory import EpisodeMemory
 from nightcast.schema import EpisodeTemplate, ListenerProfile, Script, TrackRef
 
 

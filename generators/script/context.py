@@ -10,9 +10,9 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 
-from generators.music.styles import style_for
-from generators.script.memory import EpisodeMemory
-from generators.script.track_picks import choose_tracks, history_item
+from nightcast.styles import style_for
+from nightcast.generators.script.memory import EpisodeMemory
+from nightcast.generators.script.track_picks import choose_tracks, history_item
 from nightcast.schema import EpisodeTemplate, HistoryItem, ListenerProfile, SegmentKind, TrackRef
 
 DAYPARTS = ((5, "morning"), (12, "afternoon"), (17, "evening"), (22, "night"))

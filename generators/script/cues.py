@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from generators.music.styles import STYLE_TEMPO
-from generators.script.context import ListenerContext, Pick
+from nightcast.styles import STYLE_TEMPO
+from nightcast.generators.script.context import ListenerContext, Pick
 from nightcast.schema import MusicCue, SegmentKind, Slot
 
 ROOTS = ("C", "D", "Eb", "E", "F", "G", "A", "Bb")

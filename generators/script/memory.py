@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from nightcast.schema import Script
-from voices.normalize import split_sentences
+from nightcast.text import sentence_key, split_sentences
 
 log = logging.getLogger(__name__)
-
-
-def sentence_key(sentence: str) -> str:
-    """Compare sentences by their words, ignoring case and punctuation."""
-    return " ".join(re.findall(r"[\w']+", sentence.lower()))
 
 
 class EpisodeMemory(BaseModel):

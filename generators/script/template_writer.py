@@ -17,14 +17,14 @@ from pathlib import Path
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from generators.script.base import ScriptRequest, word_budget
-from generators.script.context import ListenerContext, Pick, build_context, style_for
-from generators.script.cues import music_cue
-from generators.script.memory import sentence_key
+from nightcast.generators.script.base import ScriptRequest, word_budget
+from nightcast.generators.script.context import ListenerContext, Pick, build_context, style_for
+from nightcast.generators.script.cues import music_cue
+from nightcast.text import sentence_key
 from nightcast import __version__
-from nightcast.loading import read_yaml
+from nightcast.data_files import read_yaml
 from nightcast.schema import Line, Script, Segment, SegmentKind, Slot
-from voices.normalize import split_sentences
+from nightcast.text import split_sentences
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 # Phrase-bank parts that only make sense when the listener's data has the fact they quote.

@@ -13,9 +13,9 @@ import math
 import random
 from dataclasses import dataclass
 
-from generators.music.analysis import key_distance
-from generators.music.styles import style_for
-from generators.script.memory import EpisodeMemory
+from nightcast.keys import key_distance
+from nightcast.styles import style_for
+from nightcast.generators.script.memory import EpisodeMemory
 from nightcast.schema import HistoryItem, ListenerProfile, TrackRef
 
 TEMPO_STEP = 0.06  # a 6 % tempo jump costs as much as one step on the Camelot wheel

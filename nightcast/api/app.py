@@ -18,17 +18,16 @@ from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from flows.job import Backends, parse_date
+from nightcast.render.job import Backends, parse_date
 from nightcast import __version__
 from nightcast.api.auth import Grant, RateLimiter, client_grant, parse_tokens
 from nightcast.errors import InputError
-from nightcast.loading import load_template
+from nightcast.data_files import load_template
 from nightcast.profile_store import open_store
 from nightcast.publish.files import EPISODE_FILES, episode_files
 from nightcast.schema import LISTENER_ID_PATTERN, NAME_PATTERN, AudioFormat
 from nightcast.settings import Settings
 
-DEPLOYMENT = "render-episode/render-episode"
 MAX_BODY_BYTES = 16 * 1024
 EPISODE_ID_PATTERN = r"^\d{4}-\d{2}-\d{2}-[a-z0-9][a-z0-9_-]{0,63}$"
 # nothing else is ever read: the episode's own file names, in every audio format
@@ -94,8 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/v1/renders", status_code=202, response_model=RenderStatus)
     def start_render(body: RenderRequest, grant: Grant = Depends(client_grant)) -> RenderStatus:
-        from prefect import get_client
-        from prefect.exceptions import ObjectNotFound
+        from nightcast.flows.runs import DeploymentMissing, create_render_run
 
         visible(grant, body.listener)
         try:
@@ -111,34 +109,26 @@ def create_app(settings: Settings) -> FastAPI:
         date = parse_date(body.date, profile)
         parameters = {"listener": body.listener, "template": template.id, "date": date.isoformat(),
                       "backends": (body.backends or Backends()).model_dump(exclude_none=True)}
-        with get_client(sync_client=True) as client:
-            try:
-                deployment = client.read_deployment_by_name(DEPLOYMENT)
-            except ObjectNotFound:
-                raise HTTPException(503, f"no {DEPLOYMENT} deployment: run `nightcast deploy`") from None
-            run = client.create_flow_run_from_deployment(deployment.id, parameters=parameters,
-                                                         tags=["api", f"listener:{body.listener}"])
+        try:
+            run = create_render_run(parameters, tags=["api", f"listener:{body.listener}"])
+        except DeploymentMissing as exc:
+            raise HTTPException(503, str(exc)) from None
         return RenderStatus(id=run.id, listener=body.listener, episode_id=f"{date.isoformat()}-{template.id}",
-                            state=run.state.type.value if run.state else "SCHEDULED")
+                            state=run.state)
 
     @app.get("/v1/renders/{run_id}", response_model=RenderStatus)
     def render_status(run_id: UUID, grant: Grant = Depends(client_grant)) -> RenderStatus:
-        from prefect import get_client
-        from prefect.exceptions import ObjectNotFound
+        from nightcast.flows.runs import read_render_run
 
-        with get_client(sync_client=True) as client:
-            try:
-                run = client.read_flow_run(run_id)
-            except ObjectNotFound:
-                raise HTTPException(404, "not found") from None
+        run = read_render_run(run_id)
+        if run is None:
+            raise HTTPException(404, "not found")
         listener = str(run.parameters.get("listener", ""))
         if "api" not in run.tags or not grant.may_see(listener):
             raise HTTPException(404, "not found")
         episode_id = f"{run.parameters.get('date')}-{run.parameters.get('template')}"
-        state = run.state.type.value if run.state else "SCHEDULED"
-        return RenderStatus(id=run.id, listener=listener, episode_id=episode_id, state=state,
-                            message=run.state.message if run.state else None,
-                            episode=links(listener, episode_id) if state == "COMPLETED" else None)
+        return RenderStatus(id=run.id, listener=listener, episode_id=episode_id, state=run.state, message=run.message,
+                            episode=links(listener, episode_id) if run.state == "COMPLETED" else None)
 
     @app.get("/v1/listeners/{listener}/feed.xml", response_class=FileResponse)
     def feed(listener: ListenerId, grant: Grant = Depends(client_grant)):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from nightcast.errors import StageError
-from nightcast.tools import ffmpeg
+from nightcast.binaries import ffmpeg
 
 BLOCK_S = 5.0
 SILENCE_WINDOW_S = 0.05

@@ -7,12 +7,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from nightcast.errors import InputError
-from nightcast.loading import load_template
+from nightcast.data_files import load_template
 from nightcast.publish.episode_dir import write_text_atomic
 from nightcast.qa.gate import check_episode
 from nightcast.schema import EpisodeManifest, QAReport, Script
 from nightcast.settings import Settings
-from voices.presets import load_preset
+from nightcast.voices.presets import load_preset
 
 
 def recheck_episode(episode_dir: Path, settings: Settings) -> QAReport:

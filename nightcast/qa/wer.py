@@ -10,7 +10,7 @@ import re
 
 import jiwer
 
-from voices.normalize import normalize_for_speech
+from nightcast.text import normalize_for_speech
 
 _CONTRACTIONS = {"i'm": "i am", "you're": "you are", "it's": "it is", "that's": "that is", "let's": "let us",
                  "we're": "we are", "they're": "they are", "don't": "do not", "can't": "cannot", "won't": "will not",

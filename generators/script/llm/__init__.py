@@ -5,6 +5,6 @@
     openai_chat.py     any OpenAI-compatible chat endpoint
     writer.py          the writer: plan → prompts → generate / repair / regenerate → fallback
     prompts.py         prompt sets from templates/prompts/llm/<set>/, profile text as quoted data
-    drafts.py          the reply contract (SegmentDraft) and every check a reply must pass
+    reply_checks.py    the reply contract (SegmentDraft) and every check a reply must pass
     base.py            the client interface: ChatRequest in, Completion (or the exception) out
 """

@@ -13,8 +13,8 @@ import threading
 from importlib.metadata import version
 from pathlib import Path
 
-from generators.script.llm.base import ChatRequest, Completion
-from generators.script.llm.writer import LLMWriter, require_model_path
+from nightcast.generators.script.llm.base import ChatRequest, Completion
+from nightcast.generators.script.llm.writer import LLMWriter, require_model_path
 from nightcast.errors import BackendUnavailableError
 from nightcast.settings import Settings
 

@@ -14,8 +14,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 
-from generators.script.llm.base import ChatRequest, Completion
-from generators.script.llm.writer import LLMWriter
+from nightcast.generators.script.llm.base import ChatRequest, Completion
+from nightcast.generators.script.llm.writer import LLMWriter
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.settings import Settings
 

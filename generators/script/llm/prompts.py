@@ -16,12 +16,12 @@ from pathlib import Path
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from generators.script.base import ScriptRequest
-from generators.script.llm.drafts import (DraftRules, dialogue_schema, draft_schema, min_words_for, numbers_in,
+from nightcast.generators.script.base import ScriptRequest
+from nightcast.generators.script.llm.reply_checks import (DraftRules, dialogue_schema, draft_schema, min_words_for, numbers_in,
                                           shingles)
-from generators.script.template_writer import PlannedSegment, ScriptPlan, clock, days_ago
+from nightcast.generators.script.template_writer import PlannedSegment, ScriptPlan, clock, days_ago
 from nightcast.errors import InputError
-from nightcast.loading import read_yaml
+from nightcast.data_files import read_yaml
 from nightcast.schema import SegmentKind
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from importlib.metadata import version
 from pathlib import Path
 
-from generators.script.llm.base import ChatRequest, Completion
-from generators.script.llm.writer import LLMWriter
+from nightcast.generators.script.llm.base import ChatRequest, Completion
+from nightcast.generators.script.llm.writer import LLMWriter
 from nightcast.devices import pick_device, pick_dtype
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.settings import GenerationSettings, Settings

@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generators.script.base import ScriptRequest
-from generators.script.llm.base import ChatRequest, Completion, LLMClient
-from generators.script.llm.drafts import Draft, DraftRejected, accept
-from generators.script.llm.prompts import PromptSet, SegmentPrompt
-from generators.script.template_writer import ScriptPlan, TemplateWriter
+from nightcast.generators.script.base import ScriptRequest
+from nightcast.generators.script.llm.base import ChatRequest, Completion, LLMClient
+from nightcast.generators.script.llm.reply_checks import Draft, DraftRejected, accept
+from nightcast.generators.script.llm.prompts import PromptSet, SegmentPrompt
+from nightcast.generators.script.template_writer import ScriptPlan, TemplateWriter
 from nightcast import __version__
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.schema import Script, Segment, WriterFallback, WritingStats

@@ -1,0 +1,196 @@
+"""Everything a render needs, validated up front: a bad profile or name fails here, before any output."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from nightcast.errors import InputError, NightcastError
+from nightcast.data_files import load_profile, load_template
+from nightcast.profile_store import open_store
+from nightcast.schema import BackendInfo, EpisodeTemplate, ListenerProfile, MixSettings, MusicCue, Script
+from nightcast.settings import Settings
+from nightcast.voices.presets import VoicePreset, load_preset
+
+
+class Backends(BaseModel):
+    """Which engines render an episode (the Prefect UI shows this as a form); an empty field keeps the
+    configured choice, then the template's."""
+
+    model_config = ConfigDict(extra="forbid")
+    writer: str | None = Field(default=None, description="Script writer: template, llamacpp, transformers, openai.")
+    writer_model: str | None = Field(default=None, description="GGUF file, model directory, or served model name.")
+    writer_url: str | None = Field(default=None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
+    voice: str | None = Field(default=None, description="Voice preset, overriding the profile's.")
+    music: str | None = Field(default=None, description="Music generator for every slot, overriding the template's.")
+    music_model: str | None = Field(default=None, description="musicgen: a local checkpoint directory.")
+    music_stems: str | None = Field(default=None, description="stems: a folder of drums/bass/other/vocals files.")
+    music_library: str | None = Field(default=None, description="The listener's own audio files.")
+    audio_format: Literal["mp3", "m4a", "opus"] | None = Field(default=None, description="Episode file format.")
+
+
+class RenderJob(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    profile: ListenerProfile
+    template: EpisodeTemplate
+    preset: VoicePreset
+    cohost: VoicePreset | None = None  # the second voice, for formats with dialogue slots
+    date: dt.date
+    episode_id: str
+    episode_dir: Path
+    writer: str
+    music: str  # the template's default generator; a slot may name another, --music overrides every slot
+    library_dir: Path | None = None  # the listener's own tracks, when configured
+    target_duration_s: float
+    templates_dir: Path
+    settings: Settings
+
+    @property
+    def voices(self) -> dict[str, VoicePreset]:
+        """Every voice in this episode by preset id: what a script line's `speaker` names."""
+        return {p.id: p for p in (self.preset, self.cohost) if p is not None}
+
+    def generator_for(self, cue: MusicCue) -> str:
+        return self.settings.music or cue.generator or self.music
+
+    def cohost_request(self):
+        from nightcast.generators.script import CoHost
+
+        return CoHost(voice=self.cohost.id, name=self.cohost.host_name) if self.cohost else None
+
+
+def choose_cohost(template: EpisodeTemplate, host: VoicePreset, presets_dir: Path) -> VoicePreset | None:
+    """The template's first co-host preference that is not the host's voice and can run here.
+
+    Preferences are data (`cohosts` in the format); one whose engine is not installed is skipped
+    (e.g. the optional piper voices), and the last preference that loads at all is the floor."""
+    from nightcast.voices import load_engine
+
+    wanted = [name for name in template.cohosts if name != host.id] if template.has_dialogue else []
+    problems = []
+    for name in wanted:
+        try:
+            preset = load_preset(name, presets_dir)
+        except InputError as exc:
+            raise InputError(exc.reason, source=f"template '{template.id}'", field="cohosts") from None
+        try:
+            load_engine(preset.engine, preset.model, preset.speaker)
+            return preset
+        except NightcastError as exc:
+            problems.append(f"{name}: {exc}")
+    if problems:
+        raise InputError(f"no co-host voice can run here ({'; '.join(problems)})", source=f"template '{template.id}'",
+                         field="cohosts")
+    return None
+
+
+def parse_date(value: str | dt.date | None, profile: ListenerProfile) -> dt.date:
+    if value is None:
+        return dt.datetime.now(profile.tz()).date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"'{value}' is not a date in the form YYYY-MM-DD", source="--date") from None
+
+
+def target_duration_s(template: EpisodeTemplate, profile: ListenerProfile) -> float:
+    """The listener's preferred length where the format allows it, else the format's target."""
+    if profile.preferred_length_min:
+        wanted = profile.preferred_length_min * 60
+        if template.min_duration_s <= wanted <= template.max_duration_s:
+            return wanted
+    return template.target_duration_s
+
+
+def with_audio_format(template: EpisodeTemplate, audio_format: str) -> EpisodeTemplate:
+    """The template with another output format; the chain's sample rate follows it (opus is 48 kHz)
+    unless the template chose a rate the new format can also take."""
+    settings = template.mix.model_dump(exclude_unset=True)
+    if audio_format == "opus" and settings.get("sample_rate") != 48000:
+        settings.pop("sample_rate", None)
+    return template.model_copy(update={"mix": MixSettings(**{**settings, "format": audio_format})})
+
+
+def resolve_profile(listener: str | Path, settings: Settings) -> tuple[ListenerProfile, str]:
+    """A profile YAML file, or a listener id looked up in the profile store; and where it came from."""
+    text = str(listener)
+    if text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text:
+        return load_profile(text), text
+    store = open_store(settings.profiles_dir, settings.profile_db)
+    return store.load(text), f"{store.describe()} [{text}]"
+
+
+def prepare_render(listener: str | Path, template_name: str | None, date: str | dt.date | None,
+                   settings: Settings) -> RenderJob:
+    from nightcast.generators.music import GENERATORS
+    from nightcast.generators.music.library import check_library, library_folder
+    from nightcast.generators.script import WRITERS, episode_id_for
+
+    profile, profile_path = resolve_profile(listener, settings)
+    name = template_name or profile.template
+    if name is None:
+        raise InputError("no template given: pass --template or set 'template' in the profile", source=profile_path, field="template")
+    try:
+        template = load_template(name, settings.templates_dir)
+        preset = load_preset(settings.voice or profile.voice, settings.presets_dir)
+        cohost = choose_cohost(template, preset, settings.presets_dir)
+    except InputError as exc:
+        if exc.source is None:  # the name came from the profile or the command line: point there
+            raise InputError(exc.reason, source=profile_path, field=exc.field) from None
+        raise
+    if settings.audio_format and settings.audio_format != template.mix.format:
+        template = with_audio_format(template, settings.audio_format)
+    when = parse_date(date, profile)
+    music = settings.music or template.music_backend
+    generators = {music} if settings.music else {music, *(s.music for s in template.slots if s.music)}
+    backends = [("--writer", WRITERS, settings.writer)]
+    backends += [("--music" if settings.music else f"template '{template.id}'", GENERATORS, g) for g in sorted(generators)]
+    for option, registry, backend in backends:
+        try:
+            registry.target(backend)  # unknown backend names fail now, not mid-render
+        except InputError as exc:
+            raise InputError(exc.reason, source=option) from None
+        check = getattr(registry.load(backend), "check", None)
+        if check is not None:  # a missing model file or server URL fails now, with the option to fix
+            check(settings)
+    library_dir = None
+    if settings.music_library is not None:
+        check_library(settings.music_library)
+        library_dir = library_folder(settings.music_library, profile.id)
+    episode_id = episode_id_for(template, when)
+    return RenderJob(
+        profile=profile, template=template, preset=preset, cohost=cohost, date=when, episode_id=episode_id,
+        episode_dir=Path(settings.outputs_dir) / profile.id / episode_id, writer=settings.writer, music=music,
+        target_duration_s=target_duration_s(template, profile), templates_dir=settings.templates_dir,
+        settings=settings, library_dir=library_dir,
+    )
+
+
+def describe_backends(job: RenderJob, script: Script) -> dict[str, BackendInfo]:
+    """Which backend ran each stage, with versions and models, for the manifest."""
+    from importlib.metadata import version
+
+    from nightcast.generators.music import load_generator
+    from nightcast.generators.script import load_writer
+    from nightcast.binaries import ffmpeg, version_of
+    from nightcast.voices import engine_version
+
+    return {
+        "script": BackendInfo(name=script.writer, version=load_writer(job.settings).version(),
+                              model=script.writer_model),
+        "speech": BackendInfo(name=job.preset.engine, version=engine_version(job.preset), model=job.preset.model or job.preset.id),
+        **({"cohost-speech": BackendInfo(name=job.cohost.engine, version=engine_version(job.cohost),
+                                         model=job.cohost.model or job.cohost.id)} if job.cohost else {}),
+        **{("music" if i == 0 else f"music-{name}"): BackendInfo(
+            name=name, version=generator.version(), model=getattr(generator, "model_name", None))
+           for i, name in enumerate(dict.fromkeys(job.generator_for(s.cue) for s in script.segments))
+           for generator in [load_generator(name, job.settings)]},
+        "mix": BackendInfo(name="numpy+ffmpeg", version=f"numpy {version('numpy')}; {version_of(ffmpeg()).split(' Copyright')[0]}"),
+        "flow": BackendInfo(name="prefect", version=version("prefect")),
+    }

@@ -1,0 +1,90 @@
+"""Two-host formats: who the co-host is, and a rendered dialogue episode with two distinct voices."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from helpers import PRESETS, TEMPLATES
+from nightcast.render.job import choose_cohost
+from nightcast.errors import InputError
+from nightcast.data_files import load_template
+from nightcast.voices.presets import load_preset
+
+
+def template_with(cohosts: list[str]):
+    return load_template("two-hosts", TEMPLATES).model_copy(update={"cohosts": cohosts})
+
+
+def test_the_cohost_is_the_first_preference_that_is_not_the_listeners_voice():
+    assert choose_cohost(template_with(["kai", "host"]), load_preset("host", PRESETS), PRESETS).id == "kai"
+    assert choose_cohost(template_with(["kai", "host"]), load_preset("kai", PRESETS), PRESETS).id == "host"
+    assert choose_cohost(load_template("nightly-digest", TEMPLATES), load_preset("host", PRESETS), PRESETS) is None
+
+
+def test_a_cohost_that_cannot_run_here_gives_way_to_the_next(tmp_path):
+    for preset in PRESETS.glob("*.yaml"):
+        shutil.copy(preset, tmp_path)
+    (tmp_path / "ghost.yaml").write_text("id: ghost\ndisplay_name: Ghost\nengine: transformers\nmodel: /no/such/model\n")
+    host = load_preset("host", tmp_path)
+    assert choose_cohost(template_with(["ghost", "robot"]), host, tmp_path).id == "robot"
+    with pytest.raises(InputError, match="template 'two-hosts'.*cohosts.*no co-host voice can run here.*ghost"):
+        choose_cohost(template_with(["ghost"]), host, tmp_path)
+    with pytest.raises(InputError, match="template 'two-hosts'.*cohosts.*unknown voice preset 'alto'"):
+        choose_cohost(template_with(["alto"]), host, tmp_path)
+
+
+# ---------------------------------------------------------------- the rendered episode
+
+
+@pytest.fixture(scope="module")
+def duo(rendered):
+    return rendered["maya-two-hosts"]
+
+
+@pytest.mark.slow
+def test_a_two_host_episode_has_two_voices_in_script_transcript_and_manifest(duo):
+    script = json.loads((duo / "script.json").read_text())
+    dialogue = [s for s in script["segments"] if s["lines"]]
+    assert len(dialogue) == 5 and all({line["speaker"] for line in s["lines"]} == {"host", "kai"} for s in dialogue)
+    vtt = (duo / "transcript.vtt").read_text()
+    voices = re.findall(r"<v (\w+)>", vtt)
+    assert set(voices) == {"host", "kai"} and voices[0] == "host"
+    manifest = json.loads((duo / "episode.json").read_text())
+    assert manifest["backends"]["speech"]["model"] == "host"
+    assert manifest["backends"]["cohost-speech"]["model"] == "kai"
+
+
+@pytest.mark.slow
+def test_the_two_hosts_sound_different_in_the_mp3(duo):
+    """Pitch measured on the finished MP3, music bed and all, at each host's transcript cues."""
+    librosa = pytest.importorskip("librosa")
+    rate = 22050
+    pcm = subprocess.run(["ffmpeg", "-v", "error", "-i", str(duo / "episode.mp3"), "-ac", "1", "-ar", str(rate),
+                          "-f", "f32le", "-"], capture_output=True, check=True).stdout
+    audio = np.frombuffer(pcm, np.float32)
+    cues = re.findall(r"(\d\d):(\d\d):(\d\d\.\d{3}) --> (\d\d):(\d\d):(\d\d\.\d{3})\n<v (\w+)>",
+                      (duo / "transcript.vtt").read_text())
+
+    def seconds(h, m, s):
+        return int(h) * 3600 + int(m) * 60 + float(s)
+
+    pitch = {}
+    for who in ("host", "kai"):
+        spans = [audio[int(seconds(*c[:3]) * rate): int(seconds(*c[3:6]) * rate)] for c in cues if c[6] == who]
+        f0, voiced, _ = librosa.pyin(np.concatenate(spans), fmin=60, fmax=400, sr=rate)
+        pitch[who] = float(np.nanmedian(f0[voiced]))
+    assert abs(12 * np.log2(pitch["host"] / pitch["kai"])) > 2.0, pitch
+
+
+@pytest.mark.slow
+def test_switching_the_profiles_voice_changes_the_dj(rendered):
+    voices = {listener: json.loads((rendered[listener] / "episode.json").read_text())["backends"]["speech"]["model"]
+              for listener in ("maya", "hiro")}
+    assert voices == {"maya": "host", "hiro": "kai"}  # hiro.yaml says `voice: kai`
+    assert "<v kai>" in (rendered["hiro"] / "transcript.vtt").read_text()

@@ -1,0 +1,40 @@
+"""What many tests share: where the example data is, the test date, and measurements made with
+tools independent of the code under test (ffprobe, ffmpeg's ebur128)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from nightcast.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILES = ROOT / "profiles"
+TEMPLATES = ROOT / "templates"
+PRESETS = ROOT / "voices" / "presets"
+DATE = dt.date(2026, 11, 23)
+# Writers in unit tests remember nothing: memory has tests of its own.
+SETTINGS = Settings.from_env(memory_days=0)
+
+
+def ffprobe_duration(path: Path) -> float:
+    """Decode check by ffprobe, independent of the code under test."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_name,channels,sample_rate",
+                          "-of", "json", str(path)], capture_output=True, text=True, check=True).stdout
+    data = json.loads(out)
+    assert data["streams"][0]["codec_name"] == "mp3"
+    return float(data["format"]["duration"])
+
+
+def ebur128(path: Path) -> dict[str, float]:
+    """Integrated loudness and true peak from ffmpeg's ebur128 Summary block (not the running values)."""
+    err = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-filter_complex", "ebur128=peak=true",
+                          "-f", "null", "-"], capture_output=True, text=True, check=True).stderr
+    summary = err.split("Summary:")[-1]
+    return {
+        "I": float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1)),
+        "TP": float(re.search(r"Peak:\s+(-?[\d.]+) dBFS", summary).group(1)),
+    }

@@ -1,0 +1,35 @@
+"""The nightly flow renders every listener in the store; a broken profile fails alone and is reported."""
+
+import shutil
+
+import yaml
+
+from helpers import DATE, PROFILES
+from nightcast.flows.nightly import nightly
+
+
+def test_nightly_renders_every_listener_and_reports_the_broken_one(prefect_harness, rendered, tmp_path, monkeypatch):
+    store = tmp_path / "profiles"
+    store.mkdir()
+    for name in ("maya", "hiro"):
+        data = yaml.safe_load((PROFILES / f"{name}.yaml").read_text())
+        data["template"] = "nightly-digest"
+        (store / f"{name}.yaml").write_text(yaml.safe_dump(data))
+    (store / "zed.yaml").write_text("id: zed\nname: Zed\nfavourite_genres: [techno]\n")  # no favourite_artists
+    monkeypatch.setenv("NIGHTCAST_PROFILES_DIR", str(store))
+    monkeypatch.setenv("NIGHTCAST_NIGHTLY_CONCURRENCY", "2")
+    # the shared renders already synthesised this speech: reuse their cache (read-only in effect)
+    monkeypatch.setenv("NIGHTCAST_CACHE_DIR", str(rendered["maya"].parent.parent / ".cache"))
+    out = tmp_path / "outputs"
+
+    report = nightly(date=DATE, out_dir=str(out))
+
+    assert report.listeners == 3
+    assert sorted(report.rendered) == ["hiro", "maya"]
+    for listener, episode_dir in report.rendered.items():
+        assert (out / listener / "2026-11-23-nightly-digest" / "episode.mp3").stat().st_size > 100_000
+        assert (out / listener / "feed.xml").is_file()
+    assert list(report.failed) == ["zed"]
+    assert "favourite_artists" in report.failed["zed"] and "zed.yaml" in report.failed["zed"]
+    assert not (out / "zed").exists()
+    assert "❌" in report.markdown() and "2 of 3 listeners rendered" in report.markdown()
