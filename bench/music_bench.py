@@ -125,7 +125,8 @@ def library_table(cue, seconds: float):
         bed = cue.model_copy(update={"track": track, "bpm": round(track.bpm), "key": track.key})
         started = time.perf_counter()
         for seed in range(4):
-            make_music(bed, seconds, f"b{seed}", Path(tmp), generator="procedural", seed=seed, track_at_s=seconds / 2)
+            make_music(bed, seconds, f"b{seed}", Path(tmp), generator="procedural", seed=seed, track_at_s=seconds / 2,
+                       settings=Settings.from_env())
         wall = time.perf_counter() - started
         table.add_row("bed: bridge (procedural) + track", "1 (×4)", f"{wall:.2f}", "", f"{4 * seconds / wall:.1f}")
     return table

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import inspect
 import shutil
 import time
 from collections.abc import Sequence
@@ -44,9 +45,21 @@ class StageInputs(CachePolicy):
                                       **{name: folder_digest(_lookup(inputs, name)) for name in self.folders}})
 
 
+def check_key_names(*tasks) -> None:
+    """Raise at import if a task's StageInputs names a parameter the task does not have: a renamed
+    parameter must not silently key every result on nothing."""
+    for task in tasks:
+        policy = task.cache_policy
+        parameters = inspect.signature(task.fn).parameters
+        for dotted in (*policy.inputs, *policy.folders):
+            if dotted.split(".")[0] not in parameters:
+                raise TypeError(f"task {task.name}: cache key input '{dotted}' names no parameter of "
+                                f"{task.fn.__name__}{inspect.signature(task.fn)}")
+
+
 def _lookup(inputs: dict[str, Any], dotted: str) -> Any:
     name, *attributes = dotted.split(".")
-    value = inputs.get(name)
+    value = inputs.get(name)  # a parameter left at its default is not in inputs; names are checked at import
     for attribute in attributes:  # over a list: that attribute of each item
         value = [getattr(v, attribute) for v in value] if isinstance(value, list) else getattr(value, attribute)
     return value

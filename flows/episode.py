@@ -18,24 +18,29 @@ from prefect.futures import PrefectFuture
 
 from nightcast.flows.caching import StageCache, StageFolder
 from nightcast.flows.gpu_stages import MusicRequest, SpeechRequest, run_music, run_speech
-from nightcast.render.job import Backends, RenderJob, describe_backends, prepare_render
-from nightcast.flows.qa_gate import (after_retry, deeper_ducking, keep_failed_report, listen_task, meter_task, qa_task,
-                           resynthesise)
+from nightcast.render.job import RenderJob, describe_backends, prepare_render
+from nightcast.render.request import Backends, RenderRequest
+from nightcast.flows.qa_gate import keep_failed_report, listen_task, meter_task, qa_task
 from nightcast.flows.runners import ConfiguredTaskRunner
 from nightcast.flows.tasks import master_task, mix_task, publish_feed_task, scan_library_task, write_script_task
 from nightcast.generators.music import can_batch
 from nightcast.generators.script.memory import recall
 from nightcast.mix import plan_timeline, spoken_segments
 from nightcast.progress import stage
-from nightcast.publish import building, chapters_for
-from nightcast.publish.files import episode_files, write_cover, write_episode_files
-from nightcast.qa import QAFailed, needs_remix, needs_resynthesis
-from nightcast.schema import Chapter, Loudness, MusicClip, QAReport, Script, SpeechClip, SpokenSegment, Timeline
-from nightcast.settings import Settings
+from nightcast.episode_store import episode_files
+from nightcast.publish import chapters_for
+from nightcast.publish.files import write_cover, write_episode_files
+from nightcast.qa import QAFailed, after_retry, plan_retry
+from nightcast.qa.retry import RESYNTHESIS_SEED
+from nightcast.schema import (Chapter, Loudness, MusicClip, QAReport, Script, Segment, SpeechClip, SpokenSegment,
+                              Timeline)
 
 
-def render_speech(job: RenderJob, script: Script, folder: StageFolder, cache: StageCache) -> list[SpeechClip]:
-    request = SpeechRequest(segments=script.segments, voices=job.voices, folder=folder,
+def render_speech(job: RenderJob, segments: list[Segment], folder: StageFolder, cache: StageCache,
+                  seed: int = 0) -> list[SpeechClip]:
+    """The one road into speech, for the first pass and a QA retry alike: the GPU slot, the gpu pool
+    and the stage cache apply to both."""
+    request = SpeechRequest(segments=segments, voices=job.voices, folder=folder, seed=seed,
                             sample_rate=job.template.mix.sample_rate, speech_cache=job.settings.speech_cache_dir())
     return run_speech(request, job.settings, cache)
 
@@ -51,7 +56,7 @@ def render_music(job: RenderJob, script: Script, timeline: Timeline, folder: Sta
     for generator, indices in groups.items():
         request = MusicRequest(cues=[script.segments[i].cue for i in indices],
                                entries=[timeline.entries[i] for i in indices], seeds=indices, generator=generator,
-                               batched=can_batch(generator, job.settings), folder=folder,
+                               batched=can_batch(generator), folder=folder,
                                sample_rate=job.template.mix.sample_rate)
         for index, clip in zip(indices, run_music(request, job.settings, cache)):
             clips[index] = clip
@@ -64,6 +69,7 @@ class RenderedAudio(BaseModel):
     chapters: list[Chapter]
     loudness: Loudness
     spoken: list[SpokenSegment]
+    music: list[MusicClip]
 
 
 def render_audio(job: RenderJob, script: Script, speech: list[SpeechClip], folder: StageFolder, cache: StageCache,
@@ -91,7 +97,8 @@ def render_audio(job: RenderJob, script: Script, speech: list[SpeechClip], folde
             "date": job.date.isoformat(), "genre": "Podcast"}
     with stage("master", timings):
         loudness = master_task(mixed, out, mix, chapters, tags, cover)
-    return RenderedAudio(path=out, timeline=timeline, chapters=chapters, loudness=loudness, spoken=spoken), hearing
+    return RenderedAudio(path=out, timeline=timeline, chapters=chapters, loudness=loudness, spoken=spoken,
+                         music=music_clips), hearing
 
 
 def check_quality(job: RenderJob, script: Script, speech: list[SpeechClip], episode: RenderedAudio,
@@ -104,28 +111,30 @@ def check_quality(job: RenderJob, script: Script, speech: list[SpeechClip], epis
 
 
 def quality_gate(job: RenderJob, script: Script, speech: list[SpeechClip], episode: RenderedAudio,
-                 hearing: PrefectFuture, rerender, work: Path,
+                 hearing: PrefectFuture, rerender, folder: StageFolder, cache: StageCache,
                  timings: dict[str, float]) -> tuple[QAReport, list[SpeechClip], RenderedAudio]:
-    """Check; retry once what was unclear (voice synthesised again, or a masked bed ducked deeper);
-    raise QAFailed, keeping the report beside the episode's place, if a hard check still fails.
-    `rerender(speech, ducking)` makes the episode's audio again."""
+    """Check; retry once what the policy (nightcast.qa.retry) says; raise QAFailed, keeping the report
+    beside the episode's place, if a hard check still fails. `rerender(speech, ducking)` makes the
+    episode's audio again."""
     qa = job.settings.qa
     with stage("qa", timings):
         report = check_quality(job, script, speech, episode, hearing)
     timings["qa_asr"] = report.asr_seconds  # inside qa: mostly beside the master
-    resynthesise_ids, remix_ids = needs_resynthesis(report, qa), needs_remix(report, qa)
-    if resynthesise_ids or remix_ids:
+    plan = plan_retry(report, qa, job.template.mix.duck_db)
+    if plan:
         with stage("qa_retry", timings):  # the first pass's stage timings stay as they were
-            if resynthesise_ids:
-                print(f"qa: synthesising {', '.join(resynthesise_ids)} again (WER over {qa.wer_retry})")
-                speech = resynthesise(job, script, speech, resynthesise_ids, work)
-            if remix_ids:
-                print(f"qa: the music masked {', '.join(remix_ids)}: mixing it again, ducked deeper")
-            episode, hearing = rerender(speech, ducking=deeper_ducking(job.template.mix.duck_db, remix_ids))
-            report = after_retry(report, check_quality(job, script, speech, episode, hearing), resynthesise_ids,
-                                 remix_ids)
+            if plan.resynthesise:
+                print(f"qa: synthesising {', '.join(plan.resynthesise)} again (WER over {qa.wer_retry})")
+                again = render_speech(job, [s for s in script.segments if s.id in plan.resynthesise], folder, cache,
+                                      seed=RESYNTHESIS_SEED)
+                retaken = {clip.segment_id: clip for clip in again}
+                speech = [retaken.get(clip.segment_id, clip) for clip in speech]
+            if plan.remix:
+                print(f"qa: the music masked {', '.join(plan.remix)}: mixing it again, ducked deeper")
+            episode, hearing = rerender(speech, ducking=plan.ducking)
+            report = after_retry(report, check_quality(job, script, speech, episode, hearing), plan)
     if not report.passed:
-        keep_failed_report(job.episode_dir, report)
+        keep_failed_report(job.store, job.profile.id, job.episode_id, report)
         raise QAFailed(report)
     return report, speech, episode
 
@@ -135,13 +144,10 @@ def render_episode(listener: str, template: str | None = None, date: dt.date | N
                    backends: Backends | None = None, out_dir: str | None = None, qa: bool | None = None) -> str:
     """Render one listener's episode; returns the finished episode directory.
 
-    `listener`: a listener id in the profile store, or a path to a profile YAML file. `template` and
-    `date` default to the profile's format and the listener's today; `backends` overrides the config;
-    `qa` false skips the QA gate (the manifest says so)."""
-    settings = Settings.from_env(outputs_dir=out_dir, **(backends or Backends()).model_dump())
-    if qa is not None:
-        settings = settings.model_copy(update={"qa": settings.qa.model_copy(update={"enabled": qa})})
-    job = prepare_render(listener, template, date, settings)
+    The parameters are a RenderRequest's fields (nightcast/render/request.py says what each means),
+    plus `out_dir`, where this worker writes outputs (default: the outputs_dir setting)."""
+    request = RenderRequest(listener=listener, template=template, date=date, backends=backends, qa=qa)
+    job = prepare_render(request.listener, request.template, request.date, request.settings(out_dir))
     mix = job.template.mix
     timings: dict[str, float] = {}
     cache = StageCache(job.settings)
@@ -151,12 +157,12 @@ def render_episode(listener: str, template: str | None = None, date: dt.date | N
         memory = recall(job.settings.outputs_dir, job.profile.id, job.date, job.settings.memory_days)
         [script] = cache.run("script", write_script_task, [(job.profile, job.template, job.date, job.preset,
                                                             job.cohost_request(), job.settings, memory, library)])
-    with building(job.episode_dir) as build_dir:
+    with job.store.building(job.profile.id, job.episode_id) as build_dir:
         work = build_dir / "work"
         work.mkdir()
         folder = cache.folder(work)
         with stage("speech", timings):
-            speech = render_speech(job, script, folder, cache)
+            speech = render_speech(job, script.segments, folder, cache)
         files = episode_files(mix.format)
         cover = write_cover(build_dir, script, job.profile.name, job.template.title)
         episode, hearing = render_audio(job, script, speech, folder, cache, build_dir / files["audio"], cover, timings)
@@ -164,14 +170,15 @@ def render_episode(listener: str, template: str | None = None, date: dt.date | N
         if job.settings.qa.enabled:
             rerender = partial(render_audio, job, script, folder=folder, cache=cache, out=build_dir / files["audio"],
                                cover=cover, timings={})
-            report, speech, episode = quality_gate(job, script, speech, episode, hearing, rerender, work, timings)
+            report, speech, episode = quality_gate(job, script, speech, episode, hearing, rerender, folder, cache,
+                                                   timings)
         shutil.rmtree(work)
         write_episode_files(build_dir, script=script, speech=speech, timeline=episode.timeline,
                             chapters=episode.chapters, loudness=episode.loudness,
-                            backends=describe_backends(job, script), timings=timings,
+                            backends=describe_backends(job, script, speech, episode.music), timings=timings,
                             listener_name=job.profile.name, show=job.template.title, target_lufs=mix.target_lufs,
                             language=job.profile.locale,
                             speaker_names={p.id: p.host_name for p in job.voices.values()}, files=files,
                             stage_cache=cache.counts, spoken=episode.spoken, qa=report)
-    publish_feed_task(job.episode_dir.parent, job.profile, job.settings.public_url)
+    publish_feed_task(job.store, job.profile, job.settings.public_url)
     return str(job.episode_dir)

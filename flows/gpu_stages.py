@@ -42,6 +42,7 @@ class SpeechRequest(BaseModel):
     folder: StageFolder
     sample_rate: int
     speech_cache: Path | None = None
+    seed: int = 0  # a QA retry asks for another take
 
 
 class MusicRequest(BaseModel):
@@ -63,7 +64,7 @@ class StageOutcome(BaseModel):
 
 def speak(request: SpeechRequest, cache: StageCache) -> list[SpeechClip]:
     return cache.run("speech", speak_task, [(segment, request.voices, request.folder, request.sample_rate,
-                                              request.speech_cache) for segment in request.segments])
+                                              request.speech_cache, request.seed) for segment in request.segments])
 
 
 def make_beds(request: MusicRequest, settings: Settings, cache: StageCache) -> list[MusicClip]:
@@ -80,13 +81,13 @@ def make_beds(request: MusicRequest, settings: Settings, cache: StageCache) -> l
 def speech_is_heavy(voices: dict[str, VoicePreset]) -> bool:
     from nightcast.voices import ENGINES
 
-    return any(getattr(ENGINES.load(preset.engine), "runs_on_gpu", False) for preset in voices.values())
+    return any(ENGINES.load(preset.engine).runs_on_gpu for preset in voices.values())
 
 
 def music_is_heavy(generator: str) -> bool:
     from nightcast.generators.music import GENERATORS
 
-    return getattr(GENERATORS.load(generator), "runs_on_gpu", False)
+    return GENERATORS.load(generator).runs_on_gpu
 
 
 @contextmanager

@@ -13,11 +13,12 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from nightcast.flows.caching import StageFolder, StageInputs
+from nightcast.flows.caching import StageFolder, StageInputs, check_key_names
 from nightcast.generators.music import make_music, make_music_batch
 from nightcast.generators.music.library import MusicLibrary, scan_library
 from nightcast.generators.script import CoHost, write_script
 from nightcast.generators.script.memory import EpisodeMemory
+from nightcast.episode_store import EpisodeStore
 from nightcast.mix import master_episode, mix_episode
 from nightcast.publish.feed import write_feed
 from nightcast.settings import Settings
@@ -53,10 +54,10 @@ def write_script_task(profile: ListenerProfile, template: EpisodeTemplate, date:
 
 @task(name="speak-segment", retries=1, task_run_name="speak-{segment.id}",
       cache_policy=StageInputs(stage="speech", inputs=("segment.id", "segment.speaker", "segment.text",
-                                                       "segment.lines", "voices", "sample_rate")))
+                                                       "segment.lines", "voices", "sample_rate", "seed")))
 def speak_task(segment: Segment, voices: dict[str, VoicePreset], folder: StageFolder, sample_rate: int,
-               cache_dir: Path | None) -> SpeechClip:
-    return speak_segment(segment, voices, folder.path(), sample_rate,
+               cache_dir: Path | None, seed: int = 0) -> SpeechClip:
+    return speak_segment(segment, voices, folder.path(), sample_rate, seed=seed,
                          cache=SpeechCache(cache_dir) if cache_dir else None)
 
 
@@ -96,5 +97,8 @@ def master_task(mixed: MixedAudio, out: Path, mix: MixSettings, chapters: list[C
 
 
 @task(name="publish-feed", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
-def publish_feed_task(listener_dir: Path, profile: ListenerProfile, public_url: str) -> Path:
-    return write_feed(listener_dir, profile, public_url)
+def publish_feed_task(store: EpisodeStore, profile: ListenerProfile, public_url: str) -> Path:
+    return write_feed(store, profile, public_url)
+
+
+check_key_names(write_script_task, speak_task, music_task, music_batch_task)

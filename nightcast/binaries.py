@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from nightcast.errors import BackendUnavailableError
+from nightcast.errors import BackendUnavailableError, StageError
 
 SOUNDFONT_CANDIDATES = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",
@@ -51,9 +51,10 @@ def soundfont() -> Path:
     )
 
 
-def _failed(what: str, returncode: int, output: str) -> RuntimeError:
+def _failed(what: str, returncode: int, output: str) -> StageError:
+    """A program that ran and failed: a stage error the CLI reports (exit 1), with its last words."""
     tail = output.strip().splitlines()[-3:]
-    return RuntimeError(f"{what} failed (exit {returncode}): {' | '.join(tail)}")
+    return StageError(f"{what} failed (exit {returncode}): {' | '.join(tail)}")
 
 
 def run(cmd: list[str], what: str) -> subprocess.CompletedProcess:

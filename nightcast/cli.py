@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from nightcast.errors import InputError, NightcastError
-from nightcast.settings import Settings
+from nightcast.render.request import OUT_DIR_HELP, Backends, RenderRequest, help_for
+from nightcast.settings import CLI_OPTIONS, Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Personalized radio-DJ and podcast episodes.")
 out = Console()
@@ -33,30 +34,38 @@ def _fail_input(exc: InputError) -> None:
 
 @app.command()
 def render(
-    profile: Annotated[Path, typer.Argument(help="Listener profile YAML, or a listener id in the profile store.")],
-    template: Annotated[Optional[str], typer.Option("--template", "-t", help="Episode format (see `nightcast templates`).")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output root (default: outputs/).")] = None,
-    date: Annotated[Optional[str], typer.Option("--date", help="Episode date YYYY-MM-DD (default: today, listener's time zone).")] = None,
-    writer: Annotated[Optional[str], typer.Option("--writer", help="Script writer: template, llamacpp, transformers, openai.")] = None,
-    writer_model: Annotated[Optional[str], typer.Option("--writer-model", help="GGUF file, model directory, or served model name.")] = None,
-    writer_url: Annotated[Optional[str], typer.Option("--writer-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")] = None,
-    voice: Annotated[Optional[str], typer.Option("--voice", help="Voice preset, overriding the profile's.")] = None,
-    music: Annotated[Optional[str], typer.Option("--music", help="Music generator for every slot, overriding the template's.")] = None,
-    music_model: Annotated[Optional[str], typer.Option("--music-model", help="musicgen: a local MusicGen checkpoint directory.")] = None,
-    stems: Annotated[Optional[Path], typer.Option("--stems", help="stems: a folder of drums/bass/other/vocals files.")] = None,
-    library: Annotated[Optional[Path], typer.Option("--library", help="The listener's own audio files: pick slots play tracks from it.")] = None,
-    audio_format: Annotated[Optional[str], typer.Option("--format", help="Episode file: mp3 (default), m4a (AAC) or opus.")] = None,
-    qa: Annotated[Optional[bool], typer.Option("--qa/--no-qa", help="Check the episode (ASR + meters) before publishing it; default: on (config qa.enabled).")] = None,
+    profile: Annotated[Path, typer.Argument(help=help_for("listener"))],
+    template: Annotated[Optional[str], typer.Option("--template", "-t", help=help_for("template"))] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help=OUT_DIR_HELP)] = None,
+    date: Annotated[Optional[str], typer.Option("--date", help=help_for("date"))] = None,
+    writer: Annotated[Optional[str], typer.Option("--writer", help=help_for("writer"))] = None,
+    writer_model: Annotated[Optional[str], typer.Option("--writer-model", help=help_for("writer_model"))] = None,
+    writer_url: Annotated[Optional[str], typer.Option("--writer-url", help=help_for("writer_url"))] = None,
+    voice: Annotated[Optional[str], typer.Option("--voice", help=help_for("voice"))] = None,
+    music: Annotated[Optional[str], typer.Option("--music", help=help_for("music"))] = None,
+    music_model: Annotated[Optional[str], typer.Option("--music-model", help=help_for("music_model"))] = None,
+    stems: Annotated[Optional[Path], typer.Option("--stems", help=help_for("music_stems"))] = None,
+    library: Annotated[Optional[Path], typer.Option("--library", help=help_for("music_library"))] = None,
+    audio_format: Annotated[Optional[str], typer.Option("--format", help=help_for("audio_format"))] = None,
+    qa: Annotated[Optional[bool], typer.Option("--qa/--no-qa", help=help_for("qa"))] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
     """Render an episode through the Prefect flow and print where it is."""
-    from nightcast.render.job import Backends, prepare_render
+    from nightcast.render.job import parse_date_option, prepare_render
 
     try:
-        settings = Settings.from_env(outputs_dir=out_dir, writer=writer, voice=voice, music=music,
-                                     writer_model=writer_model, writer_url=writer_url, music_model=music_model,
-                                     music_stems=stems, music_library=library, audio_format=audio_format)
-        job = prepare_render(profile, template, date, settings)
+        try:
+            backends = Backends(writer=writer, writer_model=writer_model, writer_url=writer_url, voice=voice, music=music,
+                                music_model=music_model, music_stems=str(stems) if stems else None,
+                                music_library=str(library) if library else None, audio_format=audio_format)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise InputError(error["msg"], source=CLI_OPTIONS.get(str(error["loc"][0]), f"--{error['loc'][0]}")) from None
+        request = RenderRequest(listener=str(profile), template=template, date=parse_date_option(date),
+                                backends=backends, qa=qa)
+        outputs = str(out_dir) if out_dir else None
+        settings = request.settings(outputs)
+        job = prepare_render(request.listener, request.template, request.date, settings)
     except InputError as exc:
         _fail_input(exc)
     if not verbose:
@@ -66,27 +75,22 @@ def render(
     with StageProgress(out, f"{job.profile.name} · {job.template.title} · {job.date}"):
         from nightcast.flows.episode import render_episode
 
-        try:
-            backends = Backends(writer=job.writer, voice=job.preset.id, music=settings.music,
-                                writer_model=settings.writer_model, writer_url=settings.writer_url,
-                                music_model=settings.music_model,
-                                music_stems=str(settings.music_stems) if settings.music_stems else None,
-                                music_library=str(settings.music_library) if settings.music_library else None,
-                                audio_format=settings.audio_format)
-            episode_dir = render_episode(str(profile), template=job.template.id, date=job.date, backends=backends,
-                                         out_dir=str(settings.outputs_dir), qa=qa)
+        try:  # the template and date as resolved, so a render that starts at midnight keeps its date
+            render_episode(**request.model_copy(update={"template": job.template.id, "date": job.date}).model_dump(),
+                           out_dir=outputs)
         except InputError as exc:
             _fail_input(exc)
         except NightcastError as exc:
             err.print(f"[bold red]render failed:[/] {exc}", highlight=False)
             raise typer.Exit(1)
-    data = json.loads((Path(episode_dir) / "episode.json").read_text())
+    store = settings.episode_store()
+    data = json.loads(store.file(job.profile.id, job.episode_id, "manifest").read_text())
     loud = data["loudness"]
     out.print(f"[green]✓[/] {data['title']}: {data['duration_s'] / 60:.1f} min, "
               f"{loud['integrated_lufs']:.1f} LUFS, {loud['true_peak_dbtp']:.1f} dBTP")
     _print_writing(data)
-    out.print(f"episode: {Path(episode_dir) / data['files']['audio']}", highlight=False)
-    out.print(f"feed:    {Path(episode_dir).parent / 'feed.xml'}", highlight=False)
+    out.print(f"episode: {store.file(job.profile.id, job.episode_id, 'audio')}", highlight=False)
+    out.print(f"feed:    {store.feed_path(job.profile.id)}", highlight=False)
 
 
 def _print_writing(manifest: dict) -> None:
@@ -197,7 +201,7 @@ def music_preview(
 ) -> None:
     """Render one transition alone, to audition a generator and its settings without an episode."""
     from nightcast.generators.music import GENERATORS, make_music
-    from nightcast.generators.script.context import style_for
+    from nightcast.styles import style_for
     from nightcast.schema import MusicCue
 
     try:
@@ -206,12 +210,10 @@ def music_preview(
         except InputError as exc:
             raise InputError(exc.reason, source="GENERATOR") from None
         settings = Settings.from_env(music_model=str(model) if model else None, music_stems=stems)
-        check = getattr(GENERATORS.load(generator), "check", None)
-        if check is not None:
-            try:
-                check(settings)
-            except InputError as exc:  # this command calls the render's --music-model plain --model
-                raise InputError(exc.reason, source="--model" if exc.source == "--music-model" else exc.source) from None
+        try:
+            GENERATORS.load(generator).check(settings)
+        except InputError as exc:  # this command calls the render's --music-model plain --model
+            raise InputError(exc.reason, source="--model" if exc.source == "--music-model" else exc.source) from None
         try:
             cue = MusicCue(prompt=prompt, style=style or style_for(prompt), mood=mood, bpm=bpm, key=key,
                            duration_s=seconds, energy=energy)

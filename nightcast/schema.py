@@ -313,6 +313,7 @@ class Script(Strict):
     title: ShortText
     writer: str
     writer_model: str | None = None
+    writer_version: str | None = Field(default=None, description="The writer's own version, as it reported it.")
     segments: list[Segment] = Field(min_length=1)
     fallbacks: list[WriterFallback] = Field(default_factory=list)
     stats: WritingStats | None = None
@@ -342,6 +343,8 @@ class SpeechClip(Strict):
     duration_s: float
     sentences: list[TimedText] = Field(description="Times relative to the clip start.")
     engine: str
+    engine_versions: dict[str, str] = Field(default_factory=dict,
+                                            description="Each voice preset that spoke → its engine's version.")
 
 
 class TimelineEntry(Strict):
@@ -383,6 +386,9 @@ class MusicClip(Strict):
     sample_rate: int
     duration_s: float
     generator: str
+    generator_version: str | None = Field(default=None, description="As the generator that made it reported it "
+                                                                  "(where it ran: a GPU worker says so).")
+    model: str | None = None
 
 
 # ---------------------------------------------------------------- episode

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 from nightcast.data_files import packaged
+from nightcast.episode_store import EpisodeStore
 from nightcast.errors import InputError
 from nightcast.schema import TimeZoneName
 
@@ -167,6 +168,9 @@ class Settings(BaseSettings):
 
     def cache_root(self) -> Path:
         return Path(self.cache_dir or Path(self.outputs_dir) / ".cache")
+
+    def episode_store(self) -> EpisodeStore:
+        return EpisodeStore(Path(self.outputs_dir))
 
     def speech_cache_dir(self) -> Path | None:
         return self.cache_root() / "speech" if self.speech_cache else None

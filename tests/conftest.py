@@ -15,6 +15,31 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("NIGHTCAST_QA__ENABLED", "false")
 
 
+SLOW_FIXTURES = {"prefect_harness", "rendered"}  # a Prefect server, or episodes rendered through it
+
+
+def pytest_collection_modifyitems(config, items):
+    """What starts a server or renders is `slow`, marked from the fixtures it uses (tests that render
+    in a subprocess say so themselves); what needs CUDA is `gpu`, skipped where there is none."""
+    cuda = None
+    for item in items:
+        if SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("gpu"):
+            if cuda is None:
+                cuda = _cuda_available()
+            if not cuda:
+                item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
 @pytest.fixture(scope="session")
 def prefect_harness():
     from prefect.testing.utilities import prefect_test_harness

@@ -75,7 +75,7 @@ def _synthesize(engine, spoken: str, preset: VoicePreset, seed: int, cache: Spee
 
 def _synthesize_batched(engine, spoken: list[str], preset: VoicePreset, seed: int,
                         cache: SpeechCache | None) -> list[np.ndarray]:
-    """Engines with synthesize_batch (GPU models): cached sentences from the cache, the rest in one call."""
+    """Engines that batch (GPU models): cached sentences from the cache, the rest in one call."""
     keys = [_cache_key(engine, text, preset, sentence_seed(text, seed)) for text in spoken] if cache else []
     audio: list[np.ndarray | None] = [cache.get(key, engine.sample_rate) for key in keys] if cache else [None] * len(spoken)
     missing = [i for i, samples in enumerate(audio) if samples is None]
@@ -104,15 +104,15 @@ def _sentence_pool(workers: int) -> ThreadPoolExecutor:
 
 def synthesize_sentences(engine, spoken: list[str], preset: VoicePreset, seed: int,
                          cache: SpeechCache | None, workers: int | None = None) -> list[np.ndarray]:
-    """Each sentence's audio, silence-trimmed, in order: batched where the engine has synthesize_batch,
+    """Each sentence's audio, silence-trimmed, in order: batched where the engine `batches`,
     else in parallel where it is thread-safe, else one after another."""
     def one(text: str) -> np.ndarray:
         return _trim_silence(_synthesize(engine, text, preset, sentence_seed(text, seed), cache))
 
-    if len(spoken) > 1 and hasattr(engine, "synthesize_batch"):
+    if len(spoken) > 1 and engine.batches:
         return _synthesize_batched(engine, spoken, preset, seed, cache)
     workers = speech_workers() if workers is None else workers
-    if workers <= 1 or len(spoken) < 2 or not getattr(engine, "concurrent", False):
+    if workers <= 1 or len(spoken) < 2 or not engine.concurrent:
         return [one(text) for text in spoken]
     return list(_sentence_pool(workers).map(one, spoken))
 
@@ -189,7 +189,8 @@ def speak_segment(segment: Segment, voices: Mapping[str, VoicePreset] | VoicePre
         voices = voices[turns[0].speaker if turns else segment.speaker]
     clip, spans = speak_turns(turns, voices, sample_rate, seed, cache)
     path = write_clip(clip, Path(out_dir) / f"speech-{segment.id}.wav")
-    engines = [voices.engine] if isinstance(voices, VoicePreset) else [voices[s].engine for s in segment.speakers]
+    presets = [voices] if isinstance(voices, VoicePreset) else [voices[s] for s in segment.speakers]
+    engines = [p.engine for p in presets]
     return SpeechClip(
         segment_id=segment.id,
         path=str(path),
@@ -197,8 +198,6 @@ def speak_segment(segment: Segment, voices: Mapping[str, VoicePreset] | VoicePre
         duration_s=clip.duration_s,
         sentences=spans,
         engine="+".join(dict.fromkeys(engines)),
+        engine_versions={p.id: load_engine(p.engine, p.model, p.speaker).version() for p in presets},
     )
 
-
-def engine_version(preset: VoicePreset) -> str:
-    return load_engine(preset.engine, preset.model, preset.speaker).version()

@@ -1,22 +1,31 @@
-"""The one interface every TTS engine implements; the embedded CPU voices and GPU engines alike."""
+"""The one interface every TTS engine implements; the embedded CPU voices and GPU engines alike.
+
+What an engine can do is declared here, on the class, with defaults; the speech stage and the flows
+read these class attributes and never probe an instance.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import ClassVar
 
 import numpy as np
 
 
-@runtime_checkable
-class TTSEngine(Protocol):
-    name: str
+class TTSEngine:
+    name: ClassVar[str]
     sample_rate: int
-    max_chars: int  # longest text one call handles well; the speech stage chunks by sentence below it
-    # Optional `concurrent = True`: synthesize() may run from several threads at once (the speech
-    # stage then synthesises a segment's sentences in parallel); engines without it are called serially.
+    max_chars: ClassVar[int]  # longest text one call handles well; the speech stage chunks by sentence below it
+    runs_on_gpu: ClassVar[bool] = False  # a heavy stage: the GPU slot, and the gpu pool with gpu_dispatch: pool
+    concurrent: ClassVar[bool] = False  # synthesize() may run from several threads at once
+    batches: ClassVar[bool] = False  # synthesize_batch() does better than one call per sentence (a padded batch)
 
     def synthesize(self, text: str, *, speed: float = 1.0, seed: int = 0) -> np.ndarray:
         """Speak already-normalised text; return mono float32 samples at `sample_rate`."""
-        ...
+        raise NotImplementedError
 
-    def version(self) -> str: ...
+    def synthesize_batch(self, texts: list[str], *, speed: float = 1.0, seed: int = 0) -> list[np.ndarray]:
+        """Several sentences; engines that batch (`batches = True`) override this with one forward pass."""
+        return [self.synthesize(text, speed=speed, seed=seed) for text in texts]
+
+    def version(self) -> str:
+        raise NotImplementedError

@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from nightcast.errors import BackendUnavailableError
+from nightcast.voices.base import TTSEngine
 
 REFERENCE_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
 LANGUAGE = "en"
 
 
-class CoquiEngine:
+class CoquiEngine(TTSEngine):
     name = "coqui"
     runs_on_gpu = True  # a heavy stage: the gpu pool and the nightcast-gpu limit (flows/gpu_stages.py)
     max_chars = 250  # XTTS warns past ~250 characters for English; sentences stay below it

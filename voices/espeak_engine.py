@@ -10,9 +10,10 @@ import numpy as np
 import soundfile as sf
 
 from nightcast.binaries import require, version_of
+from nightcast.voices.base import TTSEngine
 
 
-class EspeakEngine:
+class EspeakEngine(TTSEngine):
     name = "espeak"
     sample_rate = 22_050
     max_chars = 2000

@@ -8,9 +8,10 @@ from importlib.metadata import version
 import numpy as np
 
 from nightcast.errors import BackendUnavailableError
+from nightcast.voices.base import TTSEngine
 
 
-class HibariEngine:
+class HibariEngine(TTSEngine):
     name = "hibari"
     sample_rate = 24_000
     max_chars = 400

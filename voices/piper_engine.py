@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from nightcast.errors import BackendUnavailableError
+from nightcast.voices.base import TTSEngine
 
 
-class PiperEngine:
+class PiperEngine(TTSEngine):
     name = "piper"
     max_chars = 500
 

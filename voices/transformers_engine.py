@@ -14,10 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from nightcast.errors import BackendUnavailableError
+from nightcast.voices.base import TTSEngine
 
 
-class TransformersVitsEngine:
+class TransformersVitsEngine(TTSEngine):
     name = "transformers"
+    batches = True  # synthesize_batch: one padded forward pass per batch
     runs_on_gpu = True  # a heavy stage: the gpu pool and the nightcast-gpu limit (flows/gpu_stages.py)
     max_chars = 400
     batch_size = 16  # sentences per forward pass in synthesize_batch

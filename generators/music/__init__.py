@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from nightcast.generators.music.base import MusicGenerator
 from nightcast.generators.music.tracks import bridge_length_s, lay_track
 from nightcast.audio import Clip, write_clip
 from nightcast.errors import StageError
@@ -20,27 +21,29 @@ GENERATORS = Registry("music generator", {
 
 
 @functools.lru_cache(maxsize=8)
-def load_generator(name: str, settings: Settings | None = None):
+def load_generator(name: str, settings: Settings):
     """One generator per configuration, kept: a model loads its weights once per process."""
-    return GENERATORS.create(name, settings=settings or Settings.from_env())
+    return GENERATORS.create(name, settings=settings)
 
 
-def can_batch(generator: str, settings: Settings | None = None) -> bool:
-    return hasattr(load_generator(generator, settings), "generate_many")
+def can_batch(generator: str) -> bool:
+    """Declared on the class: asking does not load a model."""
+    return GENERATORS.load(generator).batches
 
 
-def _publish(clip: Clip, segment_id: str, out_dir: Path, generator: str, sample_rate: int | None) -> MusicClip:
+def _publish(clip: Clip, segment_id: str, out_dir: Path, generator: str, backend: MusicGenerator,
+             sample_rate: int | None) -> MusicClip:
     if clip.is_silent():
         raise StageError(f"{generator} produced silence for segment {segment_id}")
     if sample_rate:  # the chain's one rate (44.1 or 48 kHz), converted once, here, not again at mix time
         clip = clip.resampled(sample_rate)
     path = write_clip(clip, Path(out_dir) / f"music-{segment_id}.wav")
     return MusicClip(segment_id=segment_id, path=str(path), sample_rate=clip.sample_rate, duration_s=clip.duration_s,
-                     generator=generator)
+                     generator=generator, generator_version=backend.version(), model=backend.model_name)
 
 
 def make_music(cue: MusicCue, duration_s: float, segment_id: str, out_dir: Path, *, generator: str, seed: int = 0,
-               settings: Settings | None = None, track_at_s: float | None = None,
+               settings: Settings, track_at_s: float | None = None,
                sample_rate: int | None = None) -> MusicClip:
     """Music stage entry: render one segment's bed (pre-roll + under speech + in the clear + crossfade).
 
@@ -51,7 +54,7 @@ def make_music(cue: MusicCue, duration_s: float, segment_id: str, out_dir: Path,
 
 
 def make_music_batch(cues: list[MusicCue], durations_s: list[float], segment_ids: list[str], out_dir: Path, *,
-                     generator: str, seed: int = 0, settings: Settings | None = None,
+                     generator: str, seed: int = 0, settings: Settings,
                      track_at_s: list[float | None] | None = None,
                      sample_rate: int | None = None) -> list[MusicClip]:
     """Many beds from one generator at once: batched where the generator can (MusicGen on a GPU)."""
@@ -59,10 +62,7 @@ def make_music_batch(cues: list[MusicCue], durations_s: list[float], segment_ids
     entries = track_at_s or [None] * len(cues)
     plays = [at is not None and cue.track is not None for cue, at in zip(cues, entries)]
     lengths = [bridge_length_s(cue, at) if play else d for cue, d, at, play in zip(cues, durations_s, entries, plays)]
-    if hasattr(backend, "generate_many"):
-        clips = backend.generate_many(cues, lengths, seed=seed)
-    else:
-        clips = [backend.generate(cue, d, seed=seed + i) for i, (cue, d) in enumerate(zip(cues, lengths))]
+    clips = backend.generate_many(cues, lengths, seed=seed)
     clips = [lay_track(clip, cue, at, d) if play else clip
              for clip, cue, at, d, play in zip(clips, cues, entries, durations_s, plays)]
-    return [_publish(clip, sid, out_dir, generator, sample_rate) for clip, sid in zip(clips, segment_ids)]
+    return [_publish(clip, sid, out_dir, generator, backend, sample_rate) for clip, sid in zip(clips, segment_ids)]

@@ -26,13 +26,16 @@ from nightcast.audio import Clip, decode_audio
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.schema import MusicCue
 from nightcast.settings import MusicGenSettings, Settings
+from nightcast.generators.music.base import MusicGenerator
 
 OUTPUT_RATE = 44_100
 LOOP_CROSSFADE_S = 1.5
 
 
-class MusicGenGenerator:
+class MusicGenGenerator(MusicGenerator):
     name = "musicgen"
+    takes_melody = True  # with a MusicGen-Melody checkpoint; other checkpoints ignore the melody
+    batches = True  # generate_many: every bed of a batch in one generate call
     runs_on_gpu = True  # a heavy stage: the gpu pool and the nightcast-gpu limit (flows/gpu_stages.py)
     sample_rate = OUTPUT_RATE
 
@@ -51,8 +54,7 @@ class MusicGenGenerator:
         if problem:
             raise InputError(problem, source="--music-model")
 
-    def __init__(self, settings: Settings | None = None, **_unused):
-        settings = settings or Settings.from_env()
+    def __init__(self, settings: Settings, **_unused):
         problem = self._checkpoint_problem(settings)
         if problem:
             raise BackendUnavailableError(f"{problem}: --music-model DIR")

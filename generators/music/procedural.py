@@ -23,6 +23,7 @@ from nightcast.audio import Clip, read_clip
 from nightcast.errors import BackendUnavailableError
 from nightcast.schema import MusicCue
 from nightcast.binaries import require, run, soundfont, version_of
+from nightcast.generators.music.base import MusicGenerator
 
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
 REVERSE_CYMBAL = 119
@@ -174,7 +175,7 @@ class Arranger:
         return self.midi
 
 
-class ProceduralGenerator:
+class ProceduralGenerator(MusicGenerator):
     name = "procedural"
     sample_rate = 44_100
 

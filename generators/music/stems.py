@@ -24,6 +24,7 @@ from nightcast.audio import Clip, read_clip
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.schema import KEY_PATTERN, MusicCue
 from nightcast.settings import Settings
+from nightcast.generators.music.base import MusicGenerator
 
 RATE = 44_100
 STEM_NAMES = ("drums", "bass", "other", "vocals")
@@ -92,7 +93,7 @@ def load_stems(folder: str) -> StemSet:
     return StemSet(Path(folder).expanduser())
 
 
-class StemsGenerator:
+class StemsGenerator(MusicGenerator):
     name = "stems"
     sample_rate = RATE
 
@@ -111,8 +112,7 @@ class StemsGenerator:
         if problem:
             raise InputError(problem, source="--stems")
 
-    def __init__(self, settings: Settings | None = None, **_unused):
-        settings = settings or Settings.from_env()
+    def __init__(self, settings: Settings, **_unused):
         problem = self._folder_problem(settings)
         if problem:
             raise BackendUnavailableError(f"{problem}: --stems DIR")

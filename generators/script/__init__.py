@@ -11,6 +11,7 @@ import functools
 
 from nightcast.generators.script.base import CoHost, ScriptRequest, ScriptWriter, word_budget
 from nightcast.generators.script.memory import EpisodeMemory, recall
+from nightcast.episode_store import episode_id
 from nightcast.registry import Registry
 from nightcast.schema import EpisodeTemplate, ListenerProfile, Script, TrackRef
 from nightcast.settings import Settings
@@ -22,12 +23,8 @@ WRITERS = Registry("script writer", {
     "openai": "nightcast.generators.script.llm.openai_chat:OpenAIWriter",
 })
 
-__all__ = ["WRITERS", "CoHost", "ScriptRequest", "ScriptWriter", "episode_id_for", "load_writer", "word_budget",
+__all__ = ["WRITERS", "CoHost", "ScriptRequest", "ScriptWriter", "load_writer", "word_budget",
            "write_script", "write_scripts"]
-
-
-def episode_id_for(template: EpisodeTemplate, date: dt.date) -> str:
-    return f"{date.isoformat()}-{template.id}"
 
 
 @functools.lru_cache(maxsize=4)
@@ -42,7 +39,7 @@ def script_request(profile: ListenerProfile, template: EpisodeTemplate, date: dt
                    library: list[TrackRef] | None = None) -> ScriptRequest:
     if memory is None:
         memory = recall(settings.outputs_dir, profile.id, date, settings.memory_days)
-    return ScriptRequest(profile=profile, template=template, date=date, episode_id=episode_id_for(template, date),
+    return ScriptRequest(profile=profile, template=template, date=date, episode_id=episode_id(template.id, date),
                          speaker=speaker, words_per_minute=words_per_minute, memory=memory,
                          host_name=host_name or speaker.capitalize(), cohost=cohost, library=library)
 
@@ -63,5 +60,6 @@ def write_script(profile: ListenerProfile, template: EpisodeTemplate, date: dt.d
 
 def write_scripts(requests: list[ScriptRequest], settings: Settings) -> list[Script]:
     """Many scripts in one go (the nightly run): LLM writers batch prompts across listeners."""
-    scripts = load_writer(settings).write_many(requests)
-    return [Script.model_validate(s.model_dump()) for s in scripts]
+    writer = load_writer(settings)
+    scripts = writer.write_many(requests)
+    return [Script.model_validate({**s.model_dump(), "writer_version": writer.version()}) for s in scripts]

@@ -7,12 +7,13 @@ derived ListenerContext, and must return a Script that passes the same validatio
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol, runtime_checkable
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from nightcast.generators.script.memory import EpisodeMemory
 from nightcast.schema import EpisodeTemplate, ListenerProfile, Script, TrackRef
+from nightcast.settings import Settings
 
 
 class CoHost(BaseModel):
@@ -40,17 +41,29 @@ class ScriptRequest(BaseModel):
         return self.memory or EpisodeMemory(today=self.date)
 
 
-@runtime_checkable
-class ScriptWriter(Protocol):
-    name: str
+class ScriptWriter:
+    """What every writer is. What a writer can do is declared on the class, with defaults."""
 
-    def write(self, request: ScriptRequest) -> Script: ...
+    name: ClassVar[str]
+    batches: ClassVar[bool] = False  # write_many batches prompts across listeners (LLM writers)
+
+    @classmethod
+    def check(cls, settings: Settings) -> None:
+        """Fail before a render starts, naming the option to fix (InputError), if these settings cannot work."""
+
+    def write(self, request: ScriptRequest) -> Script:
+        raise NotImplementedError
 
     def write_many(self, requests: list[ScriptRequest]) -> list[Script]:
-        """Many scripts at once (the nightly run): LLM backends batch their prompts across them."""
-        ...
+        """Many scripts at once (the nightly run); writers that batch override this."""
+        return [self.write(r) for r in requests]
 
-    def version(self) -> str: ...
+    def model(self) -> str | None:
+        """The model that writes, for the manifest; None for the embedded writer."""
+        return None
+
+    def version(self) -> str:
+        raise NotImplementedError
 
 
 def word_budget(speech_s: float, words_per_minute: float) -> int:

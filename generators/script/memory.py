@@ -7,16 +7,13 @@ to an earlier show ("last night we had …").
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
+from nightcast.episode_store import EpisodeStore
 from nightcast.schema import Script
 from nightcast.text import sentence_key, split_sentences
-
-log = logging.getLogger(__name__)
-
 
 class EpisodeMemory(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -71,20 +68,7 @@ def recall(outputs_dir: Path, listener_id: str, today: dt.date, days: int) -> Ep
     Unreadable or invalid scripts are skipped with a warning: memory is a nicety, never a reason
     for a render to fail.
     """
-    root = Path(outputs_dir) / listener_id
-    if days <= 0 or not root.is_dir():
+    if days <= 0:
         return EpisodeMemory(today=today)
-    earliest = today - dt.timedelta(days=days)
-    scripts: list[Script] = []
-    for path in root.glob("*/script.json"):
-        if path.parent.name.startswith("."):
-            continue  # a render in progress or abandoned
-        try:
-            script = Script.model_validate_json(path.read_bytes())
-        except (OSError, ValidationError) as exc:
-            log.warning("memory: skipping %s: %s", path, str(exc).splitlines()[0])
-            continue
-        if script.listener_id == listener_id and earliest <= script.date < today:
-            scripts.append(script)
-    scripts.sort(key=lambda s: (s.date, s.episode_id), reverse=True)
+    scripts = EpisodeStore(Path(outputs_dir)).past_scripts(listener_id, today - dt.timedelta(days=days), today)
     return EpisodeMemory(today=today, episodes=scripts)

@@ -17,7 +17,8 @@ from pathlib import Path
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from nightcast.generators.script.base import ScriptRequest, word_budget
+from nightcast.generators.script.base import ScriptRequest, ScriptWriter, word_budget
+from nightcast.settings import Settings
 from nightcast.generators.script.context import ListenerContext, Pick, build_context, style_for
 from nightcast.generators.script.cues import music_cue
 from nightcast.text import sentence_key
@@ -116,23 +117,17 @@ def _running_order(slots: list[Slot], picks: list[Pick]) -> list[tuple[Pick, Pic
     return order
 
 
-class TemplateWriter:
+class TemplateWriter(ScriptWriter):
     name = "template"
 
-    def __init__(self, templates_dir: Path, **_settings):
-        self.templates_dir = Path(templates_dir)
+    def __init__(self, templates_dir: Path, settings: Settings | None = None):
+        self.templates_dir = Path(templates_dir)  # the plan reads only the templates; settings are the LLMs'
 
     def version(self) -> str:
         return __version__
 
-    def model(self) -> str | None:
-        return None
-
     def write(self, request: ScriptRequest) -> Script:
         return self.plan(request).script(request, self.name)
-
-    def write_many(self, requests: list[ScriptRequest]) -> list[Script]:
-        return [self.write(r) for r in requests]
 
     def plan(self, request: ScriptRequest) -> ScriptPlan:
         bank, lore = _bank(self.templates_dir)

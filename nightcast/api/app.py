@@ -8,41 +8,38 @@ will be and can answer with its URLs once the run completes.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from pathlib import Path
-from typing import Annotated, get_args
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Request
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from nightcast.render.job import Backends, parse_date
+from nightcast.render.job import parse_date
+from nightcast.render.request import RenderRequest
 from nightcast import __version__
 from nightcast.api.auth import Grant, RateLimiter, client_grant, parse_tokens
 from nightcast.errors import InputError
 from nightcast.data_files import load_template
 from nightcast.profile_store import open_store
-from nightcast.publish.files import EPISODE_FILES, episode_files
-from nightcast.schema import LISTENER_ID_PATTERN, NAME_PATTERN, AudioFormat
+from nightcast.episode_store import EPISODE_FILES, SERVED_FILES, EpisodeStore
+from nightcast.schema import LISTENER_ID_PATTERN, NAME_PATTERN
 from nightcast.settings import Settings
 
 MAX_BODY_BYTES = 16 * 1024
 EPISODE_ID_PATTERN = r"^\d{4}-\d{2}-\d{2}-[a-z0-9][a-z0-9_-]{0,63}$"
-# nothing else is ever read: the episode's own file names, in every audio format
-SERVED_FILES = {name for audio_format in get_args(AudioFormat) for name in episode_files(audio_format).values()}
 
 ListenerId = Annotated[str, PathParam(pattern=LISTENER_ID_PATTERN)]
 EpisodeId = Annotated[str, PathParam(pattern=EPISODE_ID_PATTERN)]
 
 
-class RenderRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ApiRenderRequest(RenderRequest):
+    """The render request, over HTTP: a listener by id only (never a path on this server)."""
+
     listener: str = Field(pattern=LISTENER_ID_PATTERN, description="A listener id in the profile store.")
-    template: str | None = Field(default=None, pattern=NAME_PATTERN, description="Default: the profile's.")
-    date: dt.date | None = Field(default=None, description="Default: today in the listener's time zone.")
-    backends: Backends | None = None
+    template: str | None = Field(default=None, pattern=NAME_PATTERN,
+                                 description=RenderRequest.model_fields["template"].description)
 
 
 class EpisodeLinks(BaseModel):
@@ -66,7 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.grants = parse_tokens(settings.api_tokens.get_secret_value() if settings.api_tokens else "")
     app.state.limiter = RateLimiter(settings.api_rate_per_minute)
-    outputs = Path(settings.outputs_dir).resolve()
+    store = EpisodeStore(Path(settings.outputs_dir).resolve())
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
@@ -83,16 +80,15 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(404, "not found")  # the same answer as a listener that does not exist
 
     def links(listener: str, episode_id: str) -> EpisodeLinks | None:
-        manifest = outputs / listener / episode_id / EPISODE_FILES["manifest"]
-        if not manifest.is_file():
+        audio = store.file(listener, episode_id, "audio")
+        if audio is None:
             return None
-        audio = json.loads(manifest.read_text())["files"]["audio"]
         base = f"/v1/episodes/{listener}/{episode_id}"
-        return EpisodeLinks(audio=f"{base}/{audio}", feed=f"/v1/listeners/{listener}/feed.xml",
+        return EpisodeLinks(audio=f"{base}/{audio.name}", feed=f"/v1/listeners/{listener}/feed.xml",
                             manifest=f"{base}/{EPISODE_FILES['manifest']}")
 
     @app.post("/v1/renders", status_code=202, response_model=RenderStatus)
-    def start_render(body: RenderRequest, grant: Grant = Depends(client_grant)) -> RenderStatus:
+    def start_render(body: ApiRenderRequest, grant: Grant = Depends(client_grant)) -> RenderStatus:
         from nightcast.flows.runs import DeploymentMissing, create_render_run
 
         visible(grant, body.listener)
@@ -107,8 +103,8 @@ def create_app(settings: Settings) -> FastAPI:
                 raise HTTPException(404, "not found") from None
             raise HTTPException(422, str(exc)) from None
         date = parse_date(body.date, profile)
-        parameters = {"listener": body.listener, "template": template.id, "date": date.isoformat(),
-                      "backends": (body.backends or Backends()).model_dump(exclude_none=True)}
+        parameters = body.model_copy(update={"template": template.id, "date": date}).model_dump(mode="json",
+                                                                                                 exclude_none=True)
         try:
             run = create_render_run(parameters, tags=["api", f"listener:{body.listener}"])
         except DeploymentMissing as exc:
@@ -133,7 +129,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/v1/listeners/{listener}/feed.xml", response_class=FileResponse)
     def feed(listener: ListenerId, grant: Grant = Depends(client_grant)):
         visible(grant, listener)
-        path = outputs / listener / "feed.xml"
+        path = store.feed_path(listener)
         if not path.is_file():
             raise HTTPException(404, "not found")
         return FileResponse(path, media_type="application/rss+xml")
@@ -142,7 +138,7 @@ def create_app(settings: Settings) -> FastAPI:
     def episode_file(listener: ListenerId, episode: EpisodeId, name: str, grant: Grant = Depends(client_grant)):
         """An episode's files (episode.mp3 and friends); range requests for seeking."""
         visible(grant, listener)
-        path = outputs / listener / episode / name
+        path = store.episode_dir(listener, episode) / name  # name is checked against SERVED_FILES first
         if name not in SERVED_FILES or not path.is_file():
             raise HTTPException(404, "not found")
         return FileResponse(path)  # Starlette answers Range with 206 and Content-Range

@@ -16,9 +16,9 @@ from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
 from nightcast import __version__
+from nightcast.episode_store import FEED_FILE, EpisodeStore
 from nightcast.schema import EpisodeManifest, ListenerProfile, Script
 
-FEED_FILE = "feed.xml"
 NAMESPACES = {
     "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd",
     "podcast": "https://podcastindex.org/namespace/1.0",
@@ -45,19 +45,6 @@ def _duration(seconds: float) -> str:
     return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
-def finished_episodes(listener_dir: Path) -> list[tuple[Path, EpisodeManifest, Script]]:
-    """Every complete episode (its manifest written last), newest first; building folders are hidden."""
-    found = []
-    for manifest_path in Path(listener_dir).glob("*/episode.json"):
-        folder = manifest_path.parent
-        if folder.name.startswith("."):
-            continue
-        manifest = EpisodeManifest.model_validate_json(manifest_path.read_text(encoding="utf-8"))
-        script = Script.model_validate_json((folder / manifest.files["script"]).read_text(encoding="utf-8"))
-        found.append((folder, manifest, script))
-    return sorted(found, key=lambda item: (item[1].date, item[1].created_at), reverse=True)
-
-
 def show_notes(manifest: EpisodeManifest, script: Script) -> str:
     """The episode's description: what is in it and why each pick is there."""
     lines = [f"{manifest.title}. A {manifest.duration_s / 60:.0f}-minute episode made for {manifest.listener_name}."]
@@ -66,9 +53,9 @@ def show_notes(manifest: EpisodeManifest, script: Script) -> str:
     return "\n".join(lines)
 
 
-def build_feed(listener_dir: Path, profile: ListenerProfile, public_url: str) -> bytes:
+def build_feed(store: EpisodeStore, profile: ListenerProfile, public_url: str) -> bytes:
     base = f"{public_url.rstrip('/')}/{quote(profile.id)}"
-    episodes = finished_episodes(listener_dir)
+    episodes = [(e.folder, e.manifest, e.script) for e in store.finished(profile.id)]
     rss = ET.Element("rss", {"version": "2.0"})
     channel = _sub(rss, "channel")
     _sub(channel, "title", f"nightcast for {profile.name}")
@@ -120,10 +107,10 @@ def build_feed(listener_dir: Path, profile: ListenerProfile, public_url: str) ->
     return ET.tostring(rss, encoding="utf-8", xml_declaration=True)
 
 
-def write_feed(listener_dir: Path, profile: ListenerProfile, public_url: str) -> Path:
-    """Rebuild the listener's feed.xml from the episodes on disk, atomically."""
-    path = Path(listener_dir) / FEED_FILE
-    tmp = path.with_name(f".{FEED_FILE}.{os.getpid()}.tmp")
-    tmp.write_bytes(build_feed(listener_dir, profile, public_url))
+def write_feed(store: EpisodeStore, profile: ListenerProfile, public_url: str) -> Path:
+    """Rebuild the listener's feed from the episodes on disk, atomically."""
+    path = store.feed_path(profile.id)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(build_feed(store, profile, public_url))
     os.replace(tmp, path)
     return path

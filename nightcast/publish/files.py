@@ -8,33 +8,14 @@ import json
 from pathlib import Path
 
 from nightcast import __version__
+from nightcast.episode_store import EPISODE_FILES, write_text_atomic
 from nightcast.publish.chapters import podcasting20_chapters
-from nightcast.publish.episode_dir import write_text_atomic
 from nightcast.publish.cover import make_cover
 from nightcast.publish.page import write_page
 from nightcast.publish.transcript import srt, webvtt
 from nightcast.publish.waveform import draw_waveform
 from nightcast.schema import (BackendInfo, Chapter, EpisodeManifest, Loudness, PlayedTrack, QAReport, QASummary, Script,
                               SpeechClip, SpokenSegment, Timeline)
-
-def episode_files(audio_format: str = "mp3") -> dict[str, str]:
-    """The episode directory's file names; the audio's extension follows the format (mp3, m4a, opus)."""
-    return {**EPISODE_FILES, "audio": f"episode.{audio_format}"}
-
-
-EPISODE_FILES = {
-    "audio": "episode.mp3",
-    "script": "script.json",
-    "transcript": "transcript.vtt",
-    "transcript_srt": "transcript.srt",
-    "chapters": "chapters.json",
-    "cover": "cover.png",
-    "waveform": "waveform.png",
-    "page": "index.html",
-    "manifest": "episode.json",
-    "qa": "qa.json",  # absent when the render ran with --no-qa
-}
-
 
 def write_cover(episode_dir: Path, script: Script, listener_name: str, show: str) -> Path:
     """Before mastering: the encoder embeds it in the episode file in the same pass as the chapters."""

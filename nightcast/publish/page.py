@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jinja2
 
-from nightcast.publish.episode_dir import write_text_atomic
+from nightcast.episode_store import write_text_atomic
 from nightcast.publish.transcript import labelled_sentences
 from nightcast.schema import Chapter, Loudness, Script, SpeechClip, Timeline
 

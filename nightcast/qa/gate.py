@@ -1,8 +1,8 @@
 """The QA gate: listen to the finished episode (ASR) and meter it before it is published.
 
-`check_episode` measures; the flow decides. A segment over `wer_retry` is heard again on its own
-voice track: if the voice is fine there, its music masked it and it is mixed again ducked deeper;
-if not, the voice is synthesised again. An episode that still fails a hard check is not published.
+`check_episode` measures, and diagnoses a segment over `wer_retry` by hearing its voice track on its
+own; what is done about it is the retry policy (retry.py); an episode that still fails a hard check
+is not published.
 """
 
 from __future__ import annotations
@@ -164,15 +164,3 @@ def check_episode(audio_path: Path, script: Script, spoken: list[SpokenSegment],
                       seconds=round(time.perf_counter() - started - asr_here + metered_elsewhere, 2),
                       asr_seconds=round(asr_seconds, 2))
     return report.model_copy(update={"passed": not report.failures()})
-
-
-def needs_resynthesis(report: QAReport, qa: QASettings) -> list[str]:
-    """Segments whose voice was unclear (over the retry threshold, not masked), not yet resynthesised."""
-    return [s.segment_id for s in report.segments
-            if s.wer is not None and s.wer > qa.wer_retry and s.cause != "masking" and not s.resynthesised]
-
-
-def needs_remix(report: QAReport, qa: QASettings) -> list[str]:
-    """Segments whose clear voice was masked by its music, not yet mixed again."""
-    return [s.segment_id for s in report.segments
-            if s.wer is not None and s.wer > qa.wer_retry and s.cause == "masking" and not s.remixed]

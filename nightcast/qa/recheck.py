@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from nightcast.errors import InputError
 from nightcast.data_files import load_template
-from nightcast.publish.episode_dir import write_text_atomic
+from nightcast.episode_store import EPISODE_FILES, write_text_atomic
 from nightcast.qa.gate import check_episode
 from nightcast.schema import EpisodeManifest, QAReport, Script
 from nightcast.settings import Settings
@@ -19,7 +19,7 @@ def recheck_episode(episode_dir: Path, settings: Settings) -> QAReport:
     """Checks the episode and rewrites its qa.json; bad or incomplete folders raise InputError."""
     episode_dir = Path(episode_dir)
     try:
-        manifest = EpisodeManifest.model_validate_json((episode_dir / "episode.json").read_bytes())
+        manifest = EpisodeManifest.model_validate_json((episode_dir / EPISODE_FILES["manifest"]).read_bytes())
         script = Script.model_validate_json((episode_dir / manifest.files["script"]).read_bytes())
     except FileNotFoundError as exc:
         raise InputError(f"not a rendered episode: {Path(exc.filename).name} is missing", source=str(episode_dir)) from None
@@ -40,5 +40,5 @@ def recheck_episode(episode_dir: Path, settings: Settings) -> QAReport:
         except InputError:
             pass  # a preset since removed: the checks fall back to a typical rate
     report = check_episode(audio, script, manifest.speech, template, words_per_minute, settings.qa)
-    write_text_atomic(episode_dir / manifest.files.get("qa", "qa.json"), report.model_dump_json(indent=2))
+    write_text_atomic(episode_dir / manifest.files.get("qa", EPISODE_FILES["qa"]), report.model_dump_json(indent=2))
     return report

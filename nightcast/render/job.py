@@ -5,32 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from typing import Literal
+from pydantic import BaseModel, ConfigDict
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from nightcast.episode_store import EpisodeStore, episode_id
 from nightcast.errors import InputError, NightcastError
 from nightcast.data_files import load_profile, load_template
 from nightcast.profile_store import open_store
-from nightcast.schema import BackendInfo, EpisodeTemplate, ListenerProfile, MixSettings, MusicCue, Script
+from nightcast.schema import (BackendInfo, EpisodeTemplate, ListenerProfile, MixSettings, MusicClip, MusicCue, Script,
+                              SpeechClip)
 from nightcast.settings import Settings
 from nightcast.voices.presets import VoicePreset, load_preset
-
-
-class Backends(BaseModel):
-    """Which engines render an episode (the Prefect UI shows this as a form); an empty field keeps the
-    configured choice, then the template's."""
-
-    model_config = ConfigDict(extra="forbid")
-    writer: str | None = Field(default=None, description="Script writer: template, llamacpp, transformers, openai.")
-    writer_model: str | None = Field(default=None, description="GGUF file, model directory, or served model name.")
-    writer_url: str | None = Field(default=None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
-    voice: str | None = Field(default=None, description="Voice preset, overriding the profile's.")
-    music: str | None = Field(default=None, description="Music generator for every slot, overriding the template's.")
-    music_model: str | None = Field(default=None, description="musicgen: a local checkpoint directory.")
-    music_stems: str | None = Field(default=None, description="stems: a folder of drums/bass/other/vocals files.")
-    music_library: str | None = Field(default=None, description="The listener's own audio files.")
-    audio_format: Literal["mp3", "m4a", "opus"] | None = Field(default=None, description="Episode file format.")
 
 
 class RenderJob(BaseModel):
@@ -48,6 +32,10 @@ class RenderJob(BaseModel):
     target_duration_s: float
     templates_dir: Path
     settings: Settings
+
+    @property
+    def store(self) -> EpisodeStore:
+        return self.settings.episode_store()
 
     @property
     def voices(self) -> dict[str, VoicePreset]:
@@ -88,15 +76,23 @@ def choose_cohost(template: EpisodeTemplate, host: VoicePreset, presets_dir: Pat
     return None
 
 
-def parse_date(value: str | dt.date | None, profile: ListenerProfile) -> dt.date:
+def parse_date_option(value: str | None) -> dt.date | None:
+    """A --date flag: YYYY-MM-DD, or none (the listener's today, resolved with their profile)."""
     if value is None:
-        return dt.datetime.now(profile.tz()).date()
-    if isinstance(value, dt.date):
-        return value
+        return None
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise InputError(f"'{value}' is not a date in the form YYYY-MM-DD", source="--date") from None
+
+
+def parse_date(value: str | dt.date | None, profile: ListenerProfile) -> dt.date:
+    """The episode's date: as given, else today in the listener's time zone."""
+    if value is None:
+        return dt.datetime.now(profile.tz()).date()
+    if isinstance(value, dt.date):
+        return value
+    return parse_date_option(value)
 
 
 def target_duration_s(template: EpisodeTemplate, profile: ListenerProfile) -> float:
@@ -130,7 +126,7 @@ def prepare_render(listener: str | Path, template_name: str | None, date: str | 
                    settings: Settings) -> RenderJob:
     from nightcast.generators.music import GENERATORS
     from nightcast.generators.music.library import check_library, library_folder
-    from nightcast.generators.script import WRITERS, episode_id_for
+    from nightcast.generators.script import WRITERS
 
     profile, profile_path = resolve_profile(listener, settings)
     name = template_name or profile.template
@@ -156,41 +152,45 @@ def prepare_render(listener: str | Path, template_name: str | None, date: str | 
             registry.target(backend)  # unknown backend names fail now, not mid-render
         except InputError as exc:
             raise InputError(exc.reason, source=option) from None
-        check = getattr(registry.load(backend), "check", None)
-        if check is not None:  # a missing model file or server URL fails now, with the option to fix
-            check(settings)
+        registry.load(backend).check(settings)  # a missing model file or server URL fails now, naming the option
     library_dir = None
     if settings.music_library is not None:
         check_library(settings.music_library)
         library_dir = library_folder(settings.music_library, profile.id)
-    episode_id = episode_id_for(template, when)
+    episode = episode_id(template.id, when)
     return RenderJob(
-        profile=profile, template=template, preset=preset, cohost=cohost, date=when, episode_id=episode_id,
-        episode_dir=Path(settings.outputs_dir) / profile.id / episode_id, writer=settings.writer, music=music,
+        profile=profile, template=template, preset=preset, cohost=cohost, date=when, episode_id=episode,
+        episode_dir=settings.episode_store().episode_dir(profile.id, episode), writer=settings.writer, music=music,
         target_duration_s=target_duration_s(template, profile), templates_dir=settings.templates_dir,
         settings=settings, library_dir=library_dir,
     )
 
 
-def describe_backends(job: RenderJob, script: Script) -> dict[str, BackendInfo]:
-    """Which backend ran each stage, with versions and models, for the manifest."""
+def describe_backends(job: RenderJob, script: Script, speech: list[SpeechClip],
+                      music: list[MusicClip]) -> dict[str, BackendInfo]:
+    """Which backend ran each stage, with versions and models, for the manifest: as the stages
+    reported them, wherever they ran (a GPU worker), never by loading a backend again here."""
     from importlib.metadata import version
 
-    from nightcast.generators.music import load_generator
-    from nightcast.generators.script import load_writer
     from nightcast.binaries import ffmpeg, version_of
-    from nightcast.voices import engine_version
 
+    spoke = {preset: v for clip in speech for preset, v in clip.engine_versions.items()}
+
+    def voice(preset: VoicePreset) -> BackendInfo:
+        return BackendInfo(name=preset.engine, version=spoke.get(preset.id, "unknown (not reported)"),
+                           model=preset.model or preset.id)
+
+    first_clip = {}
+    for clip in music:
+        first_clip.setdefault(clip.generator, clip)
     return {
-        "script": BackendInfo(name=script.writer, version=load_writer(job.settings).version(),
+        "script": BackendInfo(name=script.writer, version=script.writer_version or "unknown (not reported)",
                               model=script.writer_model),
-        "speech": BackendInfo(name=job.preset.engine, version=engine_version(job.preset), model=job.preset.model or job.preset.id),
-        **({"cohost-speech": BackendInfo(name=job.cohost.engine, version=engine_version(job.cohost),
-                                         model=job.cohost.model or job.cohost.id)} if job.cohost else {}),
+        "speech": voice(job.preset),
+        **({"cohost-speech": voice(job.cohost)} if job.cohost else {}),
         **{("music" if i == 0 else f"music-{name}"): BackendInfo(
-            name=name, version=generator.version(), model=getattr(generator, "model_name", None))
-           for i, name in enumerate(dict.fromkeys(job.generator_for(s.cue) for s in script.segments))
-           for generator in [load_generator(name, job.settings)]},
+            name=name, version=clip.generator_version or "unknown (not reported)", model=clip.model)
+           for i, (name, clip) in enumerate(first_clip.items())},
         "mix": BackendInfo(name="numpy+ffmpeg", version=f"numpy {version('numpy')}; {version_of(ffmpeg()).split(' Copyright')[0]}"),
         "flow": BackendInfo(name="prefect", version=version("prefect")),
     }

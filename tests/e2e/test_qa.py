@@ -162,7 +162,6 @@ def short_format(root: Path, **mix) -> Path:
 def test_the_gate_blocks_publication_and_the_feed_keeps_the_previous_episode(prefect_harness, tmp_path, monkeypatch):
     """One segment's voice comes out as noise (and stays noise when synthesised again), another is
     cut short: the render fails naming both, nothing is published, yesterday's episode stays."""
-    import nightcast.flows.qa_gate
     import nightcast.flows.tasks
     from nightcast.flows.episode import render_episode
     from nightcast.audio import Clip, write_clip
@@ -193,7 +192,6 @@ def test_the_gate_blocks_publication_and_the_feed_keeps_the_previous_episode(pre
         return clip
 
     monkeypatch.setattr(nightcast.flows.tasks, "speak_segment", faulty)
-    monkeypatch.setattr(nightcast.flows.qa_gate, "speak_segment", faulty)
     monkeypatch.setenv("NIGHTCAST_STAGE_CACHE", "false")
     with pytest.raises(QAFailed) as failed:
         render_episode(str(PROFILES / "hiro.yaml"), template="qa-check", out_dir=str(tmp_path / "out"), date=DATE, qa=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -23,7 +24,10 @@ def installed(tmp_path_factory) -> Path:
     """A fresh venv holding only the built wheel; its dependencies are this test environment's
     (a .pth line, so no download), whose own .pth files (our editable install) are not run."""
     work = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(ROOT)],
+    source = work / "source"  # a copy: setuptools builds in the tree it is given, and leaves build/ there
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "outputs", "build", "*.egg-info",
+                                                                 "__pycache__", ".pytest_cache"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(source)],
                    check=True, capture_output=True, text=True, timeout=300)
     [wheel] = (work / "dist").glob("nightcast-*.whl")
     fresh = work / "venv"

@@ -80,6 +80,7 @@ def test_feed_is_rebuilt_atomically_and_keeps_guids_when_an_episode_is_rendered_
     import feedparser
 
     from nightcast.data_files import load_profile
+    from nightcast.episode_store import EpisodeStore
     from nightcast.publish.feed import write_feed
 
     listener_dir, xml = maya_feed
@@ -87,7 +88,7 @@ def test_feed_is_rebuilt_atomically_and_keeps_guids_when_an_episode_is_rendered_
     in_progress = listener_dir / ".building-2026-11-24-nightly-digest-x"  # a render in progress is not listed
     in_progress.mkdir()
     try:
-        path = write_feed(listener_dir, load_profile(PROFILES / "maya.yaml"), PUBLIC)
+        path = write_feed(EpisodeStore(listener_dir.parent), load_profile(PROFILES / "maya.yaml"), PUBLIC)
     finally:
         in_progress.rmdir()
     after = {e.id: e.enclosures[0].href for e in feedparser.parse(path.read_bytes()).entries}

@@ -195,7 +195,7 @@ def test_bed_is_the_bridge_then_the_track_at_the_planned_offset(library, tmp_pat
 
     track = by_title(library)["Feeling Good"]
     clip = make_music(cue_for(track, bpm=110), 30.0, "s03-pick", tmp_path, generator="procedural", seed=3,
-                      track_at_s=12.0)
+                      track_at_s=12.0, settings=SETTINGS)
     bed = read_clip(clip.path).samples.mean(axis=1)
     assert clip.duration_s == pytest.approx(30.0, abs=0.001)
     source = decode_audio(track.path, clip.sample_rate, 1).samples[:, 0]

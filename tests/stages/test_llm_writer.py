@@ -418,7 +418,7 @@ def gibberish_for_picks(payload):
 @pytest.mark.slow
 def test_the_manifest_records_the_writer_model_and_every_fallback(prefect_harness, tmp_path):
     from nightcast.flows.episode import render_episode
-    from nightcast.render.job import Backends
+    from nightcast.render.request import Backends
     from nightcast.generators.script import load_writer
 
     load_writer.cache_clear()

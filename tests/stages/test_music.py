@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from helpers import SETTINGS
 from nightcast.generators.music import GENERATORS, make_music
 from nightcast.generators.music.procedural import PITCH_CLASSES, SCALES, ProceduralGenerator
 from nightcast.generators.music.arrangements import STYLES
@@ -57,7 +58,7 @@ def test_different_seeds_and_cues_give_different_music(generator):
 
 
 def test_make_music_writes_a_clip(tmp_path):
-    clip = make_music(cue(), 5.0, "s01-intro", tmp_path, generator="procedural")
+    clip = make_music(cue(), 5.0, "s01-intro", tmp_path, generator="procedural", settings=SETTINGS)
     assert clip.duration_s == pytest.approx(5.0) and (tmp_path / "music-s01-intro.wav").is_file()
 
 
@@ -134,6 +135,12 @@ def tiny_musicgen(tmp_path_factory):
     return build_tiny_musicgen(tmp_path_factory.mktemp("musicgen"))
 
 
+def read_samples(path) -> np.ndarray:
+    import soundfile as sf
+
+    return sf.read(path, dtype="float32")[0]
+
+
 def musicgen_settings(model, **musicgen):
     from nightcast.settings import Settings
 
@@ -161,6 +168,18 @@ def test_musicgen_batches_every_bed_in_one_generate_call(tiny_musicgen, tmp_path
         assert pyloudnorm.Meter(rate).integrated_loudness(audio) == pytest.approx(-20.0, abs=1.0)
         assert np.abs(audio[0]).max() < 1e-3 and np.abs(audio[-1]).max() < 1e-3
     assert clips[0].generator == "musicgen"
+
+
+@pytest.mark.gpu
+def test_musicgen_runs_in_half_precision_on_cuda(tiny_musicgen, tmp_path):
+    """The GPU path as a worker runs it: fp16 on CUDA, the manifest's version naming the device."""
+    from nightcast.generators.music import make_music_batch
+
+    settings = musicgen_settings(tiny_musicgen, device="auto", dtype="auto")
+    clips = make_music_batch([cue(), cue("lofi", 80)], [2.0, 2.0], ["a", "b"], tmp_path, generator="musicgen",
+                             settings=settings)
+    assert all("on cuda" in clip.generator_version for clip in clips)
+    assert all(np.isfinite(read_samples(clip.path)).all() for clip in clips)
 
 
 def test_musicgen_is_seeded_and_respects_batch_size(tiny_musicgen, monkeypatch):

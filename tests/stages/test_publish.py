@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from nightcast.publish import building, podcasting20_chapters
+from nightcast.episode_store import building
+from nightcast.publish import podcasting20_chapters
 from nightcast.publish.transcript import _stamp
 from nightcast.schema import Chapter
 

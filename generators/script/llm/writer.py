@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nightcast.generators.script.base import ScriptRequest
+from nightcast.generators.script.base import ScriptRequest, ScriptWriter
 from nightcast.generators.script.llm.base import ChatRequest, Completion, LLMClient
 from nightcast.generators.script.llm.reply_checks import Draft, DraftRejected, accept
 from nightcast.generators.script.llm.prompts import PromptSet, SegmentPrompt
@@ -44,20 +44,17 @@ class _Job:
     problem: str = "no reply"
 
 
-class LLMWriter:
+class LLMWriter(ScriptWriter):
+    batches = True  # write_many sends every request's segments to the LLM together
     name = "llm"  # subclasses: "llamacpp", "transformers", "openai"
 
-    def __init__(self, templates_dir: Path, settings: Settings | None = None, client: LLMClient | None = None):
+    def __init__(self, templates_dir: Path, settings: Settings, client: LLMClient | None = None):
         self.templates_dir = Path(templates_dir)
-        self.settings = settings or Settings.from_env()
-        self.fallback = TemplateWriter(templates_dir)
+        self.settings = settings
+        self.fallback = TemplateWriter(templates_dir, settings)
         self._client = client
 
     # ---------------------------------------------------------------- backend hooks
-
-    @classmethod
-    def check(cls, settings: Settings) -> None:
-        """Fail fast on a configuration that cannot work (InputError naming the option)."""
 
     def make_client(self) -> LLMClient:
         raise NotImplementedError
