@@ -12,7 +12,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from nightcast.idle_priority import at_background_priority
+from nightcast.idle_priority import at_idle_priority
 from nightcast.episode_store import EpisodeStore, write_text_atomic
 from nightcast.qa import check_episode, listen
 from nightcast.qa.meters import FileMeters, meter_file
@@ -22,7 +22,7 @@ from nightcast.settings import QASettings
 @task(name="listen", cache_policy=NO_CACHE)
 def listen_task(mix_wav: Path, spoken: list[SpokenSegment], qa: QASettings) -> Hearing:
     # lowest priority: ASR should fill the cores the master's encoder leaves idle, not slow it down
-    return at_background_priority(lambda: listen(mix_wav, spoken, qa))
+    return at_idle_priority(lambda: listen(mix_wav, spoken, qa))
 
 
 @task(name="meter", cache_policy=NO_CACHE)

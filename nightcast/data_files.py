@@ -79,15 +79,24 @@ def load_profile(path: str | Path) -> ListenerProfile:
     return parse_model(read_yaml(path), ListenerProfile, path)
 
 
+def names_in(folder: Path) -> list[str]:
+    return sorted(p.stem for p in Path(folder).glob("*.yaml"))
+
+
+def load_named(name: str, folder: Path, model: type[M], kind: str, field: str) -> M:
+    """`<folder>/<name>.yaml` as a model whose id is its file name; an unknown name lists the known ones."""
+    path = Path(folder) / f"{name}.yaml"
+    if not path.is_file():
+        raise UnknownNameError(kind, name, names_in(folder), field=field)
+    loaded = parse_model(read_yaml(path), model, path)
+    if loaded.id != name:
+        raise InputError(f"id '{loaded.id}' must match the file name '{name}'", source=path, field="id")
+    return loaded
+
+
 def template_names(templates_dir: Path) -> list[str]:
-    return sorted(p.stem for p in (templates_dir / "formats").glob("*.yaml"))
+    return names_in(templates_dir / "formats")
 
 
 def load_template(name: str, templates_dir: Path) -> EpisodeTemplate:
-    path = templates_dir / "formats" / f"{name}.yaml"
-    if not path.is_file():
-        raise UnknownNameError("template", name, template_names(templates_dir), field="template")
-    template = parse_model(read_yaml(path), EpisodeTemplate, path)
-    if template.id != name:
-        raise InputError(f"id '{template.id}' must match the file name '{name}'", source=path, field="id")
-    return template
+    return load_named(name, templates_dir / "formats", EpisodeTemplate, "template", "template")

@@ -19,7 +19,7 @@ T = TypeVar("T")
 LOWEST_PRIORITY = 19
 
 
-def at_background_priority(work: Callable[[], T]) -> T:
+def at_idle_priority(work: Callable[[], T]) -> T:
     """work() in a new thread at SCHED_IDLE and nice 19 (where the OS allows), its result or its exception here."""
     outcome: dict[str, object] = {}
 

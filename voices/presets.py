@@ -8,8 +8,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from nightcast.errors import InputError, UnknownNameError
-from nightcast.data_files import parse_model, read_yaml
+from nightcast.data_files import load_named, names_in
 from nightcast.schema import Name
 
 # Only these may appear in a preset's chain: pedalboard plugins, and our DeEsser (pedalboard has
@@ -58,17 +57,11 @@ class VoicePreset(BaseModel):
 
 
 def preset_names(presets_dir: Path) -> list[str]:
-    return sorted(p.stem for p in presets_dir.glob("*.yaml"))
+    return names_in(presets_dir)
 
 
 def load_preset(name: str, presets_dir: Path) -> VoicePreset:
-    path = presets_dir / f"{name}.yaml"
-    if not path.is_file():
-        raise UnknownNameError("voice preset", name, preset_names(presets_dir), field="voice")
-    preset = parse_model(read_yaml(path), VoicePreset, path)
-    if preset.id != name:
-        raise InputError(f"id '{preset.id}' must match the file name '{name}'", source=path, field="id")
-    return preset
+    return load_named(name, presets_dir, VoicePreset, "voice preset", "voice")
 
 
 class SpeechChain:

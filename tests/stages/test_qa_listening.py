@@ -79,17 +79,17 @@ def test_meters_count_clipped_runs_across_blocks_and_find_the_longest_silence(tm
     assert meters.silence_at_s == pytest.approx(7.2, abs=0.06)
 
 
-def test_at_background_priority_lowers_only_its_own_thread():
-    from nightcast.idle_priority import at_background_priority
+def test_at_idle_priority_lowers_only_its_own_thread():
+    from nightcast.idle_priority import at_idle_priority
 
     def priority():
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), os.sched_getscheduler(0)
 
     mine = priority()
-    assert at_background_priority(priority) == (19, os.SCHED_IDLE)
+    assert at_idle_priority(priority) == (19, os.SCHED_IDLE)
     assert priority() == mine
     with pytest.raises(ZeroDivisionError):
-        at_background_priority(lambda: 1 / 0)
+        at_idle_priority(lambda: 1 / 0)
 
 
 def one_segment_script():
