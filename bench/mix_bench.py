@@ -40,9 +40,9 @@ def rss_mb(field: str = "VmHWM") -> float:
 
 def make_material(folder: Path, minutes: float) -> dict:
     """One voice clip and four beds, reused along a timeline of minutes; returns the plan as JSON."""
+    from nightcast.audio import write_clip
     from nightcast.generators.music.fitting import fit_bed
     from nightcast.generators.music.procedural import ProceduralGenerator
-    from nightcast.audio import write_clip
     from nightcast.schema import MusicCue, Segment
     from nightcast.voices import speak_segment
     from nightcast.voices.presets import load_preset

@@ -107,6 +107,8 @@ def library_table(cue, seconds: float):
 
     from nightcast.generators.music import make_music
     from nightcast.generators.music.library import scan_library
+    from nightcast.settings import Settings
+
     from synthetic_library import write_library
 
     table = Table("library step", "tracks", "wall s", "per track", "audio s per wall s")

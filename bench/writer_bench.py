@@ -40,8 +40,8 @@ def smollm2() -> Path | None:
 
 
 def requests_for(n: int, settings):
-    from nightcast.generators.script import script_request
     from nightcast.data_files import load_profile, load_template
+    from nightcast.generators.script import script_request
 
     out = []
     for name in (PROFILES * n)[:n]:

@@ -11,15 +11,13 @@ import shutil
 from functools import partial
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from prefect import flow
 from prefect.futures import PrefectFuture
+from pydantic import BaseModel
 
+from nightcast.episode_store import episode_files
 from nightcast.flows.caching import StageCache, StageFolder
 from nightcast.flows.gpu_stages import MusicRequest, SpeechRequest, run_music, run_speech
-from nightcast.render.job import RenderJob, describe_backends, prepare_render
-from nightcast.render.request import Backends, RenderRequest
 from nightcast.flows.qa_gate import keep_failed_report, listen_task, meter_task, qa_task
 from nightcast.flows.runners import ConfiguredTaskRunner
 from nightcast.flows.tasks import master_task, mix_task, publish_feed_task, scan_library_task, write_script_task
@@ -27,13 +25,23 @@ from nightcast.generators.music import can_batch
 from nightcast.generators.script.memory import recall
 from nightcast.mix import plan_timeline, spoken_segments
 from nightcast.progress import stage
-from nightcast.episode_store import episode_files
 from nightcast.publish import chapters_for
 from nightcast.publish.files import write_cover, write_episode_files
 from nightcast.qa import QAFailed, after_retry, plan_retry
 from nightcast.qa.retry import RESYNTHESIS_SEED
-from nightcast.schema import (Chapter, Loudness, MusicClip, QAReport, Script, Segment, SpeechClip, SpokenSegment,
-                              Timeline)
+from nightcast.render.job import RenderJob, describe_backends, prepare_render
+from nightcast.render.request import Backends, RenderRequest
+from nightcast.schema import (
+    Chapter,
+    Loudness,
+    MusicClip,
+    QAReport,
+    Script,
+    Segment,
+    SpeechClip,
+    SpokenSegment,
+    Timeline,
+)
 
 
 def render_speech(job: RenderJob, segments: list[Segment], folder: StageFolder, cache: StageCache,

@@ -22,10 +22,10 @@ from prefect.concurrency.sync import concurrency
 from prefect.deployments import run_deployment
 from pydantic import BaseModel, ConfigDict
 
+from nightcast.errors import StageError
 from nightcast.flows.caching import StageCache, StageFolder
 from nightcast.flows.limits import ensure_global_limit
 from nightcast.flows.tasks import music_batch_task, music_task, speak_task
-from nightcast.errors import StageError
 from nightcast.schema import MusicClip, MusicCue, Segment, SpeechClip, TimelineEntry
 from nightcast.settings import Settings
 from nightcast.voices.presets import VoicePreset

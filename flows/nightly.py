@@ -16,13 +16,12 @@ from prefect.concurrency.sync import concurrency
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
+from nightcast.errors import InputError
 from nightcast.flows.caching import prune_stage_cache
 from nightcast.flows.episode import render_episode
 from nightcast.flows.limits import ensure_global_limit
-from nightcast.errors import InputError
 from nightcast.profile_store import open_store
 from nightcast.settings import Settings
-
 
 RENDER_LIMIT = "nightcast-renders"
 MAX_THREADS = 16  # waiting threads are cheap; the global limit decides how many render at once

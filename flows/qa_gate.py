@@ -12,12 +12,13 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from nightcast.idle_priority import at_idle_priority
 from nightcast.episode_store import EpisodeStore, write_text_atomic
+from nightcast.idle_priority import at_idle_priority
 from nightcast.qa import check_episode, listen
 from nightcast.qa.meters import FileMeters, meter_file
 from nightcast.schema import Hearing, QAReport, Script, SpeechClip, SpokenSegment
 from nightcast.settings import QASettings
+
 
 @task(name="listen", cache_policy=NO_CACHE)
 def listen_task(mix_wav: Path, spoken: list[SpokenSegment], qa: QASettings) -> Hearing:

@@ -13,18 +13,30 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from nightcast.episode_store import EpisodeStore
 from nightcast.flows.caching import StageFolder, StageInputs, check_key_names
 from nightcast.generators.music import make_music, make_music_batch
 from nightcast.generators.music.library import MusicLibrary, scan_library
 from nightcast.generators.script import CoHost, write_script
 from nightcast.generators.script.memory import EpisodeMemory
-from nightcast.episode_store import EpisodeStore
 from nightcast.mix import master_episode, mix_episode
 from nightcast.publish.feed import write_feed
+from nightcast.schema import (
+    Chapter,
+    EpisodeTemplate,
+    ListenerProfile,
+    Loudness,
+    MixedAudio,
+    MixSettings,
+    MusicClip,
+    MusicCue,
+    Script,
+    Segment,
+    SpeechClip,
+    Timeline,
+    TimelineEntry,
+)
 from nightcast.settings import Settings
-from nightcast.schema import (Chapter, EpisodeTemplate, ListenerProfile, Loudness, MixedAudio, MixSettings, MusicClip,
-                              MusicCue,
-                              Script, Segment, SpeechClip, Timeline, TimelineEntry)
 from nightcast.voices import speak_segment
 from nightcast.voices.cache import SpeechCache
 from nightcast.voices.presets import VoicePreset

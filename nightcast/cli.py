@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -123,8 +123,8 @@ def script(
     as_json: Annotated[bool, typer.Option("--json", help="Print the Script JSON instead of the readable script.")] = False,
 ) -> None:
     """Write scripts only (no audio), batched across listeners: for iterating on prompts and writers."""
-    from nightcast.render.job import prepare_render
     from nightcast.generators.script import script_request, write_scripts
+    from nightcast.render.job import prepare_render
 
     try:
         settings = Settings.from_env(writer=writer, writer_model=writer_model, writer_url=writer_url)
@@ -152,8 +152,8 @@ def script(
 def validate(profile: Annotated[Path, typer.Argument(help="Listener profile YAML.")],
              template: Annotated[Optional[str], typer.Option("--template", "-t")] = None) -> None:
     """Check a profile, and the template and voice it names, without rendering."""
-    from nightcast.render.job import prepare_render
     from nightcast.data_files import load_profile
+    from nightcast.render.job import prepare_render
 
     try:
         listener = load_profile(profile)
@@ -201,8 +201,8 @@ def music_preview(
 ) -> None:
     """Render one transition alone, to audition a generator and its settings without an episode."""
     from nightcast.generators.music import GENERATORS, make_music
-    from nightcast.styles import style_for
     from nightcast.schema import MusicCue
+    from nightcast.styles import style_for
 
     try:
         try:

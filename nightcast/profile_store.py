@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
-from nightcast.errors import InputError
 from nightcast.data_files import load_profile, parse_model
+from nightcast.errors import InputError
 from nightcast.schema import LISTENER_ID_PATTERN, ListenerProfile
 
 

@@ -9,6 +9,9 @@ import pytest
 from helpers import DATE, PROFILES
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# torch, CTranslate2 and llama.cpp each bring an OpenMP runtime into this one process; their idle
+# workers spinning for the CPU made the llama.cpp tests 2-3x slower after the others had run.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 # ASR costs seconds per render: the QA gate runs where it is the subject (the shared `rendered`
 # episodes and tests/e2e/test_qa.py pass qa=True), not in every other test's render.

@@ -9,6 +9,7 @@ import numpy as np
 import soundfile as sf
 
 from nightcast.binaries import ffmpeg
+
 from synthetic_stems import RATE, song
 
 A2_HZ = 110.0

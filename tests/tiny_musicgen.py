@@ -14,9 +14,17 @@ WORDS = ("mellow calm warm late night morning evening jazz soul hip hop classica
 def build_tiny_musicgen(out_dir: Path, real_size: bool = False, melody: bool = False) -> Path:
     """`melody=True`: a MusicGen-Melody (chroma-conditioned) of the same size."""
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import (EncodecConfig, MusicgenConfig, MusicgenDecoderConfig, MusicgenForConditionalGeneration,
-                              MusicgenMelodyConfig, MusicgenMelodyDecoderConfig,
-                              MusicgenMelodyForConditionalGeneration, PreTrainedTokenizerFast, T5Config)
+    from transformers import (
+        EncodecConfig,
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration,
+        MusicgenMelodyConfig,
+        MusicgenMelodyDecoderConfig,
+        MusicgenMelodyForConditionalGeneration,
+        PreTrainedTokenizerFast,
+        T5Config,
+    )
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -18,8 +18,8 @@ from nightcast.audio import Clip, db_to_gain, loudness_normalized, write_clip
 from nightcast.errors import StageError
 from nightcast.registry import Registry
 from nightcast.schema import Line, Segment, SpeechClip, TimedText
-from nightcast.voices.cache import SpeechCache
 from nightcast.text import normalize_for_speech, split_sentences
+from nightcast.voices.cache import SpeechCache
 from nightcast.voices.presets import VoicePreset, effect_chain
 
 ENGINES = Registry(

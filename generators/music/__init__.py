@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from nightcast.generators.music.base import MusicGenerator
-from nightcast.generators.music.tracks import bridge_length_s, lay_track
 from nightcast.audio import Clip, write_clip
 from nightcast.errors import StageError
+from nightcast.generators.music.base import MusicGenerator
+from nightcast.generators.music.tracks import bridge_length_s, lay_track
 from nightcast.registry import Registry
 from nightcast.schema import MusicClip, MusicCue
 from nightcast.settings import Settings

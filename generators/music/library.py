@@ -17,10 +17,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from nightcast.generators.music.analysis import estimate_key, estimate_tempo
-from nightcast.keys import parse_key
 from nightcast.audio import decode_audio
 from nightcast.errors import InputError
+from nightcast.generators.music.analysis import estimate_key, estimate_tempo
+from nightcast.keys import parse_key
 from nightcast.schema import TrackRef
 
 log = logging.getLogger(__name__)

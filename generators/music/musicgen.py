@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from nightcast.generators.music.fitting import fit_bed, looped
 from nightcast.audio import Clip, decode_audio
 from nightcast.errors import BackendUnavailableError, InputError
+from nightcast.generators.music.base import MusicGenerator
+from nightcast.generators.music.fitting import fit_bed, looped
 from nightcast.schema import MusicCue
 from nightcast.settings import MusicGenSettings, Settings
-from nightcast.generators.music.base import MusicGenerator
 
 OUTPUT_RATE = 44_100
 LOOP_CROSSFADE_S = 1.5
@@ -62,8 +62,12 @@ class MusicGenGenerator(MusicGenerator):
         path = Path(model).expanduser()
         try:
             import torch  # noqa: F401
-            from transformers import (AutoConfig, AutoTokenizer, MusicgenForConditionalGeneration,
-                                      MusicgenMelodyForConditionalGeneration)
+            from transformers import (
+                AutoConfig,
+                AutoTokenizer,
+                MusicgenForConditionalGeneration,
+                MusicgenMelodyForConditionalGeneration,
+            )
         except ImportError as exc:
             raise BackendUnavailableError("musicgen needs torch and transformers: pip install 'nightcast[transformers]'") from exc
         from nightcast.devices import pick_device, pick_dtype

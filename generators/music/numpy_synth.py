@@ -10,9 +10,20 @@ from __future__ import annotations
 
 import numpy as np
 import pretty_midi
-from scipy.signal import butter, sosfilt, sawtooth
+from scipy.signal import butter, sawtooth, sosfilt
 
-from nightcast.generators.music.arrangements import CLAP, CRASH, HAT, KICK, OPEN_HAT, PEDAL_HAT, RIDE, RIM, SHAKER, SNARE
+from nightcast.generators.music.arrangements import (
+    CLAP,
+    CRASH,
+    HAT,
+    KICK,
+    OPEN_HAT,
+    PEDAL_HAT,
+    RIDE,
+    RIM,
+    SHAKER,
+    SNARE,
+)
 
 
 def _soft_saw(phase: np.ndarray) -> np.ndarray:

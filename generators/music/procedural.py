@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
-from nightcast.generators.music import numpy_synth
-from nightcast.keys import PITCH_CLASSES
-from nightcast.generators.music.fitting import fit_bed
-from nightcast.generators.music.arrangements import CRASH, GROOVES, KICK, SNARE, STYLES, Style
 from nightcast.audio import Clip, read_clip
-from nightcast.errors import BackendUnavailableError
-from nightcast.schema import MusicCue
 from nightcast.binaries import require, run, soundfont, version_of
+from nightcast.errors import BackendUnavailableError
+from nightcast.generators.music import numpy_synth
+from nightcast.generators.music.arrangements import CRASH, GROOVES, KICK, SNARE, STYLES, Style
 from nightcast.generators.music.base import MusicGenerator
+from nightcast.generators.music.fitting import fit_bed
+from nightcast.keys import PITCH_CLASSES
+from nightcast.schema import MusicCue
 
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
 REVERSE_CYMBAL = 119

@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from nightcast.generators.music.analysis import estimate_key, estimate_tempo
-from nightcast.keys import semitones_between
-from nightcast.generators.music.fitting import fit_bed
 from nightcast.audio import Clip, read_clip
 from nightcast.errors import BackendUnavailableError, InputError
+from nightcast.generators.music.analysis import estimate_key, estimate_tempo
+from nightcast.generators.music.base import MusicGenerator
+from nightcast.generators.music.fitting import fit_bed
+from nightcast.keys import semitones_between
 from nightcast.schema import KEY_PATTERN, MusicCue
 from nightcast.settings import Settings
-from nightcast.generators.music.base import MusicGenerator
 
 RATE = 44_100
 STEM_NAMES = ("drums", "bass", "other", "vocals")

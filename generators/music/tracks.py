@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nightcast.generators.music.fitting import fit_bed
 from nightcast.audio import Clip, decode_audio
+from nightcast.generators.music.fitting import fit_bed
 from nightcast.schema import MusicCue
 
 MIN_BRIDGE_S = 1.0

@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
+from nightcast.episode_store import episode_id
 from nightcast.generators.script.base import CoHost, ScriptRequest, ScriptWriter, word_budget
 from nightcast.generators.script.memory import EpisodeMemory, recall
-from nightcast.episode_store import episode_id
 from nightcast.registry import Registry
 from nightcast.schema import EpisodeTemplate, ListenerProfile, Script, TrackRef
 from nightcast.settings import Settings

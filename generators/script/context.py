@@ -10,10 +10,10 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 
-from nightcast.styles import style_for
 from nightcast.generators.script.memory import EpisodeMemory
 from nightcast.generators.script.track_picks import choose_tracks, history_item
 from nightcast.schema import EpisodeTemplate, HistoryItem, ListenerProfile, SegmentKind, TrackRef
+from nightcast.styles import style_for
 
 DAYPARTS = ((5, "morning"), (12, "afternoon"), (17, "evening"), (22, "night"))
 DEFAULT_LOCAL_TIME = {"morning": dt.time(7, 30), "night": dt.time(22, 30)}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from nightcast.styles import STYLE_TEMPO
 from nightcast.generators.script.context import ListenerContext, Pick
 from nightcast.schema import MusicCue, SegmentKind, Slot
+from nightcast.styles import STYLE_TEMPO
 
 ROOTS = ("C", "D", "Eb", "E", "F", "G", "A", "Bb")
 

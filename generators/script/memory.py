@@ -15,6 +15,7 @@ from nightcast.episode_store import EpisodeStore
 from nightcast.schema import Script
 from nightcast.text import sentence_key, split_sentences
 
+
 class EpisodeMemory(BaseModel):
     model_config = ConfigDict(frozen=True)
     today: dt.date

@@ -17,15 +17,14 @@ from pathlib import Path
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from nightcast.generators.script.base import ScriptRequest, ScriptWriter, word_budget
-from nightcast.settings import Settings
-from nightcast.generators.script.context import ListenerContext, Pick, build_context, style_for
-from nightcast.generators.script.cues import music_cue
-from nightcast.text import sentence_key
 from nightcast import __version__
 from nightcast.data_files import read_yaml
+from nightcast.generators.script.base import ScriptRequest, ScriptWriter, word_budget
+from nightcast.generators.script.context import ListenerContext, Pick, build_context, style_for
+from nightcast.generators.script.cues import music_cue
 from nightcast.schema import Line, Script, Segment, SegmentKind, Slot
-from nightcast.text import split_sentences
+from nightcast.settings import Settings
+from nightcast.text import sentence_key, split_sentences
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 # Phrase-bank parts that only make sense when the listener's data has the fact they quote.

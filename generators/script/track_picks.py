@@ -13,10 +13,10 @@ import math
 import random
 from dataclasses import dataclass
 
-from nightcast.keys import key_distance
-from nightcast.styles import style_for
 from nightcast.generators.script.memory import EpisodeMemory
+from nightcast.keys import key_distance
 from nightcast.schema import HistoryItem, ListenerProfile, TrackRef
+from nightcast.styles import style_for
 
 TEMPO_STEP = 0.06  # a 6 % tempo jump costs as much as one step on the Camelot wheel
 

@@ -12,18 +12,19 @@ from pathlib import Path
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from nightcast.render.job import parse_date
-from nightcast.render.request import RenderRequest
 from nightcast import __version__
 from nightcast.api.auth import Grant, RateLimiter, client_grant, parse_tokens
-from nightcast.errors import InputError
 from nightcast.data_files import load_template
-from nightcast.profile_store import open_store
 from nightcast.episode_store import EPISODE_FILES, SERVED_FILES, EpisodeStore
+from nightcast.errors import InputError
+from nightcast.profile_store import open_store
+from nightcast.render.job import parse_date
+from nightcast.render.request import RenderRequest
 from nightcast.schema import LISTENER_ID_PATTERN, NAME_PATTERN
 from nightcast.settings import Settings
 

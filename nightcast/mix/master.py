@@ -19,9 +19,9 @@ import re
 from pathlib import Path
 
 from nightcast.audio import db_to_gain
+from nightcast.binaries import ffmpeg, run, run_piped
 from nightcast.errors import StageError
 from nightcast.schema import Chapter, Loudness, MixedAudio, MixSettings
-from nightcast.binaries import ffmpeg, run, run_piped
 
 OVERSAMPLE = 4
 LOUDNESS_TOLERANCE_LU = 0.5

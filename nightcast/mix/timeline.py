@@ -17,8 +17,16 @@ from __future__ import annotations
 
 import math
 
-from nightcast.schema import (MixSettings, MusicCue, Script, SpeechClip, SpokenSegment, TimedText, Timeline,
-                              TimelineEntry)
+from nightcast.schema import (
+    MixSettings,
+    MusicCue,
+    Script,
+    SpeechClip,
+    SpokenSegment,
+    TimedText,
+    Timeline,
+    TimelineEntry,
+)
 
 FINAL_FADE_S = 4.0
 

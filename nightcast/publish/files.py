@@ -14,8 +14,20 @@ from nightcast.publish.cover import make_cover
 from nightcast.publish.page import write_page
 from nightcast.publish.transcript import srt, webvtt
 from nightcast.publish.waveform import draw_waveform
-from nightcast.schema import (BackendInfo, Chapter, EpisodeManifest, Loudness, PlayedTrack, QAReport, QASummary, Script,
-                              SpeechClip, SpokenSegment, Timeline)
+from nightcast.schema import (
+    BackendInfo,
+    Chapter,
+    EpisodeManifest,
+    Loudness,
+    PlayedTrack,
+    QAReport,
+    QASummary,
+    Script,
+    SpeechClip,
+    SpokenSegment,
+    Timeline,
+)
+
 
 def write_cover(episode_dir: Path, script: Script, listener_name: str, show: str) -> Path:
     """Before mastering: the encoder embeds it in the episode file in the same pass as the chapters."""

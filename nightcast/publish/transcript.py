@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nightcast.schema import Script, SpeechClip, Timeline, TimedText
+from nightcast.schema import Script, SpeechClip, TimedText, Timeline
 
 
 def _stamp(seconds: float, separator: str = ".") -> str:

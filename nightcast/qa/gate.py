@@ -18,8 +18,19 @@ from nightcast.qa.asr import Transcriber
 from nightcast.qa.listening import ASR_RATE, load_for_asr, pack_segments
 from nightcast.qa.meters import FileMeters, meter_file
 from nightcast.qa.wer import word_error_rate
-from nightcast.schema import (EpisodeTemplate, HeardSegment, Hearing, Loudness, QACheck, QAReport, Script, SegmentQA,
-                              SpeechClip, SpokenSegment, TimedText)
+from nightcast.schema import (
+    EpisodeTemplate,
+    HeardSegment,
+    Hearing,
+    Loudness,
+    QACheck,
+    QAReport,
+    Script,
+    SegmentQA,
+    SpeechClip,
+    SpokenSegment,
+    TimedText,
+)
 from nightcast.settings import QASettings
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nightcast.schema import TimedText
 from nightcast.binaries import ffmpeg
+from nightcast.schema import TimedText
 
 ASR_RATE = 16000
 WINDOW_S = 29.5  # under Whisper's 30 s, so nothing is cut at the end of a window

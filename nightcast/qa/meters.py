@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nightcast.errors import StageError
 from nightcast.binaries import ffmpeg
+from nightcast.errors import StageError
 
 BLOCK_S = 5.0
 SILENCE_WINDOW_S = 0.05

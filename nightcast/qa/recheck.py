@@ -6,9 +6,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from nightcast.errors import InputError
 from nightcast.data_files import load_template
 from nightcast.episode_store import EPISODE_FILES, write_text_atomic
+from nightcast.errors import InputError
 from nightcast.qa.gate import check_episode
 from nightcast.schema import EpisodeManifest, QAReport, Script
 from nightcast.settings import Settings

@@ -7,12 +7,20 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from nightcast.data_files import load_profile, load_template
 from nightcast.episode_store import EpisodeStore, episode_id
 from nightcast.errors import InputError, NightcastError
-from nightcast.data_files import load_profile, load_template
 from nightcast.profile_store import open_store
-from nightcast.schema import (BackendInfo, EpisodeTemplate, ListenerProfile, MixSettings, MusicClip, MusicCue, Script,
-                              SpeechClip)
+from nightcast.schema import (
+    BackendInfo,
+    EpisodeTemplate,
+    ListenerProfile,
+    MixSettings,
+    MusicClip,
+    MusicCue,
+    Script,
+    SpeechClip,
+)
 from nightcast.settings import Settings
 from nightcast.voices.presets import VoicePreset, load_preset
 

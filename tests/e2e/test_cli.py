@@ -10,8 +10,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from helpers import PROFILES, ROOT
 from nightcast.cli import app
+
+from helpers import PROFILES, ROOT
 
 runner = CliRunner()
 

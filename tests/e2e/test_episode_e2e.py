@@ -5,8 +5,9 @@ import re
 
 import pytest
 
-from helpers import PROFILES, TEMPLATES, ebur128, ffprobe_duration
 from nightcast.data_files import load_profile, load_template
+
+from helpers import PROFILES, TEMPLATES, ebur128, ffprobe_duration
 
 pytestmark = pytest.mark.slow
 

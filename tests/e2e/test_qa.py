@@ -16,6 +16,7 @@ import soundfile as sf
 from nightcast.data_files import load_template
 from nightcast.schema import EpisodeManifest, Script
 from nightcast.settings import Settings
+
 from helpers import DATE, PROFILES, ROOT, TEMPLATES
 
 
@@ -163,8 +164,8 @@ def test_the_gate_blocks_publication_and_the_feed_keeps_the_previous_episode(pre
     """One segment's voice comes out as noise (and stays noise when synthesised again), another is
     cut short: the render fails naming both, nothing is published, yesterday's episode stays."""
     import nightcast.flows.tasks
-    from nightcast.flows.episode import render_episode
     from nightcast.audio import Clip, write_clip
+    from nightcast.flows.episode import render_episode
     from nightcast.qa import QAFailed
 
     monkeypatch.setenv("NIGHTCAST_TEMPLATES_DIR", str(short_format(tmp_path)))
@@ -219,8 +220,8 @@ def test_music_that_masks_a_clear_voice_is_mixed_again_ducked_deeper(prefect_har
     import pyloudnorm
 
     import nightcast.flows.tasks
-    from nightcast.flows.episode import render_episode
     from nightcast.audio import Clip, write_clip
+    from nightcast.flows.episode import render_episode
 
     real = nightcast.flows.tasks.make_music
 

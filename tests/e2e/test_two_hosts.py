@@ -10,11 +10,12 @@ import subprocess
 import numpy as np
 import pytest
 
-from helpers import PRESETS, TEMPLATES
-from nightcast.render.job import choose_cohost
-from nightcast.errors import InputError
 from nightcast.data_files import load_template
+from nightcast.errors import InputError
+from nightcast.render.job import choose_cohost
 from nightcast.voices.presets import load_preset
+
+from helpers import PRESETS, TEMPLATES
 
 
 def template_with(cohosts: list[str]):

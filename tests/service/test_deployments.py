@@ -5,13 +5,10 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from helpers import DATE
-
-from helpers import ROOT
+from helpers import DATE, ROOT
 
 
 @pytest.fixture(scope="module")

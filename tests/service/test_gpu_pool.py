@@ -79,6 +79,7 @@ def test_musicgen_beds_render_on_the_gpu_pool_worker(gpu_worker, tmp_path, tmp_p
 
     from nightcast.flows.episode import render_episode
     from nightcast.render.request import Backends
+
     from tiny_musicgen import build_tiny_musicgen
 
     model = build_tiny_musicgen(tmp_path_factory.mktemp("musicgen"))

@@ -1,11 +1,11 @@
 """The nightly flow renders every listener in the store; a broken profile fails alone and is reported."""
 
-import shutil
 
 import yaml
 
-from helpers import DATE, PROFILES
 from nightcast.flows.nightly import nightly
+
+from helpers import DATE, PROFILES
 
 
 def test_nightly_renders_every_listener_and_reports_the_broken_one(prefect_harness, rendered, tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ import pytest
 
 from nightcast.errors import InputError
 from nightcast.settings import Settings
+
 from helpers import DATE, PROFILES, ffprobe_duration
 
 

@@ -8,13 +8,14 @@ import inspect
 
 import pytest
 
-from helpers import SETTINGS
 from nightcast.generators.music import GENERATORS
 from nightcast.generators.music.base import MusicGenerator
 from nightcast.generators.script import WRITERS
 from nightcast.generators.script.base import ScriptWriter
 from nightcast.voices import ENGINES
 from nightcast.voices.base import TTSEngine
+
+from helpers import SETTINGS
 
 STAGES = [(WRITERS, ScriptWriter, "write_many", ("batches",)),
           (ENGINES, TTSEngine, "synthesize_batch", ("batches", "concurrent", "runs_on_gpu")),

@@ -5,8 +5,9 @@ import pedalboard
 import pytest
 
 from nightcast.voices.deesser import DeEsser
-from helpers import PRESETS
 from nightcast.voices.presets import effect_chain, load_preset
+
+from helpers import PRESETS
 
 RATE = 44100
 

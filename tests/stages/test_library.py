@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers import DATE, PROFILES, SETTINGS, TEMPLATES
-from nightcast.errors import InputError
 from nightcast.data_files import load_profile, load_template
+from nightcast.errors import InputError
 from nightcast.schema import MixSettings, MusicCue, TrackRef
+
+from helpers import DATE, PROFILES, SETTINGS, TEMPLATES
 from synthetic_library import write_library, write_track
 
 librosa = pytest.importorskip("librosa")
@@ -190,8 +190,8 @@ def test_track_enters_under_the_dj_on_the_bar_and_leaves_on_its_own_bar(duration
 
 
 def test_bed_is_the_bridge_then_the_track_at_the_planned_offset(library, tmp_path):
-    from nightcast.generators.music import make_music
     from nightcast.audio import decode_audio, read_clip
+    from nightcast.generators.music import make_music
 
     track = by_title(library)["Feeling Good"]
     clip = make_music(cue_for(track, bpm=110), 30.0, "s03-pick", tmp_path, generator="procedural", seed=3,

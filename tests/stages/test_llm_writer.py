@@ -11,16 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from chat_server import ChatServer, completion, error, good_draft
-from helpers import DATE, PROFILES, TEMPLATES
-from nightcast.generators.script import CoHost, script_request, write_scripts
-from nightcast.generators.script.llm.reply_checks import DraftRejected, DraftRules, accept, shingles
-from nightcast.generators.script.llm.prompts import PromptSet
-from nightcast.generators.script.template_writer import TemplateWriter
-from nightcast.errors import InputError
 from nightcast.data_files import load_profile, load_template
+from nightcast.errors import InputError
+from nightcast.generators.script import CoHost, script_request, write_scripts
+from nightcast.generators.script.llm.prompts import PromptSet
+from nightcast.generators.script.llm.reply_checks import DraftRejected, DraftRules, accept, shingles
+from nightcast.generators.script.template_writer import TemplateWriter
 from nightcast.schema import EpisodeTemplate, ListenerProfile, Script
 from nightcast.settings import Settings
+
+from chat_server import ChatServer, completion, error, good_draft
+from helpers import DATE, PROFILES, TEMPLATES
 
 WPM = 180
 
@@ -418,8 +419,8 @@ def gibberish_for_picks(payload):
 @pytest.mark.slow
 def test_the_manifest_records_the_writer_model_and_every_fallback(prefect_harness, tmp_path):
     from nightcast.flows.episode import render_episode
-    from nightcast.render.request import Backends
     from nightcast.generators.script import load_writer
+    from nightcast.render.request import Backends
 
     load_writer.cache_clear()
     with ChatServer(gibberish_for_picks) as server:

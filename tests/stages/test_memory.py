@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from chat_server import ChatServer, completion, good_draft
-from helpers import PROFILES, TEMPLATES
+from nightcast.data_files import load_profile, load_template
 from nightcast.generators.script import load_writer, write_script
 from nightcast.generators.script.memory import recall
-from nightcast.text import sentence_key
-from nightcast.data_files import load_profile, load_template
 from nightcast.settings import Settings
-from nightcast.text import split_sentences
+from nightcast.text import sentence_key, split_sentences
+
+from chat_server import ChatServer, completion, good_draft
+from helpers import PROFILES, TEMPLATES
 
 START = dt.date(2026, 11, 16)
 

@@ -2,13 +2,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers import DATE, PROFILES, SETTINGS, TEMPLATES, ebur128
-from nightcast.generators.script import write_script
 from nightcast.audio import Clip, loudness_normalized, write_clip
 from nightcast.data_files import load_profile, load_template
+from nightcast.generators.script import write_script
 from nightcast.mix import master_episode, mix_episode, plan_timeline
 from nightcast.mix.ducking import duck_gain
 from nightcast.schema import MixedAudio, MixSettings, MusicClip, SpeechClip, TimedText
+
+from helpers import DATE, PROFILES, SETTINGS, TEMPLATES, ebur128
 
 MIX = MixSettings(pre_roll_s=3, crossfade_s=2, duck_db=-14, min_music_s=4)
 

@@ -1,12 +1,13 @@
 import numpy as np
 import pytest
 
-from helpers import SETTINGS
-from nightcast.generators.music import GENERATORS, make_music
-from nightcast.generators.music.procedural import PITCH_CLASSES, SCALES, ProceduralGenerator
-from nightcast.generators.music.arrangements import STYLES
 from nightcast.errors import UnknownNameError
+from nightcast.generators.music import GENERATORS, make_music
+from nightcast.generators.music.arrangements import STYLES
+from nightcast.generators.music.procedural import PITCH_CLASSES, SCALES, ProceduralGenerator
 from nightcast.schema import MusicCue
+
+from helpers import SETTINGS
 
 
 def cue(style="jazz", bpm=100, key="D minor", energy=0.6) -> MusicCue:
@@ -220,6 +221,7 @@ def test_melody_chroma_marks_the_pitch_class_heard():
 def test_musicgen_melody_conditions_a_bridge_on_the_track_it_leads_into(tiny_melody, tmp_path, monkeypatch):
     from nightcast.generators.music import load_generator
     from nightcast.schema import TrackRef
+
     from synthetic_library import write_track
 
     path = write_track(tmp_path / "song.flac", artist="A", title="B", bpm=100, semitones_from_a=-2)  # G minor
@@ -242,8 +244,8 @@ def test_musicgen_melody_conditions_a_bridge_on_the_track_it_leads_into(tiny_mel
 
 
 def test_musicgen_without_a_checkpoint_names_the_option(tmp_path):
-    from nightcast.generators.music.musicgen import MusicGenGenerator
     from nightcast.errors import InputError
+    from nightcast.generators.music.musicgen import MusicGenGenerator
     from nightcast.settings import Settings
 
     with pytest.raises(InputError, match="--music-model.*checkpoint"):
@@ -263,8 +265,9 @@ def test_a_template_slot_can_ask_for_musicgen(prefect_harness, tiny_musicgen, tm
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.sorting import TaskRunSort
 
-    from helpers import DATE, PROFILES, TEMPLATES
     from nightcast.flows.episode import render_episode
+
+    from helpers import DATE, PROFILES, TEMPLATES
 
     templates = tmp_path / "templates"
     shutil.copytree(TEMPLATES, templates)

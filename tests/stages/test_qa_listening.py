@@ -13,6 +13,7 @@ import soundfile as sf
 
 from nightcast.qa.listening import ASR_RATE, JOIN_S, WINDOW_S, pack_segments
 from nightcast.schema import TimedText
+
 from helpers import DATE, PRESETS
 
 

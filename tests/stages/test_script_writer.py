@@ -3,11 +3,12 @@ import datetime as dt
 import pytest
 import yaml
 
-from helpers import DATE, PROFILES, SETTINGS, TEMPLATES
-from nightcast.generators.script import WRITERS, CoHost, write_script
-from nightcast.errors import UnknownNameError
 from nightcast.data_files import load_profile, load_template
+from nightcast.errors import UnknownNameError
+from nightcast.generators.script import WRITERS, CoHost, write_script
 from nightcast.schema import ListenerProfile, Script
+
+from helpers import DATE, PROFILES, SETTINGS, TEMPLATES
 
 WPM = 185
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nightcast.generators.music.fitting import BED_LUFS
 from nightcast.errors import InputError
+from nightcast.generators.music.fitting import BED_LUFS
 from nightcast.schema import MusicCue
 from nightcast.settings import Settings
+
 from synthetic_stems import write_stems
 
 librosa = pytest.importorskip("librosa")

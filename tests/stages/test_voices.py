@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers import PRESETS
 from nightcast.errors import InputError, StageError, UnknownNameError
 from nightcast.schema import Line, MusicCue, Segment, SegmentKind
 from nightcast.voices import ENGINES, speak, speak_segment
 from nightcast.voices.presets import load_preset, preset_names
+
+from helpers import PRESETS
 
 TEXT = "Good evening, Maya. You played So What 14 times this week. Here's one for the night owls."
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT
 from nightcast.layers import LAYERS, layer_of, owner, violation
+
+from helpers import ROOT
 
 
 def packaging() -> tuple[dict[str, str], list[str]]:

@@ -5,10 +5,11 @@ import shutil
 import pytest
 import yaml
 
-from helpers import PROFILES
-from nightcast.errors import InputError
 from nightcast.data_files import load_profile
+from nightcast.errors import InputError
 from nightcast.profile_store import FolderStore, SqlStore, import_profiles, open_store
+
+from helpers import PROFILES
 
 
 def test_folder_store_lists_and_loads_listeners_by_id(tmp_path):

@@ -3,9 +3,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import PROFILES, TEMPLATES
-from nightcast.errors import InputError, UnknownNameError
 from nightcast.data_files import load_profile, load_template, template_names
+from nightcast.errors import InputError, UnknownNameError
+
+from helpers import PROFILES, TEMPLATES
 
 
 def write(tmp_path: Path, data, name="p.yaml") -> Path:

@@ -13,9 +13,9 @@ import threading
 from importlib.metadata import version
 from pathlib import Path
 
+from nightcast.errors import BackendUnavailableError
 from nightcast.generators.script.llm.base import ChatRequest, Completion
 from nightcast.generators.script.llm.writer import LLMWriter, require_model_path
-from nightcast.errors import BackendUnavailableError
 from nightcast.settings import Settings
 
 

@@ -14,9 +14,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 
+from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.generators.script.llm.base import ChatRequest, Completion
 from nightcast.generators.script.llm.writer import LLMWriter
-from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.settings import Settings
 
 NO_KEY = "not-needed"  # local servers ignore the key; the client insists on one

@@ -16,12 +16,18 @@ from pathlib import Path
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from nightcast.generators.script.base import ScriptRequest
-from nightcast.generators.script.llm.reply_checks import (DraftRules, dialogue_schema, draft_schema, min_words_for, numbers_in,
-                                          shingles)
-from nightcast.generators.script.template_writer import PlannedSegment, ScriptPlan, clock, days_ago
-from nightcast.errors import InputError
 from nightcast.data_files import read_yaml
+from nightcast.errors import InputError
+from nightcast.generators.script.base import ScriptRequest
+from nightcast.generators.script.llm.reply_checks import (
+    DraftRules,
+    dialogue_schema,
+    draft_schema,
+    min_words_for,
+    numbers_in,
+    shingles,
+)
+from nightcast.generators.script.template_writer import PlannedSegment, ScriptPlan, clock, days_ago
 from nightcast.schema import SegmentKind
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)

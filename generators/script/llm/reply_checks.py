@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nightcast.text import sentence_key
 from nightcast.schema import ListenerProfile, Segment
-from nightcast.text import split_sentences
+from nightcast.text import sentence_key, split_sentences
 
 MIN_SHARE_OF_BUDGET = 0.35  # shorter than this leaves dead air the timeline has to fill
 LEAK_SHINGLE_WORDS = 7  # this many words in a row from the prompt means the model is echoing it

@@ -11,10 +11,10 @@ from __future__ import annotations
 from importlib.metadata import version
 from pathlib import Path
 
-from nightcast.generators.script.llm.base import ChatRequest, Completion
-from nightcast.generators.script.llm.writer import LLMWriter
 from nightcast.devices import pick_device, pick_dtype
 from nightcast.errors import BackendUnavailableError, InputError
+from nightcast.generators.script.llm.base import ChatRequest, Completion
+from nightcast.generators.script.llm.writer import LLMWriter
 from nightcast.settings import GenerationSettings, Settings
 
 

@@ -14,13 +14,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nightcast.generators.script.base import ScriptRequest, ScriptWriter
-from nightcast.generators.script.llm.base import ChatRequest, Completion, LLMClient
-from nightcast.generators.script.llm.reply_checks import Draft, DraftRejected, accept
-from nightcast.generators.script.llm.prompts import PromptSet, SegmentPrompt
-from nightcast.generators.script.template_writer import ScriptPlan, TemplateWriter
 from nightcast import __version__
 from nightcast.errors import BackendUnavailableError, InputError
+from nightcast.generators.script.base import ScriptRequest, ScriptWriter
+from nightcast.generators.script.llm.base import ChatRequest, Completion, LLMClient
+from nightcast.generators.script.llm.prompts import PromptSet, SegmentPrompt
+from nightcast.generators.script.llm.reply_checks import Draft, DraftRejected, accept
+from nightcast.generators.script.template_writer import ScriptPlan, TemplateWriter
 from nightcast.schema import Script, Segment, WriterFallback, WritingStats
 from nightcast.settings import Settings
 
