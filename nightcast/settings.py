@@ -101,16 +101,17 @@ class Settings(BaseSettings):
     outputs_dir: Path = Path("outputs")
     public_url: str = Field(default="http://localhost:8000", pattern=r"^https?://",
                             description="Where outputs_dir is served (any static file server): feed URLs start here.")
-    writer: str = "template"
-    writer_model: str | None = Field(default=None, description="GGUF file, HF model dir or id, or served model name.")
-    writer_url: str | None = Field(default=None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+    writer: str = Field(default="template", description="Script writer: template, llamacpp, transformers, openai.")
+    writer_model: str | None = Field(default=None, description="GGUF file, model directory, or served model name.")
+    writer_url: str | None = Field(default=None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
     writer_api_key: SecretStr | None = Field(default=None, description="Else $OPENAI_API_KEY.")
     memory_days: int = Field(default=7, ge=0, le=365, description="How far back the writer reads past episodes.")
     generation: GenerationSettings = GenerationSettings()
     cache_dir: Path | None = Field(default=None, description="Synthesised speech and library analysis; default <outputs_dir>/.cache.")
     speech_cache: bool = True
-    music: str | None = None  # None: each slot's `music`, else the template's music_backend
-    music_model: str | None = Field(default=None, description="musicgen: a local checkpoint directory.")
+    music: str | None = Field(default=None, description="Music generator for every slot, overriding the template's "
+                                                      "(unset: each slot's `music`, else the template's).")
+    music_model: str | None = Field(default=None, description="musicgen: a local MusicGen checkpoint directory.")
     music_stems: Path | None = Field(default=None, description="stems: a folder of drums/bass/other/vocals files.")
     musicgen: MusicGenSettings = MusicGenSettings()
     qa: QASettings = QASettings()
@@ -118,8 +119,9 @@ class Settings(BaseSettings):
         default=None, description="The listener's own audio files: pick slots play tracks from it. A folder named "
                                   "after a listener id inside it is that listener's library.")
     audio_format: Literal["mp3", "m4a", "opus"] | None = Field(
-        default=None, description="Episode file format, overriding the template's (opus runs the chain at 48 kHz).")
-    voice: str | None = None  # None: the profile's preset
+        default=None, description="Episode file: mp3 (default), m4a (AAC) or opus (the chain runs at 48 kHz), "
+                                  "overriding the template's.")
+    voice: str | None = Field(default=None, description="Voice preset, overriding the profile's.")
     api_tokens: SecretStr | None = Field(
         default=None, description="Render API bearer tokens, comma-separated; `token:maya|hiro` limits one to "
                                   "those listeners (env NIGHTCAST_API_TOKENS).")

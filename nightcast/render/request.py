@@ -1,6 +1,7 @@
 """What a render is asked to do: one model for the CLI's flags, the API's body and the Prefect UI's
 form (the `render-episode` flow's parameters). Its field descriptions are the help text everywhere:
-the CLI reads them for `--help`, the API's OpenAPI schema and Prefect's form show them as they are.
+the CLI reads them for `--help`, the API's OpenAPI schema and Prefect's form show them as they are;
+a backend choice's description is its setting's (nightcast/settings.py), so it is written once.
 """
 
 from __future__ import annotations
@@ -13,21 +14,24 @@ from pydantic import BaseModel, ConfigDict, Field
 from nightcast.settings import Settings
 
 
+def _described(field: str) -> str | None:
+    """The setting's own description: a backend choice is documented once, where the setting is."""
+    return Settings.model_fields[field].description
+
+
 class Backends(BaseModel):
     """Which engines render an episode; an empty field keeps the configured choice, then the template's."""
 
     model_config = ConfigDict(extra="forbid")
-    writer: str | None = Field(default=None, description="Script writer: template, llamacpp, transformers, openai.")
-    writer_model: str | None = Field(default=None, description="GGUF file, model directory, or served model name.")
-    writer_url: str | None = Field(default=None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
-    voice: str | None = Field(default=None, description="Voice preset, overriding the profile's.")
-    music: str | None = Field(default=None, description="Music generator for every slot, overriding the template's.")
-    music_model: str | None = Field(default=None, description="musicgen: a local MusicGen checkpoint directory.")
-    music_stems: str | None = Field(default=None, description="stems: a folder of drums/bass/other/vocals files.")
-    music_library: str | None = Field(default=None,
-                                      description="The listener's own audio files: pick slots play tracks from it.")
-    audio_format: Literal["mp3", "m4a", "opus"] | None = Field(
-        default=None, description="Episode file: mp3 (default), m4a (AAC) or opus.")
+    writer: str | None = Field(default=None, description=_described("writer"))
+    writer_model: str | None = Field(default=None, description=_described("writer_model"))
+    writer_url: str | None = Field(default=None, description=_described("writer_url"))
+    voice: str | None = Field(default=None, description=_described("voice"))
+    music: str | None = Field(default=None, description=_described("music"))
+    music_model: str | None = Field(default=None, description=_described("music_model"))
+    music_stems: str | None = Field(default=None, description=_described("music_stems"))
+    music_library: str | None = Field(default=None, description=_described("music_library"))
+    audio_format: Literal["mp3", "m4a", "opus"] | None = Field(default=None, description=_described("audio_format"))
 
 
 class RenderRequest(BaseModel):

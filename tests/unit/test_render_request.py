@@ -23,7 +23,10 @@ def test_the_cli_help_is_the_request_description():
 
     command = typer.main.get_command(app).commands["render"]
     helps = {param.name: param.help for param in command.params if hasattr(param, "help")}
+    from nightcast.settings import Settings
+
     assert helps["writer_model"] == help_for("writer_model") == Backends.model_fields["writer_model"].description
+    assert help_for("writer_model") == Settings.model_fields["writer_model"].description  # written once
     assert helps["qa"] == RenderRequest.model_fields["qa"].description
     assert helps["stems"] == help_for("music_stems")
 
