@@ -71,9 +71,10 @@ def stage_key(stage: str, inputs: dict[str, Any]) -> str:
 
 
 def folder_digest(folder: Path) -> str:
-    """Every file's relative path and bytes: editing a prompt template changes the scripts' keys."""
+    """Every file's relative path and bytes: editing a prompt template changes the scripts' keys.
+    Bytecode is not content (an installed data package gets a __pycache__ that pip writes)."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
