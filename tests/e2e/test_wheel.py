@@ -41,6 +41,7 @@ def installed(tmp_path_factory) -> Path:
 
 def run(fresh: Path, *args: str, cwd: Path, timeout: int = 60) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NIGHTCAST_", "PYTHONPATH"))}
+    env["PREFECT_HOME"] = str(cwd.parent / f"{cwd.name}-prefect")  # its own ephemeral server, not beside the episode
     return subprocess.run([str(fresh / "bin" / args[0]), *args[1:]], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
@@ -65,13 +66,21 @@ def test_the_wheel_installs_one_namespace(installed, tmp_path):
 
 
 def test_the_installed_cli_renders_an_episode_from_an_empty_folder(installed, tmp_path):
+    """The README's path, from the wheel: the console script renders a listener from the packaged
+    store with the QA gate on (as shipped), prints where the episode and feed are, writes nothing else."""
     listed = run(installed, "nightcast", "templates", cwd=tmp_path)
     assert listed.returncode == 0 and "nightly-digest" in listed.stdout, listed.stderr
-    done = run(installed, "nightcast", "render", "maya", "--date", "2026-11-23", "--out", "out", "--no-qa",
-               cwd=tmp_path, timeout=400)
+    done = run(installed, "nightcast", "render", "dre", "--template", "nightly-digest", "--date", "2026-11-24",
+               "--out", "out", cwd=tmp_path, timeout=400)
     assert done.returncode == 0, done.stdout + done.stderr
-    episode = tmp_path / "out" / "maya" / "2026-11-23-nightly-digest"
+    episode = tmp_path / "out" / "dre" / "2026-11-24-nightly-digest"
+    printed = done.stdout.replace("\n", "")
+    assert f"{Path('out') / 'dre' / '2026-11-24-nightly-digest' / 'episode.mp3'}" in printed
+    assert f"{Path('out') / 'dre' / 'feed.xml'}" in printed and (episode.parent / "feed.xml").is_file()
+    assert sorted(p.name for p in episode.iterdir()) == ["chapters.json", "cover.png", "episode.json", "episode.mp3",
+                                                         "index.html", "qa.json", "script.json", "transcript.srt",
+                                                         "transcript.vtt", "waveform.png"]
+    assert json.loads((episode / "qa.json").read_text())["passed"]
     assert 240 <= ffprobe_duration(episode / "episode.mp3") <= 400
-    assert json.loads((episode / "episode.json").read_text())["listener_id"] == "maya"
-    assert (tmp_path / "out" / "maya" / "feed.xml").is_file()
+    assert json.loads((episode / "episode.json").read_text())["listener_id"] == "dre"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing written beside it
