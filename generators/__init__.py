@@ -1,1 +1,2 @@
-"""Generators: script writing (generators.script) and music (generators.music)."""
+"""Two stages of the data path (nightcast.generators): the script stage (script/, its backends are
+writers) and the music stage (music/, its backends are generators). They never import each other."""

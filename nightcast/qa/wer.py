@@ -1,6 +1,6 @@
 """Word error rate between what the script says and what ASR heard, after one shared normalisation.
 
-Both sides go through the TTS normaliser first (`voices.normalize`), so "1970s", "11:15 pm" and
+Both sides go through the TTS normaliser first (`nightcast.text`), so "1970s", "11:15 pm" and
 "nineteen seventies", "eleven fifteen p m" compare equal; then case, punctuation, hyphens and
 common contractions are folded."""
 
