@@ -19,6 +19,11 @@ class TTSEngine:
     concurrent: ClassVar[bool] = False  # synthesize() may run from several threads at once
     batches: ClassVar[bool] = False  # synthesize_batch() does better than one call per sentence (a padded batch)
 
+    @classmethod
+    def check(cls, model: str | None, speaker: str | None) -> None:
+        """Raise BackendUnavailableError, saying what is missing, where this engine cannot run here with
+        this model; without loading the model (choosing a co-host must not load a GPU voice)."""
+
     def synthesize(self, text: str, *, speed: float = 1.0, seed: int = 0) -> np.ndarray:
         """Speak already-normalised text; return mono float32 samples at `sample_rate`."""
         raise NotImplementedError

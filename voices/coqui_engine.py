@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from importlib.metadata import PackageNotFoundError, version
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +28,20 @@ class CoquiEngine(TTSEngine):
     runs_on_gpu = True  # a heavy stage: the gpu pool and the nightcast-gpu limit (flows/gpu_stages.py)
     max_chars = 250  # XTTS warns past ~250 characters for English; sentences stay below it
 
-    def __init__(self, model: str | None = None, speaker: str | None = None):
+    @classmethod
+    def check(cls, model: str | None, speaker: str | None) -> None:
+        """Files and the package, not an import: importing coqui-tts needs the GPU worker's torchaudio."""
         if not model:
             raise BackendUnavailableError("the coqui engine needs a preset 'model': a local Coqui model directory")
         model_dir = Path(model).expanduser()
         if not (model_dir / "config.json").is_file():
             raise BackendUnavailableError(f"'{model_dir}' is not a Coqui model directory (no config.json)")
+        if find_spec("TTS") is None:
+            raise BackendUnavailableError("coqui-tts is not installed; it runs on GPU workers")
+
+    def __init__(self, model: str | None = None, speaker: str | None = None):
+        self.check(model, speaker)
+        model_dir = Path(model).expanduser()
         try:
             import torch
             from TTS.api import TTS

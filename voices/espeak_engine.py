@@ -19,6 +19,10 @@ class EspeakEngine(TTSEngine):
     max_chars = 2000
     concurrent = True  # one subprocess per call
 
+    @classmethod
+    def check(cls, model: str | None, speaker: str | None) -> None:
+        require("espeak-ng", "espeak-ng")
+
     def __init__(self, model: str | None = None, speaker: str | None = None):
         self._binary = require("espeak-ng", "espeak-ng")
         self._voice = speaker or model or "en-us"

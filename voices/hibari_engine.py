@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import threading
 from importlib.metadata import version
+from importlib.util import find_spec
 
 import numpy as np
 
 from nightcast.errors import BackendUnavailableError
 from nightcast.voices.base import TTSEngine
+
+MISSING = "hibari is not installed: pip install 'hibari-tts[fast]==0.2.1'"
 
 
 class HibariEngine(TTSEngine):
@@ -17,11 +20,16 @@ class HibariEngine(TTSEngine):
     max_chars = 400
     concurrent = True  # ONNX runs and the vocoder release the GIL; only the G2P step is serialised
 
+    @classmethod
+    def check(cls, model: str | None, speaker: str | None) -> None:
+        if find_spec("hibari") is None:
+            raise BackendUnavailableError(MISSING)
+
     def __init__(self, model: str | None = None, speaker: str | None = None):
         try:
             from hibari import Hibari
         except ImportError as exc:
-            raise BackendUnavailableError("hibari is not installed: pip install 'hibari-tts[fast]==0.2.1'") from exc
+            raise BackendUnavailableError(MISSING) from exc
         self._tts = Hibari()  # one intra-op thread per call: parallelism comes from concurrent sentences
         self._g2p_lock = threading.Lock()  # the G2P's tagger and lexicon caches are not thread-safe
 

@@ -9,6 +9,7 @@ import io
 import threading
 import wave
 from importlib.metadata import version
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -16,16 +17,24 @@ import numpy as np
 from nightcast.errors import BackendUnavailableError
 from nightcast.voices.base import TTSEngine
 
+MISSING = "piper is not installed: pip install 'nightcast[piper]'"
+
 
 class PiperEngine(TTSEngine):
     name = "piper"
     max_chars = 500
 
+    @classmethod
+    def check(cls, model: str | None, speaker: str | None) -> None:
+        if find_spec("piper") is None:
+            raise BackendUnavailableError(MISSING)
+        cls._resolve(model)
+
     def __init__(self, model: str | None = None, speaker: str | None = None):
         try:
             from piper import PiperVoice
         except ImportError as exc:
-            raise BackendUnavailableError("piper is not installed: pip install 'nightcast[piper]'") from exc
+            raise BackendUnavailableError(MISSING) from exc
         model_path, config_path = self._resolve(model)
         self._voice = PiperVoice.load(str(model_path), config_path=str(config_path))
         self.sample_rate = int(self._voice.config.sample_rate)

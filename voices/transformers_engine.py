@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from importlib.metadata import version
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -24,17 +25,24 @@ class TransformersVitsEngine(TTSEngine):
     max_chars = 400
     batch_size = 16  # sentences per forward pass in synthesize_batch
 
-    def __init__(self, model: str | None = None, speaker: str | None = None):
+    @classmethod
+    def check(cls, model: str | None, speaker: str | None) -> None:
         if not model:
             raise BackendUnavailableError("the transformers engine needs a preset 'model': a VITS model directory")
+        if find_spec("torch") is None or find_spec("transformers") is None:
+            raise BackendUnavailableError("the transformers engine needs torch and transformers: "
+                                          "pip install 'nightcast[transformers]'")
+        if model.startswith(("~", "/", ".")) and not Path(model).expanduser().exists():
+            raise BackendUnavailableError(f"VITS model directory '{model}' not found (see the preset's description)")
+
+    def __init__(self, model: str | None = None, speaker: str | None = None):
+        self.check(model, speaker)
         try:
             import torch
             from transformers import AutoTokenizer, VitsModel
         except ImportError as exc:
-            raise BackendUnavailableError("the transformers engine needs torch and transformers: "
-                                          "pip install 'nightcast[transformers]'") from exc
-        if model.startswith(("~", "/", ".")) and not Path(model).expanduser().exists():
-            raise BackendUnavailableError(f"VITS model directory '{model}' not found (see the preset's description)")
+            raise BackendUnavailableError(f"torch or transformers cannot be imported here: {exc}") from exc
+
         self.model_id = model
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         source = str(Path(model).expanduser()) if Path(model).expanduser().exists() else model

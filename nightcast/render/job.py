@@ -62,9 +62,10 @@ class RenderJob(BaseModel):
 def choose_cohost(template: EpisodeTemplate, host: VoicePreset, presets_dir: Path) -> VoicePreset | None:
     """The template's first co-host preference that is not the host's voice and can run here.
 
-    Preferences are data (`cohosts` in the format); one whose engine is not installed is skipped
-    (e.g. the optional piper voices), and the last preference that loads at all is the floor."""
-    from nightcast.voices import load_engine
+    Preferences are data (`cohosts` in the format); one whose engine cannot run here is skipped (e.g.
+    the optional piper voices), and the last preference that can is the floor. Asked of the engine's
+    class: no model is loaded into the render process (a GPU voice runs on the gpu pool)."""
+    from nightcast.voices import ENGINES
 
     wanted = [name for name in template.cohosts if name != host.id] if template.has_dialogue else []
     problems = []
@@ -74,7 +75,7 @@ def choose_cohost(template: EpisodeTemplate, host: VoicePreset, presets_dir: Pat
         except InputError as exc:
             raise InputError(exc.reason, source=f"template '{template.id}'", field="cohosts") from None
         try:
-            load_engine(preset.engine, preset.model, preset.speaker)
+            ENGINES.load(preset.engine).check(preset.model, preset.speaker)
             return preset
         except NightcastError as exc:
             problems.append(f"{name}: {exc}")

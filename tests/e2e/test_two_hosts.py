@@ -28,6 +28,17 @@ def test_the_cohost_is_the_first_preference_that_is_not_the_listeners_voice():
     assert choose_cohost(load_template("nightly-digest", TEMPLATES), load_preset("host", PRESETS), PRESETS) is None
 
 
+def test_choosing_a_cohost_loads_no_voice(monkeypatch):
+    """The engine's class says whether it can run here: a GPU voice is never loaded into the render."""
+    import nightcast.voices
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("choose_cohost loaded an engine")
+
+    monkeypatch.setattr(nightcast.voices, "load_engine", refuse)
+    assert choose_cohost(template_with(["kai", "host"]), load_preset("host", PRESETS), PRESETS).id == "kai"
+
+
 def test_a_cohost_that_cannot_run_here_gives_way_to_the_next(tmp_path):
     for preset in PRESETS.glob("*.yaml"):
         shutil.copy(preset, tmp_path)

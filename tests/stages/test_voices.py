@@ -278,9 +278,13 @@ def test_coqui_engine_glue_against_a_stand_in_of_tts_api(tmp_path, monkeypatch):
             calls["tts"] = kwargs
             return [0.0, 0.5, -0.5] * 8000
 
+    from importlib.machinery import ModuleSpec
+
     api = types.ModuleType("TTS.api")
     api.TTS = FakeTTS
-    monkeypatch.setitem(sys.modules, "TTS", types.ModuleType("TTS"))
+    package = types.ModuleType("TTS")
+    package.__spec__ = ModuleSpec("TTS", None, is_package=True)  # "installed", as far as find_spec can tell
+    monkeypatch.setitem(sys.modules, "TTS", package)
     monkeypatch.setitem(sys.modules, "TTS.api", api)
     from nightcast.errors import BackendUnavailableError
     from nightcast.voices.coqui_engine import CoquiEngine
