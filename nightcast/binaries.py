@@ -80,9 +80,11 @@ def run_piped(first: list[str], second: list[str], what: str) -> None:
                 raise _failed(what, proc.returncode, err.read().decode(errors="replace"))
 
 
+@functools.cache  # asked per clip and per cached sentence; a binary does not change under a running process
 def version_of(binary: str) -> str:
     try:
-        out = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
+        proc = subprocess.run([binary, "--version"], capture_output=True, text=True)
     except OSError:
         return "unknown"
+    out = proc.stdout.strip() or proc.stderr.strip()  # ffmpeg prints its banner to stderr
     return out.splitlines()[0].strip() if out else "unknown"

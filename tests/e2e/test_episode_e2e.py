@@ -79,6 +79,8 @@ def test_manifest_records_backends_timings_and_loudness(rendered):
     assert {"script", "speech", "music", "mix", "flow"} <= set(manifest["backends"])
     assert manifest["backends"]["speech"]["name"] == "hibari" and manifest["backends"]["speech"]["version"]
     assert manifest["backends"]["flow"]["name"] == "prefect"
+    assert "ffmpeg version" in manifest["backends"]["mix"]["version"]  # ffmpeg prints it on stderr
+    assert "not reported" not in json.dumps(manifest["backends"])  # every stage reported what ran it
     assert {"script", "speech", "music", "mix", "master"} <= set(manifest["stage_timings_s"])
     assert manifest["loudness"]["measured_by"] == "ffmpeg ebur128"
 
