@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from nightcast.episode_store import EPISODE_FILES
 from nightcast.errors import InputError, NightcastError
 from nightcast.render.request import OUT_DIR_HELP, Backends, RenderRequest, help_for
 from nightcast.settings import CLI_OPTIONS, Settings
@@ -83,14 +84,13 @@ def render(
         except NightcastError as exc:
             err.print(f"[bold red]render failed:[/] {exc}", highlight=False)
             raise typer.Exit(1)
-    store = settings.episode_store()
-    data = json.loads(store.file(job.profile.id, job.episode_id, "manifest").read_text())
+    data = json.loads((job.episode_dir / EPISODE_FILES["manifest"]).read_text())
     loud = data["loudness"]
     out.print(f"[green]✓[/] {data['title']}: {data['duration_s'] / 60:.1f} min, "
               f"{loud['integrated_lufs']:.1f} LUFS, {loud['true_peak_dbtp']:.1f} dBTP")
     _print_writing(data)
-    out.print(f"episode: {store.file(job.profile.id, job.episode_id, 'audio')}", highlight=False)
-    out.print(f"feed:    {store.feed_path(job.profile.id)}", highlight=False)
+    out.print(f"episode: {job.episode_dir / data['files']['audio']}", highlight=False)
+    out.print(f"feed:    {job.store.feed_path(job.profile.id)}", highlight=False)
 
 
 def _print_writing(manifest: dict) -> None:

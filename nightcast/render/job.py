@@ -33,7 +33,6 @@ class RenderJob(BaseModel):
     cohost: VoicePreset | None = None  # the second voice, for formats with dialogue slots
     date: dt.date
     episode_id: str
-    episode_dir: Path
     writer: str
     music: str  # the template's default generator; a slot may name another, --music overrides every slot
     library_dir: Path | None = None  # the listener's own tracks, when configured
@@ -44,6 +43,10 @@ class RenderJob(BaseModel):
     @property
     def store(self) -> EpisodeStore:
         return self.settings.episode_store()
+
+    @property
+    def episode_dir(self) -> Path:
+        return self.store.episode_dir(self.profile.id, self.episode_id)
 
     @property
     def voices(self) -> dict[str, VoicePreset]:
@@ -169,7 +172,7 @@ def prepare_render(listener: str | Path, template_name: str | None, date: str | 
     episode = episode_id(template.id, when)
     return RenderJob(
         profile=profile, template=template, preset=preset, cohost=cohost, date=when, episode_id=episode,
-        episode_dir=settings.episode_store().episode_dir(profile.id, episode), writer=settings.writer, music=music,
+        writer=settings.writer, music=music,
         target_duration_s=target_duration_s(template, profile), templates_dir=settings.templates_dir,
         settings=settings, library_dir=library_dir,
     )
