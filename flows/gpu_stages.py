@@ -49,7 +49,7 @@ class MusicRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
     cues: list[MusicCue]
     entries: list[TimelineEntry]
-    seeds: list[int]  # one per bed; a batch is seeded by the first
+    seeds: list[int]  # one per bed
     generator: str
     batched: bool
     folder: StageFolder
@@ -70,7 +70,7 @@ def speak(request: SpeechRequest, cache: StageCache) -> list[SpeechClip]:
 def make_beds(request: MusicRequest, settings: Settings, cache: StageCache) -> list[MusicClip]:
     if request.batched:
         [clips] = cache.run("music", music_batch_task, [(request.cues, request.entries, request.folder,
-                                                         request.generator, request.seeds[0], settings,
+                                                         request.generator, request.seeds, settings,
                                                          request.sample_rate)])
         return clips
     return cache.run("music", music_task, [(cue, entry, request.folder, request.generator, seed, settings,

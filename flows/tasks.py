@@ -73,13 +73,13 @@ def speak_task(segment: Segment, voices: dict[str, VoicePreset], folder: StageFo
                          cache=SpeechCache(cache_dir) if cache_dir else None)
 
 
-MUSIC_INPUTS = ("generator", "seed", "sample_rate", "settings.music_model", "settings.music_stems",
+MUSIC_INPUTS = ("generator", "sample_rate", "settings.music_model", "settings.music_stems",
                 "settings.musicgen")
 
 
 @task(name="make-music", retries=1, task_run_name="music-{entry.segment_id}",
       cache_policy=StageInputs(stage="music", inputs=("cue", "entry.segment_id", "entry.music_s",
-                                                      "entry.track_offset_s", *MUSIC_INPUTS)))
+                                                      "entry.track_offset_s", "seed", *MUSIC_INPUTS)))
 def music_task(cue: MusicCue, entry: TimelineEntry, folder: StageFolder, generator: str, seed: int,
                settings: Settings, sample_rate: int | None = None) -> MusicClip:
     return make_music(cue, entry.music_s, entry.segment_id, folder.path(), generator=generator, seed=seed,
@@ -88,11 +88,11 @@ def music_task(cue: MusicCue, entry: TimelineEntry, folder: StageFolder, generat
 
 @task(name="make-music-batch", retries=1, task_run_name="music-batch-{generator}",
       cache_policy=StageInputs(stage="music-batch", inputs=("cues", "entries.segment_id", "entries.music_s",
-                                                            "entries.track_offset_s", *MUSIC_INPUTS)))
+                                                            "entries.track_offset_s", "seeds", *MUSIC_INPUTS)))
 def music_batch_task(cues: list[MusicCue], entries: list[TimelineEntry], folder: StageFolder, generator: str,
-                     seed: int, settings: Settings, sample_rate: int | None = None) -> list[MusicClip]:
+                     seeds: list[int], settings: Settings, sample_rate: int | None = None) -> list[MusicClip]:
     return make_music_batch(cues, [e.music_s for e in entries], [e.segment_id for e in entries], folder.path(),
-                            generator=generator, seed=seed, settings=settings,
+                            generator=generator, seeds=seeds, settings=settings,
                             track_at_s=[e.track_offset_s for e in entries], sample_rate=sample_rate)
 
 

@@ -53,6 +53,12 @@ def build_tiny_musicgen(out_dir: Path, real_size: bool = False, melody: bool = F
             MusicgenMelodyConfig(text_encoder=text, audio_encoder=audio, decoder=decoder))
     else:
         model = MusicgenForConditionalGeneration(MusicgenConfig(text_encoder=text, audio_encoder=audio, decoder=decoder))
+    import torch
+
+    with torch.no_grad():  # EnCodec's codebooks start at zero (they are learned buffers): every code would sound alike
+        generator = torch.Generator().manual_seed(0)
+        for layer in model.audio_encoder.quantizer.layers:
+            layer.codebook.embed.copy_(torch.randn(layer.codebook.embed.shape, generator=generator))
     model.generation_config.decoder_start_token_id = decoder.bos_token_id
     model.generation_config.pad_token_id = decoder.pad_token_id
     model.save_pretrained(out_dir)

@@ -49,20 +49,24 @@ def make_music(cue: MusicCue, duration_s: float, segment_id: str, out_dir: Path,
 
     With `track_at_s` (a cue that plays a library track), the generator makes only the bridge, and
     the track enters at that offset."""
-    return make_music_batch([cue], [duration_s], [segment_id], out_dir, generator=generator, seed=seed,
+    return make_music_batch([cue], [duration_s], [segment_id], out_dir, generator=generator, seeds=[seed],
                             settings=settings, track_at_s=[track_at_s], sample_rate=sample_rate)[0]
 
 
-def make_music_batch(cues: list[MusicCue], durations_s: list[float], segment_ids: list[str], out_dir: Path, *,
-                     generator: str, seed: int = 0, settings: Settings,
+def make_music_batch(cues: list[MusicCue], durations_s: list[float], segment_ids: list[str],
+                     out_dir: Path | list[Path], *,
+                     generator: str, seeds: list[int], settings: Settings,
                      track_at_s: list[float | None] | None = None,
                      sample_rate: int | None = None) -> list[MusicClip]:
-    """Many beds from one generator at once: batched where the generator can (MusicGen on a GPU)."""
+    """Many beds from one generator at once, each with its own seed: batched where the generator can
+    (MusicGen on a GPU). `out_dir` is one folder for all, or one per bed."""
     backend = load_generator(generator, settings)
     entries = track_at_s or [None] * len(cues)
     plays = [at is not None and cue.track is not None for cue, at in zip(cues, entries)]
     lengths = [bridge_length_s(cue, at) if play else d for cue, d, at, play in zip(cues, durations_s, entries, plays)]
-    clips = backend.generate_many(cues, lengths, seed=seed)
+    clips = backend.generate_many(cues, lengths, seeds=seeds)
     clips = [lay_track(clip, cue, at, d) if play else clip
              for clip, cue, at, d, play in zip(clips, cues, entries, durations_s, plays)]
-    return [_publish(clip, sid, out_dir, generator, backend, sample_rate) for clip, sid in zip(clips, segment_ids)]
+    folders = out_dir if isinstance(out_dir, list) else [out_dir] * len(cues)
+    return [_publish(clip, sid, folder, generator, backend, sample_rate)
+            for clip, sid, folder in zip(clips, segment_ids, folders)]

@@ -30,9 +30,11 @@ class MusicGenerator:
         building into its last crossfade so the next section lands on a fresh downbeat."""
         raise NotImplementedError
 
-    def generate_many(self, cues: list[MusicCue], durations_s: list[float], *, seed: int = 0) -> list[Clip]:
-        """Many beds; generators that batch (`batches = True`) override this with one batched call."""
-        return [self.generate(cue, d, seed=seed + i) for i, (cue, d) in enumerate(zip(cues, durations_s))]
+    def generate_many(self, cues: list[MusicCue], durations_s: list[float], *, seeds: list[int]) -> list[Clip]:
+        """Many beds, each with its own seed; generators that batch (`batches = True`) override this
+        with batched calls. Either way a bed depends on its cue, length and seed only, never on the
+        others in the call: the nightly run batches beds across listeners and caches each."""
+        return [self.generate(cue, d, seed=seed) for cue, d, seed in zip(cues, durations_s, seeds)]
 
     def version(self) -> str:
         raise NotImplementedError

@@ -1,16 +1,19 @@
 """MusicGen through transformers (`MusicgenForConditionalGeneration`): the GPU path for beds.
 
 Loads a local checkpoint directory (musicgen-small / medium / large, or any directory with the
-same layout). Every bed of an episode goes through `generate_many`, so the music stage makes one
-batched `generate` call per `musicgen.batch_size` cues (the nightly run batches across episodes
-the same way). fp16 on a GPU, fp32 on CPU (which works, slowly). Prompts are the cue's: mood,
-genre, tempo, key, the featured artist's spirit, time of day. MusicGen writes at most
-`max_chunk_s` at once; a longer bed loops its chunk with equal-power crossfades.
+same layout). Every bed of an episode goes through `generate_many`: beds sorted by length,
+`musicgen.batch_size` per batch, through nightcast's decoding loop (musicgen_decoding.py), where
+each bed depends on its prompt, length and seed only, so the nightly run batches beds across
+listeners (flows/nightly.py) and each still sounds as it would alone. fp16 on a GPU, fp32 on CPU
+(which works, slowly). Prompts are the cue's: mood, genre, tempo, key, the featured artist's
+spirit, time of day. MusicGen writes at most `max_chunk_s` at once; a longer bed loops its chunk
+with equal-power crossfades.
 
 A MusicGen-Melody checkpoint (model_type musicgen_melody) loads as
 `MusicgenMelodyForConditionalGeneration` and is conditioned on a melody where one is at hand: the
 opening of the library track a bridge leads into, else the melodic stems (--stems); other beds
-in the same batch get the model's "no melody" input.
+in the same batch get the model's "no melody" input. Its conditioning does not go through
+nightcast's loop yet, so a melody checkpoint generates one bed per stock `generate` call.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from nightcast.audio import Clip, decode_audio
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.generators.music.base import MusicGenerator
 from nightcast.generators.music.fitting import fit_bed, looped
+from nightcast.generators.music.musicgen_decoding import Sampling
 from nightcast.schema import MusicCue
 from nightcast.settings import MusicGenSettings, Settings
 
@@ -87,23 +91,27 @@ class MusicGenGenerator(MusicGenerator):
         self.frame_rate = float(self._model.config.audio_encoder.frame_rate)
         self._lock = threading.Lock()  # one model; the flow's threads take turns
         self.melody_stems = Path(settings.music_stems).expanduser() if settings.music_stems else None
+        self.sampling = Sampling(guidance_scale=self.options.guidance_scale, temperature=self.options.temperature,
+                                 top_k=self.options.top_k)
 
     def generate(self, cue: MusicCue, duration_s: float, *, seed: int = 0) -> Clip:
-        return self.generate_many([cue], [duration_s], seed=seed)[0]
+        return self.generate_many([cue], [duration_s], seeds=[seed])[0]
 
-    def generate_many(self, cues: list[MusicCue], durations_s: list[float], *, seed: int = 0) -> list[Clip]:
-        """One bed per cue, `batch_size` cues per generate call."""
+    def generate_many(self, cues: list[MusicCue], durations_s: list[float], *, seeds: list[int]) -> list[Clip]:
+        """One bed per cue. Beds are sorted by length and generated `batch_size` at a time, so a
+        batch holds beds of about one length (an 8 s bed is not generated for 28 s)."""
+        seconds = [min(d, self.options.max_chunk_s) for d in durations_s]
+        order = sorted(range(len(cues)), key=lambda i: seconds[i])
+        raw: dict[int, np.ndarray] = {}
         size = self.options.batch_size
-        beds: list[Clip] = []
-        for start in range(0, len(cues), size):
-            chunk = list(zip(cues[start:start + size], durations_s[start:start + size]))
-            seconds = min(max(d for _, d in chunk), self.options.max_chunk_s)
-            melodies = [self.melody_for(cue, seconds) for cue, _ in chunk] if self.melody else None
-            raw = self._generate([cue.prompt for cue, _ in chunk], seconds, seed + start, melodies)
-            for (cue, duration), audio in zip(chunk, raw):
-                clip = Clip.from_mono(audio[: round(min(duration, self.options.max_chunk_s) * self.native_rate)],
-                                      self.native_rate)
-                beds.append(fit_bed(looped(clip, duration, LOOP_CROSSFADE_S), duration, OUTPUT_RATE))
+        for start in range(0, len(order), size):
+            batch = order[start:start + size]
+            waves = self._generate([cues[i] for i in batch], [seconds[i] for i in batch], [seeds[i] for i in batch])
+            raw.update(zip(batch, waves))
+        beds = []
+        for i, (cue, duration) in enumerate(zip(cues, durations_s)):
+            clip = Clip.from_mono(raw[i][: round(seconds[i] * self.native_rate)], self.native_rate)
+            beds.append(fit_bed(looped(clip, duration, LOOP_CROSSFADE_S), duration, OUTPUT_RATE))
         return beds
 
     def melody_for(self, cue: MusicCue, seconds: float) -> np.ndarray | None:
@@ -122,24 +130,38 @@ class MusicGenGenerator(MusicGenerator):
                 return sum(p[:length] for p in parts)
         return None
 
-    def _generate(self, prompts: list[str], seconds: float, seed: int,
-                  melodies: list[np.ndarray | None] | None = None) -> list[np.ndarray]:
+    def _generate(self, cues: list[MusicCue], seconds: list[float], seeds: list[int]) -> list[np.ndarray]:
         import torch
 
-        inputs = self._tokenizer(prompts, return_tensors="pt", padding=True).to(self.device)
-        if melodies is not None:  # MusicGen-Melody: one chroma sequence per prompt, "no melody" where none
-            from nightcast.generators.music.melody import melody_chroma, null_chroma
+        from nightcast.generators.music.musicgen_decoding import decode_codes, frames_for, generate_codes
 
-            frames = int(self._model.config.chroma_length)
-            chroma = np.stack([null_chroma(frames) if m is None else melody_chroma(m, frames) for m in melodies])
-            inputs["input_features"] = torch.from_numpy(chroma).to(self.device, self._model.dtype)
-        tokens = int(np.ceil(seconds * self.frame_rate)) + 1
+        if self.melody:  # its conditioning does not go through our loop: one bed per stock call
+            return [self._generate_melody(cue, s, seed) for cue, s, seed in zip(cues, seconds, seeds)]
+        inputs = self._tokenizer([cue.prompt for cue in cues], return_tensors="pt", padding=True).to(self.device)
+        codebooks = self._model.decoder.num_codebooks
+        frames = [frames_for(s, self.frame_rate, codebooks) for s in seconds]
+        with self._lock, torch.inference_mode():
+            codes = generate_codes(self._model, inputs["input_ids"], inputs["attention_mask"], frames, seeds,
+                                   self.sampling)
+            return decode_codes(self._model.audio_encoder, codes)
+
+    def _generate_melody(self, cue: MusicCue, seconds: float, seed: int) -> np.ndarray:
+        import torch
+
+        from nightcast.generators.music.melody import melody_chroma, null_chroma
+
+        inputs = self._tokenizer([cue.prompt], return_tensors="pt", padding=True).to(self.device)
+        melody = self.melody_for(cue, seconds)
+        frames = int(self._model.config.chroma_length)
+        chroma = null_chroma(frames) if melody is None else melody_chroma(melody, frames)
+        inputs["input_features"] = torch.from_numpy(chroma[None]).to(self.device, self._model.dtype)
         options = self.options
         with self._lock, torch.inference_mode():
             torch.manual_seed(seed)
             audio = self._model.generate(**inputs, do_sample=True, guidance_scale=options.guidance_scale,
-                                         temperature=options.temperature, top_k=options.top_k, max_new_tokens=tokens)
-        return [a for a in audio[:, 0].float().cpu().numpy()]  # (batch, channel 0, samples)
+                                         temperature=options.temperature, top_k=options.top_k,
+                                         max_new_tokens=int(np.ceil(seconds * self.frame_rate)) + 1)
+        return audio[0, 0].float().cpu().numpy()
 
     def version(self) -> str:
         import torch

@@ -1,0 +1,145 @@
+"""MusicGen's decoding loop, written out so a bed depends on its own prompt, length and seed only.
+
+`transformers`' `generate` samples every row of a batch from one random stream and runs every row
+to the batch's longest length, so a bed changes when its batch does (another listener joins the
+night, a longer bed shares its batch); and it decodes the whole batch through EnCodec at once,
+which fails past 2^31 elements ("input tensor must fit into 32-bit index math"). This loop is the
+same computation as `generate` (its tokens equal stock `generate`'s for one row and one seed: the
+tests check, greedy and sampled) with three differences:
+
+- each row samples from its own generator, seeded with the row's seed;
+- each row keeps its own delay pattern and length: past its end it is fed the padding it would
+  see alone, and its extra tokens are dropped;
+- EnCodec decodes rows of equal length together, in chunks that stay under the 32-bit bound.
+
+So the nightly run can batch beds across listeners and cache each one: the batch it happened to
+share changes its cost, not its sound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+INDEX_LIMIT = 2**31 - 1  # elements in one tensor before CUDA kernels fall back to failing 32-bit index math
+DECODER_WIDTH_MARGIN = 2  # EnCodec's widest tensor, per output sample, in units of `num_filters` (with its padding)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How tokens are drawn; `greedy` takes the most likely token (for tests and debugging)."""
+
+    guidance_scale: float = 3.0
+    temperature: float = 1.0
+    top_k: int = 250
+    greedy: bool = False
+
+
+def frames_for(seconds: float, frame_rate: float, codebooks: int) -> int:
+    """EnCodec frames `generate(max_new_tokens=ceil(s·rate)+1)` returns: the delay pattern costs
+    `codebooks − 1` steps."""
+    return int(np.ceil(seconds * frame_rate)) + 2 - codebooks
+
+
+def decode_rows_per_chunk(audio_config, frames: int, limit: int = INDEX_LIMIT) -> int:
+    """How many rows of `frames` EnCodec frames one decode call takes with no tensor past `limit`
+    elements: the widest activation is about `num_filters × samples` per row (times a margin for
+    the residual branches and padding)."""
+    samples = frames * int(np.prod(audio_config.upsampling_ratios))
+    per_row = audio_config.num_filters * DECODER_WIDTH_MARGIN * (samples + 64)
+    return max(1, limit // per_row)
+
+
+def generate_codes(model, input_ids, attention_mask, frames: list[int], seeds: list[int], sampling: Sampling):
+    """EnCodec codes, one `(codebooks, frames[i])` LongTensor per row, from a standard (not melody)
+    MusicGen. Rows run together until the longest is done; each row's tokens depend only on its
+    prompt, its own length and its seed."""
+    import torch
+    from transformers.generation.logits_process import (
+        ClassifierFreeGuidanceLogitsProcessor,
+        LogitsProcessorList,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+    )
+    from transformers.modeling_outputs import BaseModelOutput
+
+    decoder = model.decoder
+    device = input_ids.device
+    codebooks = decoder.num_codebooks
+    start = model.generation_config.decoder_start_token_id
+    pad = model.generation_config.pad_token_id
+    rows = len(frames)
+    guided = sampling.guidance_scale is not None and sampling.guidance_scale > 1
+
+    encoded = model.text_encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    if guided:  # the unconditional half: a null text, as `generate` builds it
+        encoded = torch.cat([encoded, torch.zeros_like(encoded)])
+        attention_mask = torch.cat([attention_mask, torch.zeros_like(attention_mask)])
+    encoder_outputs = BaseModelOutput(last_hidden_state=encoded)
+
+    # Each row's delay pattern at its own length: what it would be fed generating alone.
+    lengths = [f + codebooks for f in frames]  # decoder positions, the start token included
+    longest = max(lengths)
+    first = torch.full((rows * codebooks, 1), start, dtype=torch.long, device=device)
+    patterns = torch.full((rows, codebooks, longest), pad, dtype=torch.long, device=device)
+    for row, length in enumerate(lengths):
+        _, pattern = decoder.build_delay_pattern_mask(first[:codebooks], pad_token_id=start, max_length=length)
+        patterns[row, :, :length] = pattern.reshape(codebooks, length)
+    patterns = patterns.reshape(rows * codebooks, longest)
+
+    processors = LogitsProcessorList()
+    if guided:
+        processors.append(ClassifierFreeGuidanceLogitsProcessor(sampling.guidance_scale))
+    if not sampling.greedy:
+        if sampling.temperature != 1.0:
+            processors.append(TemperatureLogitsWarper(sampling.temperature))
+        if sampling.top_k:
+            processors.append(TopKLogitsWarper(sampling.top_k))
+    generators = [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
+
+    tokens = first
+    cache = None
+    for _ in range(longest - 1):
+        step_input = decoder.apply_delay_pattern_mask(tokens, patterns)
+        step_input = step_input if cache is None else step_input[:, -1:]
+        if guided:
+            step_input = step_input.repeat((2, 1))
+        output = model(encoder_outputs=encoder_outputs, attention_mask=attention_mask, decoder_input_ids=step_input,
+                       past_key_values=cache, use_cache=True)
+        cache = output.past_key_values
+        scores = processors(tokens, output.logits[:, -1, :].float())
+        if sampling.greedy:
+            chosen = scores.argmax(dim=-1)
+        else:
+            probs = torch.softmax(scores, dim=-1).reshape(rows, codebooks, -1)
+            chosen = torch.cat([torch.multinomial(probs[row], 1, generator=generators[row]).squeeze(1)
+                                for row in range(rows)])
+        tokens = torch.cat([tokens, chosen[:, None]], dim=-1)
+
+    tokens = decoder.apply_delay_pattern_mask(tokens, patterns).reshape(rows, codebooks, longest)
+    codes = []
+    for row, length in enumerate(lengths):
+        # Undo the delay: codebook k's frames sit k+1 positions in.
+        codes.append(torch.stack([tokens[row, k, k + 1: k + 1 + frames[row]] for k in range(codebooks)]))
+    return codes
+
+
+def decode_codes(audio_encoder, codes: list, limit: int = INDEX_LIMIT) -> list[np.ndarray]:
+    """Each row's waveform (channel 0, float32): rows of equal length decoded together, in chunks
+    that keep every tensor under `limit` elements."""
+    import torch
+
+    waves: list[np.ndarray | None] = [None] * len(codes)
+    by_length: dict[int, list[int]] = {}
+    for row, row_codes in enumerate(codes):
+        by_length.setdefault(int(row_codes.shape[-1]), []).append(row)
+    for frames, members in by_length.items():
+        size = decode_rows_per_chunk(audio_encoder.config, frames, limit)
+        for at in range(0, len(members), size):
+            chunk = members[at:at + size]
+            stacked = torch.stack([codes[row] for row in chunk])[None]  # (1 frame chunk, rows, codebooks, frames)
+            audio = audio_encoder.decode(stacked, audio_scales=[None] * len(chunk)).audio_values
+            for row, wave in zip(chunk, audio[:, 0].float().cpu().numpy()):
+                waves[row] = wave
+    return waves
