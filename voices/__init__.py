@@ -76,12 +76,13 @@ def _synthesize(engine, spoken: str, preset: VoicePreset, seed: int, cache: Spee
 def _synthesize_batched(engine, spoken: list[str], preset: VoicePreset, seed: int,
                         cache: SpeechCache | None) -> list[np.ndarray]:
     """Engines that batch (GPU models): cached sentences from the cache, the rest in one call."""
-    keys = [_cache_key(engine, text, preset, sentence_seed(text, seed)) for text in spoken] if cache else []
+    seeds = [sentence_seed(text, seed) for text in spoken]
+    keys = [_cache_key(engine, text, preset, s) for text, s in zip(spoken, seeds)] if cache else []
     audio: list[np.ndarray | None] = [cache.get(key, engine.sample_rate) for key in keys] if cache else [None] * len(spoken)
     missing = [i for i, samples in enumerate(audio) if samples is None]
     if missing:
         texts = [spoken[i] for i in missing]
-        fresh = engine.synthesize_batch(texts, speed=preset.speed, seed=sentence_seed(" ".join(texts), seed))
+        fresh = engine.synthesize_batch(texts, speed=preset.speed, seeds=[seeds[i] for i in missing])
         for i, samples in zip(missing, fresh):
             audio[i] = samples
             if cache:

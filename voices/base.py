@@ -28,9 +28,10 @@ class TTSEngine:
         """Speak already-normalised text; return mono float32 samples at `sample_rate`."""
         raise NotImplementedError
 
-    def synthesize_batch(self, texts: list[str], *, speed: float = 1.0, seed: int = 0) -> list[np.ndarray]:
-        """Several sentences; engines that batch (`batches = True`) override this with one forward pass."""
-        return [self.synthesize(text, speed=speed, seed=seed) for text in texts]
+    def synthesize_batch(self, texts: list[str], *, speed: float = 1.0, seeds: list[int]) -> list[np.ndarray]:
+        """Several sentences, each with its own seed; engines that batch (`batches = True`) override
+        this with one forward pass, where each sentence must still sound as it does alone."""
+        return [self.synthesize(text, speed=speed, seed=seed) for text, seed in zip(texts, seeds)]
 
     def version(self) -> str:
         raise NotImplementedError

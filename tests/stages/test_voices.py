@@ -213,11 +213,29 @@ def test_transformers_vits_batches_a_segments_sentences_and_caches_each(tiny_vit
     clip, spans = speak(TEXT, preset, 22050, cache=cache)
     assert len(batches) == 1 and len(batches[0]) == 3 and len(spans) == 3
     monkeypatch.setattr(engine._model, "noise_scale_duration", 0.0)  # durations without noise: comparable
-    alone = [real([text])[0] for text in batches[0]]
-    waveforms = real(batches[0])
-    assert [w.size for w in waveforms] == [a.size for a in alone]  # padding never leaks into a sentence
+    alone = [real([text], seeds=[s])[0] for text, s in zip(batches[0], (3, 8, 3))]
+    waveforms = real(batches[0], seeds=[3, 8, 3])
+    assert [w.size for w in waveforms] == [a.size for a in alone]  # padding never leaks into a sentence's length
     speak(TEXT.replace("night owls", "early birds"), preset, 22050, cache=cache)
     assert batches[1:] == [["Here's one for the early birds."]]
+
+
+def test_row_noise_is_each_rows_own_and_prefix_stable():
+    """A batched VITS pass draws each sentence's noise from its own seed, as it would alone: a shorter
+    row gets the prefix of what it would get at the batch's length, and its text padding is silent."""
+    torch = pytest.importorskip("torch")
+    from nightcast.voices.row_noise import row_noise
+
+    with row_noise([7, 9], lengths=[5, 3]):
+        text = torch.randn(2, 2, 5)
+        latent = torch.randn_like(torch.zeros(2, 4, 12))
+        other = torch.randn(4, 4)  # not a batch draw: untouched
+    with row_noise([9], lengths=[3]):
+        text_alone = torch.randn(1, 2, 3)
+        latent_alone = torch.randn_like(torch.zeros(1, 4, 8))
+    assert torch.equal(text[1, :, :3], text_alone[0]) and torch.all(text[1, :, 3:] == 0)
+    assert torch.equal(latent[1, :, :8], latent_alone[0])
+    assert not torch.equal(latent[0], latent[1]) and other.shape == (4, 4)
 
 
 def test_transformers_engine_without_a_model_is_unavailable():

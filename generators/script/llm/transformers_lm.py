@@ -67,20 +67,49 @@ class TransformersClient:
         import torch
 
         gen = self.generation
+        from transformers import LogitsProcessorList
+
         encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-        torch.manual_seed(requests[0].seed)
-        sampling = {"do_sample": True, "temperature": gen.temperature, "top_p": gen.top_p} if gen.temperature > 0 \
-            else {"do_sample": False}
-        with torch.inference_mode():
+        processors = LogitsProcessorList()
+        if gen.temperature > 0:
+            processors.append(RowSampler([r.seed for r in requests], gen.temperature, gen.top_p, self.device))
+        with torch.inference_mode():  # greedy over the sampler's choice: a sampled row is its seed's draw
             output = self.model.generate(**encoded, max_new_tokens=max(r.max_tokens for r in requests),
-                                         pad_token_id=self.tokenizer.pad_token_id, **sampling)
+                                         pad_token_id=self.tokenizer.pad_token_id, do_sample=False,
+                                         logits_processor=processors)
         new_tokens = output[:, encoded["input_ids"].shape[1]:]
         completions = []
-        for row, mask in zip(new_tokens, encoded["attention_mask"]):
+        for row, mask, request in zip(new_tokens, encoded["attention_mask"], requests):
+            row = row[:request.max_tokens]  # the batch ran to its longest; this reply stops where it would alone
             generated = int((row != self.tokenizer.pad_token_id).sum())
             completions.append(Completion(text=self.tokenizer.decode(row, skip_special_tokens=True),
                                           prompt_tokens=int(mask.sum()), completion_tokens=generated))
         return completions
+
+
+class RowSampler:
+    """Samples each row from its own generator, seeded with its request's seed, and leaves only that
+    token for greedy search to pick: a reply depends on its prompt and seed, not on the batch it
+    shared (`generate`'s own sampling draws every row from one stream). The nightly run batches
+    many listeners' segments together, so this is what keeps their scripts the same as alone."""
+
+    def __init__(self, seeds: list[int], temperature: float, top_p: float, device):
+        import torch
+        from transformers.generation.logits_process import TemperatureLogitsWarper, TopPLogitsWarper
+
+        self.warpers = [TemperatureLogitsWarper(temperature), TopPLogitsWarper(top_p)]
+        self.generators = [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        for warper in self.warpers:
+            scores = warper(input_ids, scores)
+        probs = torch.softmax(scores.float(), dim=-1)
+        chosen = torch.cat([torch.multinomial(probs[row:row + 1], 1, generator=generator)[0]
+                            for row, generator in enumerate(self.generators)])
+        only = torch.full_like(scores, float("-inf"))
+        return only.scatter_(1, chosen[:, None], 0.0)
 
 
 class TransformersWriter(LLMWriter):

@@ -90,7 +90,7 @@ class LLMWriter(ScriptWriter):
         prompts = {name: PromptSet(self.templates_dir, name) for name in {r.template.prompt for r in requests}}
         jobs = [
             _Job(script=i, segment=j, prompt=prompts[request.template.prompt].segment_prompt(request, plan, j),
-                 seed=self.settings.generation.seed + 1000 * i + j)
+                 seed=self.settings.generation.seed + j)  # not its place in the batch: the same alone
             for i, (request, plan) in enumerate(zip(requests, plans))
             for j, planned in enumerate(plan.segments) if planned.segment.word_budget > 0
         ]
