@@ -130,6 +130,41 @@ class StageCache:
             results.append(result)
         return results
 
+    def key_for(self, task, args: tuple) -> str:
+        """The key `task.submit(*args)` will look its result up by (the task's StageInputs policy)."""
+        from prefect.utilities.callables import get_call_parameters
+
+        return task.cache_policy.compute_key(None, get_call_parameters(task.fn, args, {}), {})
+
+    def _store(self, task):
+        from prefect.results import get_result_store
+
+        return get_result_store().update_for_task(self.task(task))
+
+    def holds(self, task, args: tuple) -> bool:
+        """Whether `task.submit(*args)` would come from the cache, its files still there."""
+        if not self.enabled:
+            return False
+        store, key = self._store(task), self.key_for(task, args)
+        if not store.exists(key):
+            return False
+        return all(Path(p).exists() for p in _files(store.read(key).result))
+
+    def stage_dir(self, task, args: tuple) -> Path:
+        """The folder the task's files go in when it runs with `args` (StageFolder.path() inside it)."""
+        folder = self.root / "stages" / self.key_for(task, args)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def prefill(self, task, args: tuple, result) -> None:
+        """Record `result` as what `task.submit(*args)` returns, computed elsewhere (a batch across
+        listeners): the render that submits it next finds it cached. Its files must already be in
+        `stage_dir(task, args)`."""
+        if not self.enabled:
+            raise ValueError("prefilling needs the stage cache (stage_cache: true)")
+        self._store(task).write(result, key=self.key_for(task, args),
+                                expiration=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=self.days))
+
     def count(self, stage: str, cached: bool, n: int = 1) -> None:
         tally = self.counts.setdefault(stage, {"ran": 0, "cached": 0})
         tally["cached" if cached else "ran"] += n

@@ -53,22 +53,31 @@ def render_speech(job: RenderJob, segments: list[Segment], folder: StageFolder, 
     return run_speech(request, job.settings, cache)
 
 
-def render_music(job: RenderJob, script: Script, timeline: Timeline, folder: StageFolder,
-                 cache: StageCache) -> list[MusicClip]:
-    """Every bed, grouped by generator: one batched task for a generator that batches (MusicGen),
-    one task per segment for the others."""
+def script_inputs(job: RenderJob) -> tuple:
+    """write_script_task's arguments for this render: the nightly's script phase computes the same."""
+    library = scan_library_task(job.library_dir, job.settings.cache_root()) if job.library_dir else None
+    memory = recall(job.settings.outputs_dir, job.profile.id, job.date, job.settings.memory_days)
+    return (job.profile, job.template, job.date, job.preset, job.cohost_request(), job.settings, memory, library)
+
+
+def music_requests(job: RenderJob, script: Script, timeline: Timeline, folder: StageFolder) -> list[MusicRequest]:
+    """Every bed, grouped by generator: one batched request for a generator that batches (MusicGen),
+    one bed at a time for the others. A bed's seed is its segment's place in the episode."""
     groups: dict[str, list[int]] = {}
     for index, segment in enumerate(script.segments):
         groups.setdefault(job.generator_for(segment.cue), []).append(index)
-    clips: list[MusicClip | None] = [None] * len(script.segments)
-    for generator, indices in groups.items():
-        request = MusicRequest(cues=[script.segments[i].cue for i in indices],
-                               entries=[timeline.entries[i] for i in indices], seeds=indices, generator=generator,
-                               batched=can_batch(generator), folder=folder,
-                               sample_rate=job.template.mix.sample_rate)
-        for index, clip in zip(indices, run_music(request, job.settings, cache)):
-            clips[index] = clip
-    return clips
+    return [MusicRequest(cues=[script.segments[i].cue for i in indices], entries=[timeline.entries[i] for i in indices],
+                         seeds=indices, generator=generator, batched=can_batch(generator), folder=folder,
+                         sample_rate=job.template.mix.sample_rate)
+            for generator, indices in groups.items()]
+
+
+def render_music(job: RenderJob, script: Script, timeline: Timeline, folder: StageFolder,
+                 cache: StageCache) -> list[MusicClip]:
+    clips: dict[str, MusicClip] = {}
+    for request in music_requests(job, script, timeline, folder):
+        clips.update((clip.segment_id, clip) for clip in run_music(request, job.settings, cache))
+    return [clips[segment.id] for segment in script.segments]
 
 
 class RenderedAudio(BaseModel):
@@ -161,10 +170,7 @@ def render_episode(listener: str, template: str | None = None, date: dt.date | N
     cache = StageCache(job.settings)
 
     with stage("script", timings):
-        library = scan_library_task(job.library_dir, job.settings.cache_root()) if job.library_dir else None
-        memory = recall(job.settings.outputs_dir, job.profile.id, job.date, job.settings.memory_days)
-        [script] = cache.run("script", write_script_task, [(job.profile, job.template, job.date, job.preset,
-                                                            job.cohost_request(), job.settings, memory, library)])
+        [script] = cache.run("script", write_script_task, [script_inputs(job)])
     with job.store.building(job.profile.id, job.episode_id) as build_dir:
         work = build_dir / "work"
         work.mkdir()

@@ -67,11 +67,15 @@ def speak(request: SpeechRequest, cache: StageCache) -> list[SpeechClip]:
                                               request.speech_cache, request.seed) for segment in request.segments])
 
 
+def music_batch_args(request: MusicRequest, settings: Settings) -> tuple:
+    """music_batch_task's arguments for a batched request: its cache key's inputs."""
+    return (request.cues, request.entries, request.folder, request.generator, request.seeds, settings,
+            request.sample_rate)
+
+
 def make_beds(request: MusicRequest, settings: Settings, cache: StageCache) -> list[MusicClip]:
     if request.batched:
-        [clips] = cache.run("music", music_batch_task, [(request.cues, request.entries, request.folder,
-                                                         request.generator, request.seeds, settings,
-                                                         request.sample_rate)])
+        [clips] = cache.run("music", music_batch_task, [music_batch_args(request, settings)])
         return clips
     return cache.run("music", music_task, [(cue, entry, request.folder, request.generator, seed, settings,
                                             request.sample_rate)

@@ -1,9 +1,16 @@
 """The `nightly` flow: an episode for every listener in the profile store.
 
-Fans out one `render-listener` task per listener (each runs the `render-episode` flow as a subflow),
-at most `nightly_concurrency` at a time. A listener whose render fails (a broken profile, a crashed
-stage after its retries) is recorded and the others carry on; the run's summary lists both, as the
-flow's result and as a markdown artifact in the Prefect UI.
+Works through the listeners in chunks of `nightly_batch_listeners`. For each chunk it first runs
+the `batch-heavy-stages` flow (flows/stage_major.py: every script, every sentence, every bed of
+the chunk in batched calls, into the stage cache), then fans out one `render-listener` task per
+listener (each runs the `render-episode` flow as a subflow, which finds its heavy stages cached and
+mixes, masters, checks and publishes), at most `nightly_concurrency` at a time, while the next
+chunk's heavy stages run. `nightly_batch_listeners: 1` renders each listener on its own, as before.
+
+A listener whose render fails (a broken profile, a crashed stage after its retries) is recorded and
+the others carry on; a chunk whose batched phases fail leaves its listeners to their own renders.
+The run's summary lists both, and the phases' batch sizes, as the flow's result and as a markdown
+artifact in the Prefect UI.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from nightcast.errors import InputError
 from nightcast.flows.caching import prune_stage_cache
 from nightcast.flows.episode import render_episode
 from nightcast.flows.limits import ensure_global_limit
+from nightcast.flows.stage_major import PhaseReport, batch_heavy_stages, why_not_batched
 from nightcast.profile_store import open_store
 from nightcast.settings import Settings
 
@@ -32,12 +40,21 @@ class NightlyReport(BaseModel):
     listeners: int
     rendered: dict[str, str] = Field(default_factory=dict, description="listener id → episode directory")
     failed: dict[str, str] = Field(default_factory=dict, description="listener id → why")
+    phases: list[PhaseReport] = Field(default_factory=list, description="The batched heavy stages, per chunk.")
+    unbatched: str | None = Field(default=None, description="Why the heavy stages were not batched ahead, if not.")
 
     def markdown(self) -> str:
         lines = [f"# nightly: {len(self.rendered)} of {self.listeners} listeners rendered", "",
                  "| listener | result |", "|---|---|"]
         lines += [f"| {who} | ✅ `{where}` |" for who, where in sorted(self.rendered.items())]
         lines += [f"| {who} | ❌ {why.replace('|', '/')} |" for who, why in sorted(self.failed.items())]
+        if self.phases:
+            lines += ["", "## batched heavy stages", "", "| chunk | phase | listeners | made | batches | seconds |",
+                      "|---|---|---|---|---|---|"]
+            lines += [f"| {p.chunk} | {p.phase} | {p.listeners} | {p.items} | {', '.join(map(str, p.batches))} | "
+                      f"{p.seconds:.1f} |" for p in self.phases]
+        elif self.unbatched:
+            lines += ["", f"Heavy stages not batched ahead: {self.unbatched}."]
         return "\n".join(lines)
 
 
@@ -59,6 +76,17 @@ def render_listener_task(listener: str, date: dt.date | None, template: str | No
         return render_episode(listener, template=template, out_dir=out_dir, date=date)
 
 
+def batch_ahead(listeners: list[str], chunk: int, date: dt.date | None, template: str | None,
+                out_dir: str | None) -> list[PhaseReport]:
+    """The chunk's batched phases; if they fail, its listeners' renders do the work themselves."""
+    try:
+        return batch_heavy_stages(listeners, chunk, date=date, template=template, out_dir=out_dir)
+    except Exception as exc:  # noqa: BLE001 - a phase's failure must cost time, never episodes
+        print(f"nightly: chunk {chunk}'s batched phases failed ({type(exc).__name__}: {exc}); "
+              "its listeners render on their own")
+        return []
+
+
 def limit_renders(slots: int) -> None:
     """The server-side global concurrency limit every nightly render takes a slot of: it holds across
     workers and processes, not just this flow's threads."""
@@ -76,8 +104,15 @@ def nightly(date: dt.date | None = None, template: str | None = None, out_dir: s
     pruned = prune_stage_cache(settings.cache_root(), settings.stage_cache_days)
     if pruned:
         print(f"nightly: pruned {pruned} stage cache entries older than {settings.stage_cache_days} days")
-    futures = {who: render_listener_task.submit(who, date, template, out_dir) for who in listeners}
-    report = NightlyReport(date=date, listeners=len(listeners))
+    report = NightlyReport(date=date, listeners=len(listeners), unbatched=why_not_batched(settings))
+    size = settings.nightly_batch_listeners
+    futures = {}
+    for chunk, start in enumerate(range(0, len(listeners), size)):
+        members = listeners[start:start + size]
+        if report.unbatched is None:
+            report.phases += batch_ahead(members, chunk, date, template, out_dir)
+        # The renders run while the next chunk's heavy stages do: the GPU and the CPUs both busy.
+        futures.update({who: render_listener_task.submit(who, date, template, out_dir) for who in members})
     for who, future in futures.items():
         outcome = future.result(raise_on_failure=False)
         if isinstance(outcome, BaseException):

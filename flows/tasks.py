@@ -17,7 +17,7 @@ from nightcast.episode_store import EpisodeStore
 from nightcast.flows.caching import StageFolder, StageInputs, check_key_names
 from nightcast.generators.music import make_music, make_music_batch
 from nightcast.generators.music.library import MusicLibrary, scan_library
-from nightcast.generators.script import CoHost, write_script
+from nightcast.generators.script import CoHost, ScriptRequest, script_request, write_scripts
 from nightcast.generators.script.memory import EpisodeMemory
 from nightcast.mix import master_episode, mix_episode
 from nightcast.publish.feed import write_feed
@@ -59,9 +59,22 @@ WRITER_SETTINGS = ("settings.writer", "settings.writer_model", "settings.writer_
 def write_script_task(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, host: VoicePreset,
                       cohost: CoHost | None, settings: Settings, memory: EpisodeMemory,
                       library: MusicLibrary | None = None) -> Script:
-    return write_script(profile, template, date, speaker=host.id, words_per_minute=host.words_per_minute,
-                        settings=settings, memory=memory, host_name=host.host_name, cohost=cohost,
-                        library=library.tracks if library else None)
+    return write_scripts([script_request_of(profile, template, date, host, cohost, settings, memory, library)],
+                         settings)[0]
+
+
+def script_request_of(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, host: VoicePreset,
+                      cohost: CoHost | None, settings: Settings, memory: EpisodeMemory,
+                      library: MusicLibrary | None = None) -> ScriptRequest:
+    """What write_script_task asks the writer for: the nightly's script phase asks for many at once."""
+    return script_request(profile, template, date, speaker=host.id, words_per_minute=host.words_per_minute,
+                          settings=settings, memory=memory, host_name=host.host_name, cohost=cohost,
+                          library=library.tracks if library else None)
+
+
+@task(name="write-scripts", cache_policy=NO_CACHE, task_run_name="write-scripts-{n}-listeners")
+def write_scripts_task(requests: list[ScriptRequest], settings: Settings, n: int) -> list[Script]:
+    return write_scripts(requests, settings)
 
 
 @task(name="speak-segment", retries=1, task_run_name="speak-{segment.id}",

@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     timezone: TimeZoneName = Field(default="UTC", description="Time zone of the nightly schedule (IANA name).")
     nightly_concurrency: int = Field(default=2, ge=1, le=256,
                                      description="Renders at once in the nightly run (a Prefect global concurrency limit).")
+    nightly_batch_listeners: int = Field(
+        default=64, ge=1, le=4096,
+        description="Listeners whose heavy stages the nightly run batches together (stage-major: every script, "
+                    "then every sentence, then every bed of the chunk); 1: each listener's render on its own.")
     stage_cache: bool = Field(default=True, description="Persist stage results (Prefect cache policies) so a re-run "
                               "reuses every script, speech and music result whose inputs are unchanged.")
     stage_cache_days: float = Field(default=2, gt=0, le=365,

@@ -38,3 +38,21 @@ def ebur128(path: Path) -> dict[str, float]:
         "I": float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1)),
         "TP": float(re.search(r"Peak:\s+(-?[\d.]+) dBFS", summary).group(1)),
     }
+
+
+def short_format(root: Path, **mix) -> Path:
+    """A templates folder with a 90-second format, `qa-check` (intro, story, pick, outro), so the gate's
+    render tests hear a short episode; `mix` overrides its mix settings."""
+    import shutil
+
+    import yaml
+
+    templates = root / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    format_ = yaml.safe_load((TEMPLATES / "formats" / "nightly-digest.yaml").read_text())
+    format_.update(id="qa-check", title="QA Check", target_duration_s=90, min_duration_s=70, max_duration_s=110,
+                   slots=[{"kind": "intro", "speech_s": 12, "music_s": 4}, {"kind": "story", "speech_s": 22, "music_s": 6},
+                          {"kind": "pick", "speech_s": 14, "music_s": 8}, {"kind": "outro", "speech_s": 8, "music_s": 4}])
+    format_["mix"].update(mix)
+    (templates / "formats" / "qa-check.yaml").write_text(yaml.safe_dump(format_))
+    return templates

@@ -118,12 +118,56 @@ def synthesize_sentences(engine, spoken: list[str], preset: VoicePreset, seed: i
     return list(_sentence_pool(workers).map(one, spoken))
 
 
+def _sentences(text: str, preset: VoicePreset) -> list[tuple[str, str]]:
+    """(sentence as written, as the engine is given it) for each sentence with anything to say."""
+    return [(sentence, spoken) for sentence in split_sentences(text)
+            if (spoken := normalize_for_speech(sentence, preset.pronunciations))]
+
+
+def _turn_voices(segment: Segment, voices: Mapping[str, VoicePreset] | VoicePreset):
+    """The segment's turns and the voice(s) that speak them: one preset where one voice speaks it all."""
+    turns = segment.turns()
+    if isinstance(voices, Mapping) and len({t.speaker for t in turns}) <= 1 and segment.speaker in voices:
+        voices = voices[turns[0].speaker if turns else segment.speaker]
+    return turns, voices
+
+
+def sentences_to_speak(segment: Segment, voices: Mapping[str, VoicePreset] | VoicePreset) -> list[tuple[VoicePreset, str]]:
+    """Every sentence speak_segment will synthesise for this segment, with its voice: what the
+    nightly's speech phase synthesises ahead, across listeners, into the sentence cache."""
+    turns, voices = _turn_voices(segment, voices)
+    if isinstance(voices, VoicePreset):
+        if len({turn.speaker for turn in turns}) <= 1:
+            return [(voices, spoken) for _, spoken in _sentences(" ".join(t.text for t in turns), voices)]
+        voices = {turn.speaker: voices for turn in turns}
+    return [(voices[turn.speaker], spoken) for turn in turns if turn.speaker in voices
+            for _, spoken in _sentences(turn.text, voices[turn.speaker])]
+
+
+def synthesize_ahead(sentences: list[tuple[VoicePreset, str]], cache: SpeechCache, seed: int = 0) -> list[int]:
+    """Synthesise into the sentence cache every sentence whose engine batches, one batched call per
+    voice over all of them (the cached ones skipped); returns the rows of each batched forward pass."""
+    by_voice: dict[str, tuple[VoicePreset, dict[str, None]]] = {}
+    for preset, spoken in sentences:
+        by_voice.setdefault(preset.model_dump_json(), (preset, {}))[1][spoken] = None
+    rows: list[int] = []
+    for preset, texts in by_voice.values():
+        engine = load_engine(preset.engine, preset.model, preset.speaker)
+        if not engine.batches:
+            continue
+        missing = [text for text in texts if _cache_key(engine, text, preset, sentence_seed(text, seed)) not in cache]
+        if missing:
+            _synthesize_batched(engine, missing, preset, seed, cache)
+            size = engine.batch_size
+            rows += [min(size, len(missing) - at) for at in range(0, len(missing), size)]
+    return rows
+
+
 def speak(text: str, preset: VoicePreset, sample_rate: int, seed: int = 0, cache: SpeechCache | None = None,
           workers: int | None = None) -> tuple[Clip, list[TimedText]]:
     """Speak text sentence by sentence with the preset; return the clip and where each sentence sits."""
     engine = load_engine(preset.engine, preset.model, preset.speaker)
-    sentences = [(sentence, spoken) for sentence in split_sentences(text)
-                 if (spoken := normalize_for_speech(sentence, preset.pronunciations))]
+    sentences = _sentences(text, preset)
     audio = synthesize_sentences(engine, [spoken for _, spoken in sentences], preset, seed, cache, workers)
     pause = np.zeros(round(engine.sample_rate * preset.sentence_pause_ms / 1000), np.float32)
     pieces: list[np.ndarray] = []
@@ -185,9 +229,7 @@ def speak_turns(turns: list[Line], voices: Mapping[str, VoicePreset] | VoicePres
 def speak_segment(segment: Segment, voices: Mapping[str, VoicePreset] | VoicePreset, out_dir: Path, sample_rate: int,
                   seed: int = 0, cache: SpeechCache | None = None) -> SpeechClip:
     """Speech stage entry: one script segment → one WAV in out_dir (every line in its speaker's voice)."""
-    turns = segment.turns()
-    if isinstance(voices, Mapping) and len({t.speaker for t in turns}) <= 1 and segment.speaker in voices:
-        voices = voices[turns[0].speaker if turns else segment.speaker]
+    turns, voices = _turn_voices(segment, voices)
     clip, spans = speak_turns(turns, voices, sample_rate, seed, cache)
     path = write_clip(clip, Path(out_dir) / f"speech-{segment.id}.wav")
     presets = [voices] if isinstance(voices, VoicePreset) else [voices[s] for s in segment.speakers]

@@ -30,6 +30,9 @@ class SpeechCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.flac"
 
+    def __contains__(self, key: str) -> bool:
+        return self._path(key).is_file()
+
     def get(self, key: str, sample_rate: int) -> np.ndarray | None:
         path = self._path(key)
         try:

@@ -23,7 +23,7 @@ WRITERS = Registry("script writer", {
     "openai": "nightcast.generators.script.llm.openai_chat:OpenAIWriter",
 })
 
-__all__ = ["WRITERS", "CoHost", "ScriptRequest", "ScriptWriter", "load_writer", "word_budget",
+__all__ = ["WRITERS", "CoHost", "ScriptRequest", "ScriptWriter", "load_writer", "script_request", "word_budget",
            "write_script", "write_scripts"]
 
 

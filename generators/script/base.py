@@ -46,6 +46,7 @@ class ScriptWriter:
 
     name: ClassVar[str]
     batches: ClassVar[bool] = False  # write_many batches prompts across listeners (LLM writers)
+    runs_on_gpu: ClassVar[bool] = False  # a local model on the GPU: the nightly's script phase holds the GPU slot
 
     @classmethod
     def check(cls, settings: Settings) -> None:

@@ -17,7 +17,7 @@ from nightcast.data_files import load_template
 from nightcast.schema import EpisodeManifest, Script
 from nightcast.settings import Settings
 
-from helpers import DATE, PROFILES, ROOT, TEMPLATES
+from helpers import DATE, PROFILES, ROOT, TEMPLATES, short_format
 
 
 def test_wer_normalisation_is_the_tts_normaliser():
@@ -142,22 +142,6 @@ def test_qa_command_exit_codes(good, tmp_path):
 
     missing = subprocess.run([*exe, str(tmp_path / "nowhere")], capture_output=True, text=True, cwd=ROOT)
     assert missing.returncode == 2 and "episode.json is missing" in missing.stderr
-
-
-def short_format(root: Path, **mix) -> Path:
-    """A templates folder with a 90-second format, `qa-check` (intro, story, pick, outro), so the gate's
-    render tests hear a short episode; `mix` overrides its mix settings."""
-    import yaml
-
-    templates = root / "templates"
-    shutil.copytree(TEMPLATES, templates)
-    format_ = yaml.safe_load((TEMPLATES / "formats" / "nightly-digest.yaml").read_text())
-    format_.update(id="qa-check", title="QA Check", target_duration_s=90, min_duration_s=70, max_duration_s=110,
-                   slots=[{"kind": "intro", "speech_s": 12, "music_s": 4}, {"kind": "story", "speech_s": 22, "music_s": 6},
-                          {"kind": "pick", "speech_s": 14, "music_s": 8}, {"kind": "outro", "speech_s": 8, "music_s": 4}])
-    format_["mix"].update(mix)
-    (templates / "formats" / "qa-check.yaml").write_text(yaml.safe_dump(format_))
-    return templates
 
 
 def test_the_gate_blocks_publication_and_the_feed_keeps_the_previous_episode(prefect_harness, tmp_path, monkeypatch):

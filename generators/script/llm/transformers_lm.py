@@ -114,6 +114,7 @@ class RowSampler:
 
 class TransformersWriter(LLMWriter):
     name = "transformers"
+    runs_on_gpu = True
 
     @classmethod
     def check(cls, settings: Settings) -> None:
