@@ -2,7 +2,7 @@
 VENV := .venv
 PROFILE ?= profiles/maya.yaml
 
-.PHONY: demo test setup setup-test walkthrough bench bench-writers bench-voices bench-music bench-mix bench-resume bench-qa clean
+.PHONY: demo test setup setup-test walkthrough bench bench-writers bench-voices bench-music bench-mix bench-resume bench-qa bench-nightly clean
 
 demo: setup
 	$(VENV)/bin/nightcast render $(PROFILE)
@@ -39,6 +39,9 @@ bench-resume: setup
 
 bench-qa: setup
 	$(VENV)/bin/python bench/qa_bench.py
+
+bench-nightly: setup-test
+	$(VENV)/bin/python bench/nightly_bench.py
 
 clean:
 	rm -rf outputs/*/ .pytest_cache
