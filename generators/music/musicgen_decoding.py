@@ -51,7 +51,8 @@ def decode_rows_per_chunk(audio_config, frames: int, limit: int = INDEX_LIMIT) -
     return max(1, limit // per_row)
 
 
-def generate_codes(model, input_ids, attention_mask, frames: list[int], seeds: list[int], sampling: Sampling):
+def generate_codes(model, input_ids, attention_mask, frames: list[int], seeds: list[int], sampling: Sampling,
+                   static_cache: bool = True):
     """EnCodec codes, one `(codebooks, frames[i])` LongTensor per row, from a standard (not melody)
     MusicGen. Rows run together until the longest is done; each row's tokens depend only on its
     prompt, its own length and its seed."""
@@ -99,10 +100,10 @@ def generate_codes(model, input_ids, attention_mask, frames: list[int], seeds: l
     generators = [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
 
     tokens = first
-    cache = None
-    for _ in range(longest - 1):
+    cache = _static_cache(model, longest) if static_cache else None
+    for step in range(longest - 1):
         step_input = decoder.apply_delay_pattern_mask(tokens, patterns)
-        step_input = step_input if cache is None else step_input[:, -1:]
+        step_input = step_input if step == 0 else step_input[:, -1:]
         if guided:
             step_input = step_input.repeat((2, 1))
         output = model(encoder_outputs=encoder_outputs, attention_mask=attention_mask, decoder_input_ids=step_input,
@@ -123,6 +124,15 @@ def generate_codes(model, input_ids, attention_mask, frames: list[int], seeds: l
         # Undo the delay: codebook k's frames sit k+1 positions in.
         codes.append(torch.stack([tokens[row, k, k + 1: k + 1 + frames[row]] for k in range(codebooks)]))
     return codes
+
+
+def _static_cache(model, length: int):
+    """Self-attention keys and values in buffers allocated once for the whole bed (no copy of the
+    growing cache per step); cross-attention's are computed at the first step and kept."""
+    from transformers.cache_utils import DynamicCache, EncoderDecoderCache, StaticCache
+
+    config = model.decoder.config
+    return EncoderDecoderCache(StaticCache(config=config, max_cache_len=length), DynamicCache(config=config))
 
 
 def decode_codes(audio_encoder, codes: list, limit: int = INDEX_LIMIT) -> list[np.ndarray]:
