@@ -8,17 +8,25 @@ timing): once with `nightly_batch_listeners: 1` (each listener's render on its o
 once stage-major (`--batch-listeners`, default N: one chunk). Both runs render one warm-up
 listener first, untimed, so model loading and the Prefect server's start cost neither.
 
-GPU-stage seconds are the seconds spent in stages whose backend runs on a GPU (the script stage
-with the transformers writer, music with musicgen, speech only with a GPU voice): for the
-per-listener run the renders' own stage timings, for the stage-major run the batched phases plus
-what the renders still spent in those stages (cache lookups). Episodes per hour = 3,600 × N / those
-seconds. The run also checks that every episode passed QA and that both runs made the same scripts,
+GPU-stage seconds are the seconds spent inside the heavy backends (the transformers writer's
+write_many, MusicGen's generate_many), wherever they were called from: the renders (per-listener)
+or the batched phases (stage-major). The bench runs one render at a time, so those calls never
+overlap. Episodes per hour (GPU stages) = 3,600 × N / those seconds; wall seconds and what the
+renders spent in their script and music stages are shown beside them. The run also checks that every episode passed QA and that both runs made the same scripts,
 speech and beds (the same stage-cache keys, the same audio), and reports the batch sizes reached
 and the peak memory. Its last line is exactly
 
     nightly: stage-major <A> episodes/h, per-listener <B> episodes/h, ratio <A/B>
 
-    python bench/nightly_bench.py [--listeners 16] [--format nightly-digest] [--real-size]
+`--stages-only` measures the GPU stages alone, as library calls, with no Prefect server and no
+mixing (what the GPU machine, which has neither Prefect nor ffmpeg, can run): per listener, each
+listener's scripts in one write_scripts call and its beds (each segment's planned length) in one
+generate_many call, as a render does; stage-major, every script in one call and every bed in one
+call. It also reports MusicGen decoder steps per second at batch 1 and at the night's batch, and,
+with `--real-size`, whether the 48 × 28 s batch that crashed EnCodec's decode completes. With
+`--out DIR` every figure is also written as a JSON line, as it is measured.
+
+    python bench/nightly_bench.py [--listeners 16] [--format nightly-digest] [--real-size] [--stages-only]
 """
 
 from __future__ import annotations
@@ -98,7 +106,39 @@ def reset_peak_memory() -> None:
         pass
 
 
-def run_nightly(mode: str, batch_listeners: int, root: Path, warm_up: Path, stages: list[str]) -> dict:
+class HeavyTime:
+    """Seconds spent inside the heavy backends' batched entry points, and the rows each call got."""
+
+    def __init__(self):
+        import threading
+
+        from nightcast.generators.music.musicgen import MusicGenGenerator
+        from nightcast.generators.script.llm.writer import LLMWriter
+
+        self.seconds = {"script": 0.0, "music": 0.0}
+        self.rows: dict[str, list[int]] = {"script": [], "music": []}
+        lock = threading.Lock()
+        for stage, cls, method in (("script", LLMWriter, "write_many"), ("music", MusicGenGenerator, "generate_many")):
+            real = getattr(cls, method)
+
+            def timed(backend, first, *args, _real=real, _stage=stage, **kwargs):
+                started = time.perf_counter()
+                try:
+                    return _real(backend, first, *args, **kwargs)
+                finally:
+                    with lock:
+                        self.seconds[_stage] += time.perf_counter() - started
+                        self.rows[_stage].append(len(first))
+
+            setattr(cls, method, timed)
+
+    def reset(self) -> None:
+        self.seconds = {stage: 0.0 for stage in self.seconds}
+        self.rows = {stage: [] for stage in self.rows}
+
+
+def run_nightly(mode: str, batch_listeners: int, root: Path, warm_up: Path, stages: list[str],
+                heavy: HeavyTime) -> dict:
     from nightcast.flows.episode import render_episode
     from nightcast.flows.nightly import nightly
 
@@ -106,20 +146,22 @@ def run_nightly(mode: str, batch_listeners: int, root: Path, warm_up: Path, stag
     os.environ.update(NIGHTCAST_NIGHTLY_BATCH_LISTENERS=str(batch_listeners), NIGHTCAST_CACHE_DIR=str(cache))
     render_episode(str(warm_up), date=WARM_UP_DATE, out_dir=str(out))  # loads the models, starts the server
     reset_peak_memory()
+    heavy.reset()
     started = time.perf_counter()
     report = nightly(date=DATE, out_dir=str(out))
     wall = time.perf_counter() - started
     in_renders = 0.0
     passed = 0
-    for who, folder in report.rendered.items():
+    for folder in report.rendered.values():
         manifest = json.loads((Path(folder) / "episode.json").read_text())
         in_renders += sum(manifest["stage_timings_s"].get(stage, 0.0) for stage in stages)
-        passed += json.loads((Path(folder) / "qa.json").read_text())["passed"] if (Path(folder) / "qa.json").exists() else 0
-    in_phases = sum(p.seconds for p in report.phases if p.phase in stages)
-    gpu_seconds = in_phases + in_renders
+        passed += json.loads((Path(folder) / "qa.json").read_text())["passed"]
+    gpu_seconds = sum(heavy.seconds[stage] for stage in stages if stage in heavy.seconds)
+    listeners = len(report.rendered) + len(report.failed)
     return {"mode": mode, "rendered": len(report.rendered), "failed": report.failed, "qa_passed": passed,
-            "wall_s": wall, "gpu_stage_s": gpu_seconds, "in_phases_s": in_phases, "in_renders_s": in_renders,
-            "episodes_per_hour": 3600 * len(report.rendered) / gpu_seconds if gpu_seconds else float("inf"),
+            "wall_s": wall, "gpu_stage_s": gpu_seconds, "by_stage": dict(heavy.seconds), "in_renders_s": in_renders,
+            "episodes_per_hour": 3600 * listeners / gpu_seconds if gpu_seconds else float("inf"),
+            "calls": {stage: rows for stage, rows in heavy.rows.items() if rows},
             "batches": {p.phase: p.batches for p in report.phases}, "peak_gb": peak_memory_gb(),
             "cache": cache, "outputs": out}
 
@@ -145,21 +187,120 @@ def same_episodes(a: dict, b: dict) -> tuple[bool, str]:
     return True, "same scripts, speech and beds"
 
 
+def record(out: Path | None, **figure) -> None:
+    print(json.dumps(figure, default=str), flush=True)
+    if out is not None:
+        with (out / "figures.jsonl").open("a") as f:
+            f.write(json.dumps(figure, default=str) + "\n")
+
+
+def stages_only(root: Path, args, out: Path | None) -> tuple[float, float]:
+    """The GPU stages as library calls: (stage-major, per-listener) episodes per hour."""
+    import numpy as np
+    import torch
+
+    from nightcast.generators.music import load_generator
+    from nightcast.generators.music.musicgen_decoding import Sampling, frames_for, generate_codes
+    from nightcast.generators.script import script_request, write_scripts
+    from nightcast.render.job import prepare_render
+    from nightcast.settings import Settings
+
+    settings = Settings.from_env(outputs_dir=str(root / "outputs"))
+    jobs = [prepare_render(str(p), None, DATE, settings) for p in sorted((root / "store").glob("*.yaml"))]
+    requests = [script_request(j.profile, j.template, j.date, speaker=j.preset.id,
+                               words_per_minute=j.preset.words_per_minute, settings=settings,
+                               host_name=j.preset.host_name, cohost=j.cohost_request()) for j in jobs]
+    generator = load_generator("musicgen", settings)
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+
+    def beds(script):
+        cues = [segment.cue for segment in script.segments]
+        return cues, [cue.duration_s for cue in cues], list(range(len(cues)))
+
+    write_scripts(requests[:1], settings)  # warm-up: kernels, allocator
+    cues, lengths, seeds = beds(write_scripts(requests[:1], settings)[0])
+    generator.generate_many(cues, lengths, seeds=seeds)
+    timings = {}
+    for mode in ("per-listener", "stage-major"):
+        sync()
+        started = time.perf_counter()
+        if mode == "per-listener":
+            scripts = [write_scripts([r], settings)[0] for r in requests]
+        else:
+            scripts = write_scripts(requests, settings)
+        sync()
+        script_s = time.perf_counter() - started
+        started = time.perf_counter()
+        if mode == "per-listener":
+            made = []
+            for script in scripts:
+                cues, lengths, seeds = beds(script)
+                made.append(generator.generate_many(cues, lengths, seeds=seeds))
+        else:
+            cues, lengths, seeds = [], [], []
+            for script in scripts:
+                c, d, s = beds(script)
+                cues += c
+                lengths += d
+                seeds += s
+            flat = generator.generate_many(cues, lengths, seeds=seeds)
+            made, at = [], 0
+            for script in scripts:
+                made.append(flat[at:at + len(script.segments)])
+                at += len(script.segments)
+        sync()
+        music_s = time.perf_counter() - started
+        timings[mode] = (scripts, made)
+        record(out, figure="gpu stages", mode=mode, listeners=len(jobs), script_s=round(script_s, 2),
+               music_s=round(music_s, 2), episodes_per_hour=round(3600 * len(jobs) / (script_s + music_s), 1),
+               beds=sum(len(m) for m in made))
+        timings[mode] += (3600 * len(jobs) / (script_s + music_s),)
+    (a_scripts, a_beds, per_listener), (b_scripts, b_beds, stage_major) = timings["per-listener"], timings["stage-major"]
+    same_scripts = [[s.text for s in x.segments] for x in a_scripts] == [[s.text for s in x.segments] for x in b_scripts]
+    worst = max(float(np.abs(x.samples - y.samples).max()) for xs, ys in zip(a_beds, b_beds) for x, y in zip(xs, ys))
+    record(out, figure="identical", scripts=same_scripts, beds_max_abs_difference=worst)
+
+    model, tokenizer = generator._model, generator._tokenizer
+    frame_rate = model.config.audio_encoder.frame_rate
+    for rows in (1, min(64, sum(len(m) for m in b_beds))):
+        inputs = tokenizer(["mellow late night jazz radio bed"] * rows, return_tensors="pt", padding=True).to(generator.device)
+        frames = frames_for(10.0, frame_rate, model.decoder.num_codebooks)
+        sync()
+        started = time.perf_counter()
+        with torch.inference_mode():
+            generate_codes(model, inputs["input_ids"], inputs["attention_mask"], [frames] * rows, list(range(rows)),
+                           generator.sampling)
+        sync()
+        steps = frames + model.decoder.num_codebooks - 1
+        record(out, figure="musicgen decoder steps/s", batch=rows, steps_per_s=round(steps / (time.perf_counter() - started), 1))
+    if args.real_size:
+        from nightcast.schema import MusicCue
+
+        cue = MusicCue(prompt="mellow late night jazz radio bed", style="jazz", mood="calm", bpm=90, key="D minor",
+                       duration_s=28, energy=0.5)
+        started = time.perf_counter()
+        try:
+            generator.generate_many([cue] * 48, [28.0] * 48, seeds=list(range(48)))
+            record(out, figure="48 rows x 28 s", completed=True, seconds=round(time.perf_counter() - started, 1),
+                   peak_gb=round(peak_memory_gb(), 2))
+        except RuntimeError as exc:
+            record(out, figure="48 rows x 28 s", completed=False, error=str(exc)[:300])
+    return stage_major, per_listener
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listeners", type=int, default=16)
     parser.add_argument("--batch-listeners", type=int, default=None, help="the stage-major chunk (default: all)")
     parser.add_argument("--format", default="nightly-digest", help="the episode format every listener gets")
     parser.add_argument("--real-size", action="store_true", help="Llama-3.2-1B and musicgen-small shapes")
+    parser.add_argument("--stages-only", action="store_true", help="the GPU stages as library calls (no Prefect)")
+    parser.add_argument("--out", type=Path, default=None, help="also write each figure as a JSON line here")
     args = parser.parse_args()
-
-    from rich.console import Console
-    from rich.table import Table
 
     from tiny_llm import build_tiny_chat_model
     from tiny_musicgen import build_tiny_musicgen
 
-    console = Console(width=200)
     with tempfile.TemporaryDirectory(prefix="nightcast-nightly-bench-") as tmp:
         root = Path(tmp)
         warm_up = synthetic_profiles(root, args.listeners, args.format)
@@ -170,24 +311,36 @@ def main() -> None:
                           NIGHTCAST_MUSIC_MODEL=str(musicgen), NIGHTCAST_NIGHTLY_CONCURRENCY="1",
                           NIGHTCAST_GENERATION=json.dumps({"batch_size": 64}),
                           NIGHTCAST_MUSICGEN=json.dumps({"batch_size": 64}))
-        stages = gpu_stages()
         import torch
 
         device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU, {os.cpu_count()} cores"
+        if args.stages_only:
+            record(args.out, figure="setup", listeners=args.listeners, format=args.format, device=device,
+                   models="real-size" if args.real_size else "tiny", torch=torch.__version__)
+            a, b = stages_only(root, args, args.out)
+            print(f"nightly: stage-major {a:.0f} episodes/h, per-listener {b:.0f} episodes/h, ratio {a / b:.2f}")
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console(width=200)
+        stages = gpu_stages()
         console.print(f"nightcast nightly bench · {args.listeners} listeners · {args.format} · "
                       f"{'real-size' if args.real_size else 'tiny'} random-weight models · {device} · "
                       f"{platform.processor() or platform.machine()} · GPU stages: {', '.join(stages)}")
-        per_listener = run_nightly("per-listener", 1, root, warm_up, stages)
-        stage_major = run_nightly("stage-major", args.batch_listeners or args.listeners, root, warm_up, stages)
+        heavy = HeavyTime()
+        per_listener = run_nightly("per-listener", 1, root, warm_up, stages, heavy)
+        stage_major = run_nightly("stage-major", args.batch_listeners or args.listeners, root, warm_up, stages, heavy)
         same, why = same_episodes(per_listener, stage_major)
 
-    table = Table("nightly", "rendered", "QA passed", "GPU-stage s", "in phases s", "in renders s", "episodes/h",
-                  "batches reached", "wall s", "peak GB", title="GPU stages: " + ", ".join(stages))
+    table = Table("nightly", "rendered", "QA passed", "GPU-stage s", "script s", "music s", "episodes/h",
+                  "rows per heavy call", "stages in renders s", "wall s", "peak GB", title="GPU stages: " + ", ".join(stages))
     for run in (per_listener, stage_major):
+        calls = "; ".join(f"{stage} {min(rows)}–{max(rows)} ({len(rows)} calls)" for stage, rows in run["calls"].items())
         table.add_row(run["mode"], f"{run['rendered']}/{args.listeners}", str(run["qa_passed"]),
-                      f"{run['gpu_stage_s']:.1f}", f"{run['in_phases_s']:.1f}", f"{run['in_renders_s']:.1f}",
-                      f"{run['episodes_per_hour']:.0f}", json.dumps(run["batches"]) if run["batches"] else "-",
-                      f"{run['wall_s']:.1f}", f"{run['peak_gb']:.2f}")
+                      f"{run['gpu_stage_s']:.1f}", f"{run['by_stage']['script']:.1f}", f"{run['by_stage']['music']:.1f}",
+                      f"{run['episodes_per_hour']:.0f}", calls, f"{run['in_renders_s']:.1f}", f"{run['wall_s']:.1f}",
+                      f"{run['peak_gb']:.2f}")
     console.print(table)
     console.print(f"identical episodes: {'yes' if same else 'NO'} ({why})")
     for run in (per_listener, stage_major):

@@ -29,6 +29,7 @@ from nightcast.flows.episode import render_episode
 from nightcast.flows.limits import ensure_global_limit
 from nightcast.flows.stage_major import PhaseReport, batch_heavy_stages, why_not_batched
 from nightcast.profile_store import open_store
+from nightcast.qa import QAFailed
 from nightcast.settings import Settings
 
 RENDER_LIMIT = "nightcast-renders"
@@ -59,10 +60,11 @@ class NightlyReport(BaseModel):
 
 
 def _transient(task, task_run, state) -> bool:
-    """Retry crashes and backend hiccups; a bad profile or name fails the same way every time."""
+    """Retry crashes and backend hiccups; a bad profile or name, or an episode the QA gate blocked,
+    fails the same way every time."""
     try:
         state.result()
-    except InputError:
+    except (InputError, QAFailed):  # QAFailed: the gate already retried what a retry could change
         return False
     except Exception:  # noqa: BLE001 - anything else may be transient
         return True

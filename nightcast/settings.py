@@ -35,7 +35,8 @@ class GenerationSettings(BaseModel):
     top_p: float = Field(default=0.9, gt=0, le=1)
     max_new_tokens: int = Field(default=384, ge=16, le=4096, description="Per segment.")
     seed: int = 0
-    batch_size: int = Field(default=8, ge=1, le=256, description="Prompts per generate call (transformers).")
+    batch_size: int = Field(default=64, ge=1, le=256,
+                            description="Prompts per generate call (transformers), many listeners' in the nightly run.")
     concurrency: int = Field(default=4, ge=1, le=64, description="Requests in flight (openai).")
     timeout_s: float = Field(default=60, gt=0, le=3600, description="Per HTTP request (openai).")
     http_retries: int = Field(default=2, ge=0, le=10, description="Retries with backoff on 429/5xx/timeouts.")
@@ -83,8 +84,14 @@ class MusicGenSettings(BaseModel):
     guidance_scale: float = Field(default=3.0, ge=1, le=15, description="Classifier-free guidance; 1 turns it off.")
     temperature: float = Field(default=1.0, gt=0, le=2)
     top_k: int = Field(default=250, ge=0, le=2048)
-    batch_size: int = Field(default=8, ge=1, le=256, description="Transitions per generate call.")
+    batch_size: int = Field(default=64, ge=1, le=256,
+                            description="Beds per generate call, across listeners in the nightly run (a GPU decoder "
+                                        "step costs about the same for 64 rows as for one).")
     max_chunk_s: float = Field(default=30, ge=1, le=40, description="Longest stretch generated at once; longer beds loop it.")
+    sampler: Literal["counter", "torch"] = Field(
+        default="counter", description="counter: each bed's noise hashed from its own seed, vectorised over the batch "
+                                       "(nightcast/sampling.py); torch: a torch generator per bed, as stock "
+                                       "`generate` samples one bed (slower: one draw per bed per step).")
     device: str = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  # auto: fp16 on GPU, fp32 on CPU
 

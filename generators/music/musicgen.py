@@ -92,7 +92,7 @@ class MusicGenGenerator(MusicGenerator):
         self._lock = threading.Lock()  # one model; the flow's threads take turns
         self.melody_stems = Path(settings.music_stems).expanduser() if settings.music_stems else None
         self.sampling = Sampling(guidance_scale=self.options.guidance_scale, temperature=self.options.temperature,
-                                 top_k=self.options.top_k)
+                                 top_k=self.options.top_k, rng=self.options.sampler)
 
     def generate(self, cue: MusicCue, duration_s: float, *, seed: int = 0) -> Clip:
         return self.generate_many([cue], [duration_s], seeds=[seed])[0]

@@ -4,10 +4,12 @@
 to the batch's longest length, so a bed changes when its batch does (another listener joins the
 night, a longer bed shares its batch); and it decodes the whole batch through EnCodec at once,
 which fails past 2^31 elements ("input tensor must fit into 32-bit index math"). This loop is the
-same computation as `generate` (its tokens equal stock `generate`'s for one row and one seed: the
-tests check, greedy and sampled) with three differences:
+same computation as `generate` (its tokens equal stock `generate`'s for one row and one seed, greedy
+and, with the torch sampler, sampled: the tests check) with three differences:
 
-- each row samples from its own generator, seeded with the row's seed;
+- each row samples from its own seed: by default with noise hashed from it (nightcast/sampling.py,
+  one vectorised step for the whole batch), or (`rng="torch"`) from its own torch generator, which
+  draws exactly what stock `generate` draws for that row alone;
 - each row keeps its own delay pattern and length: past its end it is fed the padding it would
   see alone, and its extra tokens are dropped;
 - EnCodec decodes rows of equal length together, in chunks that stay under the 32-bit bound.
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nightcast.sampling import row_keys, sample_rows
+
 INDEX_LIMIT = 2**31 - 1  # elements in one tensor before CUDA kernels fall back to failing 32-bit index math
 DECODER_WIDTH_MARGIN = 2  # EnCodec's widest tensor, per output sample, in units of `num_filters` (with its padding)
 
@@ -34,6 +38,7 @@ class Sampling:
     temperature: float = 1.0
     top_k: int = 250
     greedy: bool = False
+    rng: str = "counter"  # counter: nightcast/sampling.py; torch: a torch.Generator per row, as stock generate
 
 
 def frames_for(seconds: float, frame_rate: float, codebooks: int) -> int:
@@ -97,7 +102,9 @@ def generate_codes(model, input_ids, attention_mask, frames: list[int], seeds: l
             processors.append(TemperatureLogitsWarper(sampling.temperature))
         if sampling.top_k:
             processors.append(TopKLogitsWarper(sampling.top_k))
-    generators = [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
+    if sampling.rng == "torch":
+        generators = [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
+    keys = row_keys(seeds, device)
 
     tokens = first
     cache = _static_cache(model, longest) if static_cache else None
@@ -112,10 +119,12 @@ def generate_codes(model, input_ids, attention_mask, frames: list[int], seeds: l
         scores = processors(tokens, output.logits[:, -1, :].float())
         if sampling.greedy:
             chosen = scores.argmax(dim=-1)
-        else:
+        elif sampling.rng == "torch":
             probs = torch.softmax(scores, dim=-1).reshape(rows, codebooks, -1)
             chosen = torch.cat([torch.multinomial(probs[row], 1, generator=generators[row]).squeeze(1)
                                 for row in range(rows)])
+        else:
+            chosen = sample_rows(scores.reshape(rows, codebooks, -1), keys, step).reshape(-1)
         tokens = torch.cat([tokens, chosen[:, None]], dim=-1)
 
     tokens = decoder.apply_delay_pattern_mask(tokens, patterns).reshape(rows, codebooks, longest)

@@ -37,7 +37,8 @@ def heavy_backends(monkeypatch, tmp_path, tiny_models, batch_listeners: int) -> 
                         "WRITER_MODEL": chat, "GENERATION": json.dumps({"max_new_tokens": 32, "batch_size": 64}),
                         "MUSIC": "musicgen", "MUSIC_MODEL": musicgen,
                         "MUSICGEN": json.dumps({"batch_size": 64, "max_chunk_s": 4}),
-                        "NIGHTLY_BATCH_LISTENERS": batch_listeners, "NIGHTLY_CONCURRENCY": 2}.items():
+                        "NIGHTLY_BATCH_LISTENERS": batch_listeners, "NIGHTLY_CONCURRENCY": 2,
+                        "QA": json.dumps({"enabled": False})}.items():  # QA's own tests hear episodes
         monkeypatch.setenv(f"NIGHTCAST_{name}", str(value))
 
 

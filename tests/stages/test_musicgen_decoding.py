@@ -24,9 +24,9 @@ def encode(tokenizer, prompts):
 
 @pytest.mark.parametrize("sampling", [
     {"greedy": True, "guidance_scale": 3.0},
-    {"greedy": False, "guidance_scale": 3.0, "temperature": 1.0, "top_k": 250},
-    {"greedy": False, "guidance_scale": 3.0, "temperature": 0.7, "top_k": 20},
-    {"greedy": False, "guidance_scale": 1.0, "temperature": 1.0, "top_k": 0},
+    {"greedy": False, "guidance_scale": 3.0, "temperature": 1.0, "top_k": 250, "rng": "torch"},
+    {"greedy": False, "guidance_scale": 3.0, "temperature": 0.7, "top_k": 20, "rng": "torch"},
+    {"greedy": False, "guidance_scale": 1.0, "temperature": 1.0, "top_k": 0, "rng": "torch"},
 ], ids=["greedy", "sampled", "sampled-warm-topk", "sampled-unguided"])
 def test_one_row_equals_stock_generate(model_and_tokenizer, sampling):
     from nightcast.generators.music.musicgen_decoding import Sampling, decode_codes, frames_for, generate_codes
@@ -40,7 +40,7 @@ def test_one_row_equals_stock_generate(model_and_tokenizer, sampling):
         stock = model.generate(**inputs, max_new_tokens=tokens, do_sample=not sampling["greedy"],
                                guidance_scale=sampling["guidance_scale"],
                                **({} if sampling["greedy"] else {"temperature": sampling["temperature"],
-                                                                  "top_k": sampling["top_k"]}))
+                                                                  "top_k": sampling["top_k"]}))  # the torch sampler
         frames = frames_for(seconds, model.config.audio_encoder.frame_rate, model.decoder.num_codebooks)
         codes = generate_codes(model, inputs["input_ids"], inputs["attention_mask"], [frames], [seed],
                                Sampling(**sampling))
@@ -49,12 +49,13 @@ def test_one_row_equals_stock_generate(model_and_tokenizer, sampling):
     assert np.array_equal(ours, stock[0, 0].numpy())
 
 
-def test_a_bed_depends_on_its_prompt_length_and_seed_only(model_and_tokenizer):
+@pytest.mark.parametrize("rng", ["counter", "torch"])
+def test_a_bed_depends_on_its_prompt_length_and_seed_only(model_and_tokenizer, rng):
     """Alone, or in a batch with longer and shorter beds, other prompts and other seeds: the same codes."""
     from nightcast.generators.music.musicgen_decoding import Sampling, generate_codes
 
     model, tokenizer = model_and_tokenizer
-    sampling = Sampling(guidance_scale=3.0, temperature=1.0, top_k=250)
+    sampling = Sampling(guidance_scale=3.0, temperature=1.0, top_k=250, rng=rng)
     prompts = ["mellow late night jazz", "warm morning soul radio bed in the spirit of a classical pick",
                "electronic", "calm ambient instrumental"]
     frames, seeds = [20, 41, 7, 33], [3, 99, 3, 5]

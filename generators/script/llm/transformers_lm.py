@@ -15,6 +15,7 @@ from nightcast.devices import pick_device, pick_dtype
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.generators.script.llm.base import ChatRequest, Completion
 from nightcast.generators.script.llm.writer import LLMWriter
+from nightcast.sampling import row_keys, sample_rows
 from nightcast.settings import GenerationSettings, Settings
 
 
@@ -88,26 +89,25 @@ class TransformersClient:
 
 
 class RowSampler:
-    """Samples each row from its own generator, seeded with its request's seed, and leaves only that
-    token for greedy search to pick: a reply depends on its prompt and seed, not on the batch it
-    shared (`generate`'s own sampling draws every row from one stream). The nightly run batches
-    many listeners' segments together, so this is what keeps their scripts the same as alone."""
+    """Samples each row from its own seed (nightcast/sampling.py) and leaves only that token for
+    greedy search to pick: a reply depends on its prompt and seed, not on the batch it shared
+    (`generate`'s own sampling draws every row from one stream). The nightly run batches many
+    listeners' segments together, so this is what keeps their scripts the same as alone."""
 
     def __init__(self, seeds: list[int], temperature: float, top_p: float, device):
-        import torch
         from transformers.generation.logits_process import TemperatureLogitsWarper, TopPLogitsWarper
 
         self.warpers = [TemperatureLogitsWarper(temperature), TopPLogitsWarper(top_p)]
-        self.generators = [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
+        self.keys = row_keys(seeds, device)
+        self.step = 0
 
     def __call__(self, input_ids, scores):
         import torch
 
         for warper in self.warpers:
             scores = warper(input_ids, scores)
-        probs = torch.softmax(scores.float(), dim=-1)
-        chosen = torch.cat([torch.multinomial(probs[row:row + 1], 1, generator=generator)[0]
-                            for row, generator in enumerate(self.generators)])
+        chosen = sample_rows(scores, self.keys, self.step)
+        self.step += 1
         only = torch.full_like(scores, float("-inf"))
         return only.scatter_(1, chosen[:, None], 0.0)
 
