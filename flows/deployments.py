@@ -1,5 +1,6 @@
 """The deployments, in one place: `render-episode` (runs from the UI and the API), `nightly` (cron),
-and the heavy stages `speech-stage/gpu` and `music-stage/gpu` (used with `gpu_dispatch: pool`).
+and the heavy stages `speech-stage/gpu`, `music-stage/gpu` and the nightly's `batch-heavy-stages/gpu`
+(used with `gpu_dispatch: pool`).
 
 Two ways to run them, both Prefect's own:
 - `serve`: one long-running process registers every deployment and executes their runs itself;
@@ -18,6 +19,7 @@ from prefect.schedules import Cron
 from nightcast.flows.episode import render_episode
 from nightcast.flows.gpu_stages import GPU_DEPLOYMENT, music_stage, speech_stage
 from nightcast.flows.nightly import nightly
+from nightcast.flows.stage_major import batch_heavy_stages
 from nightcast.settings import Settings
 
 # This folder, wherever it is installed: workers load the flows from its files.
@@ -27,6 +29,8 @@ NIGHTLY = "nightly"
 CPU_POOL, GPU_POOL = "cpu", "gpu"
 TAGS = ["nightcast"]
 STAGE_DESCRIPTION = "A render's heavy stage (GPU TTS or MusicGen), started by render-episode with gpu_dispatch: pool."
+PHASES_DESCRIPTION = ("A chunk of the nightly's listeners: every script, sentence and bed in batched calls, into "
+                      "the stage cache; started by nightly with gpu_dispatch: pool.")
 
 
 def nightly_schedule(settings: Settings) -> Cron:
@@ -43,6 +47,7 @@ def runner_deployments(settings: Settings) -> list:
                               concurrency_limit=1),  # one nightly run at a time; renders inside are limited too
         *(stage.to_deployment(name=GPU_DEPLOYMENT, tags=TAGS, description=STAGE_DESCRIPTION)
           for stage in (speech_stage, music_stage)),
+        batch_heavy_stages.to_deployment(name=GPU_DEPLOYMENT, tags=TAGS, description=PHASES_DESCRIPTION),
     ]
 
 
@@ -79,10 +84,13 @@ def deploy(settings: Settings) -> list[str]:
     night = nightly.from_source(source=str(FLOWS_DIR), entrypoint="nightly.py:nightly")
     stages = [flow_.from_source(source=str(FLOWS_DIR), entrypoint=f"gpu_stages.py:{flow_.fn.__name__}")
               for flow_ in (speech_stage, music_stage)]
+    phases = batch_heavy_stages.from_source(source=str(FLOWS_DIR), entrypoint="stage_major.py:batch_heavy_stages")
     return [
         str(render.to_deployment(name=RENDER, work_pool_name=CPU_POOL, tags=TAGS).apply()),
         str(night.to_deployment(name=NIGHTLY, work_pool_name=CPU_POOL, tags=TAGS, concurrency_limit=1,
                                 schedules=[nightly_schedule(settings)]).apply()),
         *(str(stage.to_deployment(name=GPU_DEPLOYMENT, work_pool_name=GPU_POOL, tags=TAGS,
                                   description=STAGE_DESCRIPTION).apply()) for stage in stages),
+        str(phases.to_deployment(name=GPU_DEPLOYMENT, work_pool_name=GPU_POOL, tags=TAGS,
+                                 description=PHASES_DESCRIPTION).apply()),
     ]

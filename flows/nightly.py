@@ -27,7 +27,7 @@ from nightcast.errors import InputError
 from nightcast.flows.caching import prune_stage_cache
 from nightcast.flows.episode import render_episode
 from nightcast.flows.limits import ensure_global_limit
-from nightcast.flows.stage_major import PhaseReport, batch_heavy_stages, why_not_batched
+from nightcast.flows.stage_major import PhaseReport, run_batch_ahead, why_not_batched
 from nightcast.profile_store import open_store
 from nightcast.qa import QAFailed
 from nightcast.settings import Settings
@@ -79,10 +79,10 @@ def render_listener_task(listener: str, date: dt.date | None, template: str | No
 
 
 def batch_ahead(listeners: list[str], chunk: int, date: dt.date | None, template: str | None,
-                out_dir: str | None) -> list[PhaseReport]:
+                settings: Settings) -> list[PhaseReport]:
     """The chunk's batched phases; if they fail, its listeners' renders do the work themselves."""
     try:
-        return batch_heavy_stages(listeners, chunk, date=date, template=template, out_dir=out_dir)
+        return run_batch_ahead(listeners, chunk, date, template, settings)
     except Exception as exc:  # noqa: BLE001 - a phase's failure must cost time, never episodes
         print(f"nightly: chunk {chunk}'s batched phases failed ({type(exc).__name__}: {exc}); "
               "its listeners render on their own")
@@ -112,7 +112,7 @@ def nightly(date: dt.date | None = None, template: str | None = None, out_dir: s
     for chunk, start in enumerate(range(0, len(listeners), size)):
         members = listeners[start:start + size]
         if report.unbatched is None:
-            report.phases += batch_ahead(members, chunk, date, template, out_dir)
+            report.phases += batch_ahead(members, chunk, date, template, settings)
         # The renders run while the next chunk's heavy stages do: the GPU and the CPUs both busy.
         futures.update({who: render_listener_task.submit(who, date, template, out_dir) for who in members})
     for who, future in futures.items():

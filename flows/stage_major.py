@@ -17,6 +17,10 @@ masters, checks and publishes. Results are the same as a listener's render alone
 every batched backend draws each row from its own seed. A phase batches only what batches (an
 LLM writer, a batching voice, a batching generator); anything else, and any listener whose
 preparation fails, is left to its own render, which succeeds or fails on its own.
+
+With `gpu_dispatch: pool` the flow runs as a run of its `batch-heavy-stages/gpu` deployment on a
+`gpu` pool worker, like the renders' heavy stages, and does everything there (no further dispatch);
+the heavy calls hold the `nightcast-gpu` limit either way.
 """
 
 from __future__ import annotations
@@ -68,12 +72,12 @@ class _Episode:
     speech: list[SpeechClip] = field(default_factory=list)
 
 
-def _prepare(listeners: list[str], date: dt.date | None, template: str | None, out_dir: str | None) -> list[_Episode]:
+def _prepare(listeners: list[str], date: dt.date | None, template: str | None, settings: Settings) -> list[_Episode]:
     episodes = []
     for who in listeners:
         try:
             request = RenderRequest(listener=who, template=template, date=date)
-            job = prepare_render(request.listener, request.template, request.date, request.settings(out_dir))
+            job = prepare_render(request.listener, request.template, request.date, settings)
             episodes.append(_Episode(job=job, script_args=script_inputs(job)))
         except Exception as exc:  # noqa: BLE001 - its own render reports it, with the same message
             print(f"stage-major: {who} left to its own render: {type(exc).__name__}: {exc}")
@@ -204,16 +208,20 @@ def why_not_batched(settings: Settings) -> str | None:
         return "nightly_batch_listeners is 1"
     if not settings.stage_cache:
         return "the stage cache is off (the phases hand their results to the renders through it)"
-    if settings.gpu_dispatch == "pool":
-        return "gpu_dispatch is pool (the phases run in the nightly's own process, which may have no GPU)"
     return None
 
 
-@flow(name="batch-heavy-stages", flow_run_name="chunk-{chunk}", task_runner=ConfiguredTaskRunner(), log_prints=True)
+@flow(name="batch-heavy-stages", flow_run_name="chunk-{chunk}", task_runner=ConfiguredTaskRunner(), log_prints=True,
+      persist_result=True)
 def batch_heavy_stages(listeners: list[str], chunk: int, date: dt.date | None = None, template: str | None = None,
-                       out_dir: str | None = None) -> list[PhaseReport]:
-    """Script, speech and music for a chunk of listeners, batched across them, into the stage cache."""
-    episodes = [e for e in _prepare(listeners, date, template, out_dir) if _batches_anything(e.job)]
+                       settings: dict | None = None) -> list[dict]:
+    """Script, speech and music for a chunk of listeners, batched across them, into the stage cache.
+
+    `settings`: the nightly's, which its renders use too (so both compute the same cache keys); a
+    worker adds its own secrets. Returns each phase's report as JSON: with `gpu_dispatch: pool` this
+    runs on a `gpu` pool worker (deployment `batch-heavy-stages/gpu`), which may run another build."""
+    here = Settings.from_env(**{**(settings or {}), "gpu_dispatch": "local"})  # already where it runs
+    episodes = [e for e in _prepare(listeners, date, template, here) if _batches_anything(e.job)]
     if not episodes:  # the embedded CPU backends batch nothing: the renders do it all, as they would
         return []
     cache = StageCache(episodes[0].job.settings)
@@ -230,4 +238,26 @@ def batch_heavy_stages(listeners: list[str], chunk: int, date: dt.date | None = 
     for report in done:
         print(f"stage-major: chunk {chunk} {report.phase}: {report.items} made for {report.listeners} listeners "
               f"in {report.seconds:.1f} s, batches {report.batches}")
-    return done
+    return [report.model_dump(mode="json") for report in done]
+
+
+def run_batch_ahead(listeners: list[str], chunk: int, date: dt.date | None, template: str | None,
+                    settings: Settings) -> list[PhaseReport]:
+    """The chunk's phases here, or (`gpu_dispatch: pool`) as a flow run on a `gpu` pool worker."""
+    from nightcast.flows.gpu_stages import GPU_DEPLOYMENT, SECRETS
+
+    shared = settings.model_dump(mode="json", exclude=SECRETS)
+    if settings.gpu_dispatch != "pool":
+        reports = batch_heavy_stages(listeners, chunk, date=date, template=template, settings=shared)
+    else:
+        from prefect.deployments import run_deployment
+
+        from nightcast.errors import StageError
+
+        name = f"{batch_heavy_stages.name}/{GPU_DEPLOYMENT}"
+        run = run_deployment(name, parameters={"listeners": listeners, "chunk": chunk, "date": date,
+                                               "template": template, "settings": shared}, timeout=None)
+        if not run.state.is_completed():
+            raise StageError(f"{name} ended {run.state.name}: {run.state.message or 'see the flow run in the UI'}")
+        reports = run.state.result()
+    return [PhaseReport.model_validate(report) for report in reports]

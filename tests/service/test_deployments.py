@@ -140,14 +140,16 @@ def test_deploy_registers_the_flows_on_cpu_and_the_heavy_stages_on_gpu(prefect_h
     from nightcast.settings import Settings
 
     ids = deployments.deploy(Settings(timezone="America/Chicago"))
-    assert len(ids) == 4
+    assert len(ids) == 5
     with get_client(sync_client=True) as client:
         assert client.read_work_pool("cpu").type == "process" and client.read_work_pool("gpu").type == "process"
         render = client.read_deployment_by_name("render-episode/render-episode")
         night = client.read_deployment_by_name("nightly/nightly")
-        stages = [client.read_deployment_by_name(f"{name}/gpu") for name in ("speech-stage", "music-stage")]
+        stages = [client.read_deployment_by_name(f"{name}/gpu")
+                  for name in ("speech-stage", "music-stage", "batch-heavy-stages")]
     assert render.work_pool_name == "cpu" and night.work_pool_name == "cpu"
-    assert [s.work_pool_name for s in stages] == ["gpu", "gpu"]
+    assert [s.work_pool_name for s in stages] == ["gpu", "gpu", "gpu"]
+    assert stages[2].entrypoint == "stage_major.py:batch_heavy_stages"
     assert stages[1].entrypoint == "gpu_stages.py:music_stage"  # in the flows package, wherever it is installed
     assert render.entrypoint == "episode.py:render_episode"
     assert night.schedules[0].schedule.timezone == "America/Chicago"

@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
-from helpers import DATE, PROFILES, ROOT, ffprobe_duration
+from helpers import DATE, PROFILES, ROOT, ffprobe_duration, short_format
 
 
 def test_the_gpu_limit_lets_one_heavy_stage_at_a_time(prefect_harness):
@@ -78,6 +79,7 @@ def test_musicgen_beds_render_on_the_gpu_pool_worker(gpu_worker, tmp_path, tmp_p
     from prefect.client.schemas.sorting import FlowRunSort
 
     from nightcast.flows.episode import render_episode
+    from nightcast.flows.nightly import nightly
     from nightcast.render.request import Backends
 
     from tiny_musicgen import build_tiny_musicgen
@@ -98,3 +100,24 @@ def test_musicgen_beds_render_on_the_gpu_pool_worker(gpu_worker, tmp_path, tmp_p
     assert manifest["backends"]["music"]["name"] == "musicgen"
     assert manifest["stage_cache"]["music"] == {"ran": 1, "cached": 0}  # one batched generate for every bed
     assert ffprobe_duration(episode / "episode.mp3") > 120
+
+    # The nightly, stage-major: the chunk's beds are made on the gpu worker, the renders find them cached.
+    store = tmp_path / "store"
+    store.mkdir()
+    for name in ("hiro", "maya"):
+        data = yaml.safe_load((PROFILES / f"{name}.yaml").read_text())
+        data["template"] = "qa-check"
+        (store / f"{name}.yaml").write_text(yaml.safe_dump(data))
+    for name, value in {"PROFILES_DIR": store, "TEMPLATES_DIR": short_format(tmp_path), "MUSIC": "musicgen",
+                        "MUSIC_MODEL": model, "QA": json.dumps({"enabled": False})}.items():
+        monkeypatch.setenv(f"NIGHTCAST_{name}", str(value))
+    report = nightly(date=DATE, out_dir=str(tmp_path / "night"))
+    assert sorted(report.rendered) == ["hiro", "maya"], report.failed
+    assert [(p.phase, p.batches) for p in report.phases] == [("music", [8])], report.phases  # two 4-slot episodes
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["gpu"])),
+                                     limit=50, sort=FlowRunSort.START_TIME_DESC)
+    assert any(r.name == "chunk-0" and r.work_pool_name == "gpu" and r.state.is_completed() for r in runs)
+    for who in ("hiro", "maya"):
+        night_manifest = json.loads((tmp_path / "night" / who / "2026-11-23-qa-check" / "episode.json").read_text())
+        assert night_manifest["stage_cache"]["music"] == {"ran": 0, "cached": 1}
