@@ -78,7 +78,8 @@ def _prepare(listeners: list[str], date: dt.date | None, template: str | None, s
         try:
             request = RenderRequest(listener=who, template=template, date=date)
             job = prepare_render(request.listener, request.template, request.date, settings)
-            episodes.append(_Episode(job=job, script_args=script_inputs(job)))
+            if _batches_anything(job):  # else its render does it all, as it would anyway
+                episodes.append(_Episode(job=job, script_args=script_inputs(job)))
         except Exception as exc:  # noqa: BLE001 - its own render reports it, with the same message
             print(f"stage-major: {who} left to its own render: {type(exc).__name__}: {exc}")
     return episodes
@@ -221,7 +222,7 @@ def batch_heavy_stages(listeners: list[str], chunk: int, date: dt.date | None = 
     worker adds its own secrets. Returns each phase's report as JSON: with `gpu_dispatch: pool` this
     runs on a `gpu` pool worker (deployment `batch-heavy-stages/gpu`), which may run another build."""
     here = Settings.from_env(**{**(settings or {}), "gpu_dispatch": "local"})  # already where it runs
-    episodes = [e for e in _prepare(listeners, date, template, here) if _batches_anything(e.job)]
+    episodes = _prepare(listeners, date, template, here)
     if not episodes:  # the embedded CPU backends batch nothing: the renders do it all, as they would
         return []
     cache = StageCache(episodes[0].job.settings)

@@ -27,7 +27,7 @@ wait_for http://127.0.0.1:4299/api/health 120
 step "nightcast deploy --serve"
 $bin/nightcast deploy --serve >"$work/serve.log" 2>&1 & pids+=($!)
 # (`prefect deployment ls` is broken in prefect 3.8.8: its client sends limit=null, the server answers 422)
-for name in render-episode/render-episode nightly/nightly speech-stage/gpu music-stage/gpu; do
+for name in render-episode/render-episode nightly/nightly speech-stage/gpu music-stage/gpu batch-heavy-stages/gpu; do
   for _ in $(seq 1 120); do $bin/prefect deployment inspect "$name" >/dev/null 2>&1 && break; sleep 1; done
   $bin/prefect deployment inspect "$name" >/dev/null && echo "deployment $name"
 done

@@ -70,3 +70,15 @@ def has_binaries():
     for binary in ("ffmpeg", "ffprobe", "espeak-ng", "fluidsynth"):
         if not shutil.which(binary):
             pytest.fail(f"{binary} missing: run make setup")
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_model(tmp_path_factory) -> Path:
+    """A tiny random-weight Llama with a real BPE tokenizer and chat template (tests/tiny_llm.py)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from tiny_llm import build_tiny_chat_model
+
+    from helpers import TEMPLATES
+
+    return build_tiny_chat_model(tmp_path_factory.mktemp("tiny-chat"), TEMPLATES)

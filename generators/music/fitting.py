@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from nightcast.audio import Clip, loudness_normalized
+from nightcast.audio import Clip, db_to_gain, loudness_normalized
 
 BED_LUFS = -20.0  # every bed leaves its generator at the same loudness; the mixer sets its level
+BED_PEAK_DBFS = -1.0  # unless that would clip it: a bed of mostly sub-bass or spikes comes out quieter
 EDGE_FADE_S = 0.01  # long enough that a cut never clicks, short enough to keep the downbeat
 
 
@@ -26,7 +27,8 @@ def looped(clip: Clip, duration_s: float, crossfade_s: float = 1.0) -> Clip:
 
 
 def fit_bed(clip: Clip, duration_s: float, sample_rate: int | None = None, channels: int = 2) -> Clip:
-    """Exactly duration_s long (padded or cut), faded in and out over EDGE_FADE_S, at BED_LUFS."""
+    """Exactly duration_s long (padded or cut), faded in and out over EDGE_FADE_S, at BED_LUFS, or
+    lower where BED_LUFS would put its peak over BED_PEAK_DBFS."""
     if sample_rate and clip.sample_rate != sample_rate:
         clip = clip.resampled(sample_rate)
     clip = clip.as_channels(channels)
@@ -38,4 +40,8 @@ def fit_bed(clip: Clip, duration_s: float, sample_rate: int | None = None, chann
     if fade:
         samples[:fade] *= np.linspace(0, 1, fade, dtype=np.float32)[:, None]
         samples[-fade:] *= np.linspace(1, 0, fade, dtype=np.float32)[:, None]
-    return loudness_normalized(Clip(samples.astype(np.float32), clip.sample_rate), BED_LUFS)
+    bed = loudness_normalized(Clip(samples.astype(np.float32), clip.sample_rate), BED_LUFS)
+    peak, ceiling = float(np.abs(bed.samples).max(initial=0.0)), db_to_gain(BED_PEAK_DBFS)
+    if peak > ceiling:
+        bed = Clip((bed.samples * (ceiling / peak)).astype(np.float32), bed.sample_rate)
+    return bed

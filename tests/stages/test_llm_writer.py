@@ -304,15 +304,6 @@ def test_config_errors_name_the_option(maya, tmp_path):
 # ---------------------------------------------------------------- transformers, tiny random weights
 
 
-@pytest.fixture(scope="session")
-def tiny_chat_model(tmp_path_factory) -> Path:
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers")
-    from tiny_llm import build_tiny_chat_model
-
-    return build_tiny_chat_model(tmp_path_factory.mktemp("tiny-chat"), TEMPLATES)
-
-
 def test_transformers_writer_batches_and_falls_back_from_gibberish(maya, tiny_chat_model, monkeypatch):
     from nightcast.generators.script.llm import transformers_lm
 

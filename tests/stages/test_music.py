@@ -19,6 +19,16 @@ def generator():
     return ProceduralGenerator()
 
 
+def test_a_bed_that_would_clip_at_the_bed_level_comes_out_quieter_instead():
+    from nightcast.audio import Clip
+    from nightcast.generators.music.fitting import fit_bed
+
+    spikes = np.zeros(44100 * 3, np.float32)
+    spikes[::4410] = 1.0  # ten clicks a second: loud peaks, little loudness
+    bed = fit_bed(Clip.from_mono(spikes, 44100), 3.0)
+    assert np.abs(bed.samples).max() == pytest.approx(10 ** (-1 / 20), abs=1e-4)
+
+
 @pytest.mark.parametrize("style", sorted(STYLES))
 def test_every_style_renders_exact_length_stereo_music(generator, style):
     clip = generator.generate(cue(style), 12.5, seed=3)
@@ -167,7 +177,9 @@ def test_musicgen_batches_every_bed_in_one_generate_call(tiny_musicgen, tmp_path
         audio, rate = sf.read(clip.path, always_2d=True)
         assert rate == 44100 and audio.shape == (round(seconds * 44100), 2)  # 9 s: a 4 s chunk looped
         assert np.count_nonzero(np.abs(audio) >= 0.999) == 0
-        assert pyloudnorm.Meter(rate).integrated_loudness(audio) == pytest.approx(-20.0, abs=1.0)
+        # at the bed level, or (random weights make spiky noise) quieter with its peak at −1 dBFS
+        loudness, peak = pyloudnorm.Meter(rate).integrated_loudness(audio), np.abs(audio).max()
+        assert loudness == pytest.approx(-20.0, abs=1.0) or loudness < -20 and peak == pytest.approx(0.891, abs=0.01)
         assert np.abs(audio[0]).max() < 1e-3 and np.abs(audio[-1]).max() < 1e-3
     assert clips[0].generator == "musicgen"
 
@@ -283,7 +295,7 @@ def test_a_template_slot_can_ask_for_musicgen(prefect_harness, tiny_musicgen, tm
     monkeypatch.setenv("NIGHTCAST_TEMPLATES_DIR", str(templates))
     monkeypatch.setenv("NIGHTCAST_MUSIC_MODEL", str(tiny_musicgen))
     episode = render_episode(str(PROFILES / "maya.yaml"), template="mixed-music", out_dir=str(tmp_path / "out"),
-                             date=DATE)
+                             date=DATE, qa=False)  # the gate's own tests hear episodes
     manifest = json.loads((tmp_path / "out" / "maya" / f"{DATE}-mixed-music" / "episode.json").read_text())
     assert str(episode).endswith("mixed-music")
     assert manifest["backends"]["music"]["name"] == "procedural"
