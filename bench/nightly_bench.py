@@ -45,6 +45,8 @@ from pathlib import Path
 import yaml
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+if "PREFECT_API_URL" not in os.environ:  # a temporary server of its own: no slot a killed run left held
+    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="nightcast-bench-prefect-"))
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the random-weight model builders the tests use

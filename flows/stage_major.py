@@ -58,7 +58,9 @@ class PhaseReport(BaseModel):
     phase: Literal["script", "speech", "music"]
     listeners: int  # whose work this phase batched
     items: int  # scripts written, sentences synthesised, beds generated (cached ones not counted)
-    batches: list[int]  # rows in each batched call: scripts per write_many, sentences per forward pass, beds per call
+    # scripts per write_many call, sentences per TTS forward pass, beds per generator call (which the
+    # generator sorts by length and splits into `musicgen.batch_size` rows)
+    batches: list[int]
     seconds: float
 
 
