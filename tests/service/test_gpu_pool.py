@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -69,7 +70,11 @@ def gpu_worker(prefect_harness, tmp_path):
                               start_new_session=True)
     yield worker
     worker.terminate()
-    worker.wait(timeout=30)
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # still winding down a flow run's subprocess: stop them all
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
     log.close()
 
 
