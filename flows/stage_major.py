@@ -39,7 +39,14 @@ from pydantic import BaseModel
 
 from nightcast.flows.caching import StageCache, StageFolder
 from nightcast.flows.episode import music_requests, render_speech, script_inputs
-from nightcast.flows.gpu_stages import gpu_slot, music_batch_args, music_is_heavy, speech_is_heavy
+from nightcast.flows.gpu_stages import (
+    GPU_DEPLOYMENT,
+    SECRETS,
+    gpu_slot,
+    music_batch_args,
+    music_is_heavy,
+    speech_is_heavy,
+)
 from nightcast.flows.runners import ConfiguredTaskRunner
 from nightcast.flows.tasks import music_batch_task, script_request_of, write_script_task, write_scripts_task
 from nightcast.generators.music import can_batch, make_music_batch
@@ -199,10 +206,9 @@ def _batches_anything(job: RenderJob) -> bool:
     """Whether any of this render's backends batches (known before its script is written)."""
     from nightcast.voices import ENGINES
 
-    generators = {job.settings.music} if job.settings.music else {s.music or job.music for s in job.template.slots}
     return (WRITERS.load(job.settings.writer).batches
             or any(ENGINES.load(preset.engine).batches for preset in job.voices.values())
-            or any(can_batch(generator) for generator in generators))
+            or any(can_batch(generator) for generator in job.generators))
 
 
 def why_not_batched(settings: Settings) -> str | None:
@@ -247,8 +253,6 @@ def batch_heavy_stages(listeners: list[str], chunk: int, date: dt.date | None = 
 def run_batch_ahead(listeners: list[str], chunk: int, date: dt.date | None, template: str | None,
                     settings: Settings) -> list[PhaseReport]:
     """The chunk's phases here, or (`gpu_dispatch: pool`) as a flow run on a `gpu` pool worker."""
-    from nightcast.flows.gpu_stages import GPU_DEPLOYMENT, SECRETS
-
     shared = settings.model_dump(mode="json", exclude=SECRETS)
     if settings.gpu_dispatch != "pool":
         reports = batch_heavy_stages(listeners, chunk, date=date, template=template, settings=shared)

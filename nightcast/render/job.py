@@ -53,6 +53,11 @@ class RenderJob(BaseModel):
         """Every voice in this episode by preset id: what a script line's `speaker` names."""
         return {p.id: p for p in (self.preset, self.cohost) if p is not None}
 
+    @property
+    def generators(self) -> set[str]:
+        """Every music generator this render may use: --music, else the format's and its slots'."""
+        return generators_for(self.template, self.settings)
+
     def generator_for(self, cue: MusicCue) -> str:
         return self.settings.music or cue.generator or self.music
 
@@ -134,6 +139,12 @@ def resolve_profile(listener: str | Path, settings: Settings) -> tuple[ListenerP
     return store.load(text), f"{store.describe()} [{text}]"
 
 
+def generators_for(template: EpisodeTemplate, settings: Settings) -> set[str]:
+    if settings.music:
+        return {settings.music}
+    return {template.music_backend, *(s.music for s in template.slots if s.music)}
+
+
 def prepare_render(listener: str | Path, template_name: str | None, date: str | dt.date | None,
                    settings: Settings) -> RenderJob:
     from nightcast.generators.music import GENERATORS
@@ -156,7 +167,7 @@ def prepare_render(listener: str | Path, template_name: str | None, date: str | 
         template = with_audio_format(template, settings.audio_format)
     when = parse_date(date, profile)
     music = settings.music or template.music_backend
-    generators = {music} if settings.music else {music, *(s.music for s in template.slots if s.music)}
+    generators = generators_for(template, settings)
     backends = [("--writer", WRITERS, settings.writer)]
     backends += [("--music" if settings.music else f"template '{template.id}'", GENERATORS, g) for g in sorted(generators)]
     for option, registry, backend in backends:
