@@ -18,13 +18,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from prefect import flow
-from prefect.concurrency.sync import concurrency
 from prefect.deployments import run_deployment
 from pydantic import BaseModel, ConfigDict
 
 from nightcast.errors import StageError
 from nightcast.flows.caching import StageCache, StageFolder
-from nightcast.flows.limits import ensure_global_limit
+from nightcast.flows.limits import held_slot
 from nightcast.flows.tasks import music_batch_task, music_task, speak_task
 from nightcast.schema import MusicClip, MusicCue, Segment, SpeechClip, TimelineEntry
 from nightcast.settings import Settings
@@ -97,8 +96,7 @@ def music_is_heavy(generator: str) -> bool:
 @contextmanager
 def gpu_slot(settings: Settings):
     """Hold one of the `gpu_concurrency` slots; yields [acquired, None] and fills in the release time."""
-    ensure_global_limit(GPU_LIMIT, settings.gpu_concurrency)
-    with concurrency(GPU_LIMIT, occupy=1):
+    with held_slot(GPU_LIMIT, settings.gpu_concurrency):
         held = [time.time(), None]
         try:
             yield held

@@ -19,14 +19,13 @@ import datetime as dt
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
-from prefect.concurrency.sync import concurrency
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
 from nightcast.errors import InputError
 from nightcast.flows.caching import prune_stage_cache
 from nightcast.flows.episode import render_episode
-from nightcast.flows.limits import ensure_global_limit
+from nightcast.flows.limits import ensure_global_limit, held_slot
 from nightcast.flows.stage_major import PhaseReport, run_batch_ahead, why_not_batched
 from nightcast.profile_store import open_store
 from nightcast.qa import QAFailed
@@ -74,7 +73,7 @@ def _transient(task, task_run, state) -> bool:
 @task(name="render-listener", task_run_name="render-{listener}", retries=2, retry_delay_seconds=[5, 30],
       retry_condition_fn=_transient)
 def render_listener_task(listener: str, date: dt.date | None, template: str | None, out_dir: str | None) -> str:
-    with concurrency(RENDER_LIMIT, occupy=1):
+    with held_slot(RENDER_LIMIT):
         return render_episode(listener, template=template, out_dir=out_dir, date=date)
 
 

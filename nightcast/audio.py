@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyloudnorm
 import soundfile as sf
-from scipy.signal import resample_poly
+from scipy.signal import butter, resample_poly, sosfilt
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,17 @@ def write_clip(clip: Clip, path: str | Path) -> Path:
     sf.write(str(tmp), clip.samples, clip.sample_rate, subtype="FLOAT", format="WAV")
     os.replace(tmp, path)
     return path
+
+
+# DC and rumble under 20 Hz are inaudible (the loudness meter's K-weighting ignores them too) but they
+# take a signal's peaks: left in, they set a limiter's or a peak ceiling's gain for the audible part.
+SUBSONIC_HZ = 20
+
+
+def subsonic_removed(clip: Clip) -> Clip:
+    """A 2nd-order high-pass at SUBSONIC_HZ: the same filter the master runs (ffmpeg's highpass)."""
+    sos = butter(2, SUBSONIC_HZ, btype="highpass", fs=clip.sample_rate, output="sos")
+    return Clip(sosfilt(sos, clip.samples, axis=0).astype(np.float32), clip.sample_rate)
 
 
 def db_to_gain(db: float) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nightcast.audio import Clip, db_to_gain, loudness_normalized
+from nightcast.audio import Clip, db_to_gain, loudness_normalized, subsonic_removed
 
 BED_LUFS = -20.0  # every bed leaves its generator at the same loudness; the mixer sets its level
 BED_PEAK_DBFS = -1.0  # unless that would clip it: a bed of mostly sub-bass or spikes comes out quieter
@@ -27,11 +27,11 @@ def looped(clip: Clip, duration_s: float, crossfade_s: float = 1.0) -> Clip:
 
 
 def fit_bed(clip: Clip, duration_s: float, sample_rate: int | None = None, channels: int = 2) -> Clip:
-    """Exactly duration_s long (padded or cut), faded in and out over EDGE_FADE_S, at BED_LUFS, or
-    lower where BED_LUFS would put its peak over BED_PEAK_DBFS."""
+    """Exactly duration_s long (padded or cut), nothing under hearing, faded in and out over
+    EDGE_FADE_S, at BED_LUFS, or lower where BED_LUFS would put its peak over BED_PEAK_DBFS."""
     if sample_rate and clip.sample_rate != sample_rate:
         clip = clip.resampled(sample_rate)
-    clip = clip.as_channels(channels)
+    clip = subsonic_removed(clip.as_channels(channels))
     frames = round(duration_s * clip.sample_rate)
     samples = clip.samples[:frames].copy()
     if samples.shape[0] < frames:

@@ -1,7 +1,7 @@
 """Master to the podcast loudness spec and encode, checked by the same meter listeners' apps trust.
 
 −16 LUFS integrated (from config), true peak ≤ −1 dBTP (Apple Podcasts; BS.1770 / EBU R128).
-One ffmpeg pass per try: gain, a lookahead limiter at 4× the sample rate (so inter-sample peaks are
+One ffmpeg pass per try: a high-pass below hearing, gain, a lookahead limiter at 4× the sample rate (so inter-sample peaks are
 caught: a true-peak limiter), then straight into the encoder with chapters, tags and cover; no
 mastered WAV in between. The encoded file is measured with ebur128 and the gain corrected until it
 sits on target: what the manifest reports is what the listener's file measures.
@@ -18,7 +18,7 @@ import os
 import re
 from pathlib import Path
 
-from nightcast.audio import db_to_gain
+from nightcast.audio import SUBSONIC_HZ, db_to_gain
 from nightcast.binaries import ffmpeg, run, run_piped
 from nightcast.errors import StageError
 from nightcast.schema import Chapter, Loudness, MixedAudio, MixSettings
@@ -104,7 +104,7 @@ def limit_and_encode(mixed: MixedAudio, out: Path, gain_db: float, ceiling_dbtp:
     meta.write_text(_ffmetadata(chapters, tags), encoding="utf-8")
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")
     limiter = f"alimiter=limit={db_to_gain(ceiling_dbtp):.5f}:attack=5:release=80:level=false"
-    chain = (f"volume={gain_db:.3f}dB,aresample={mixed.sample_rate * OVERSAMPLE}:resampler=soxr,{limiter},"
+    chain = (f"highpass=f={SUBSONIC_HZ}:poles=2,volume={gain_db:.3f}dB,aresample={mixed.sample_rate * OVERSAMPLE}:resampler=soxr,{limiter},"
              f"aresample={mix.sample_rate}:resampler=soxr")
     limit = [ffmpeg(), "-hide_banner", "-nostats", "-i", mixed.path, "-af", chain, "-f", "f32le", "-"]
     use_ffmpeg_cover = cover is not None and mix.format != "opus"

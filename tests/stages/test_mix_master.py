@@ -206,6 +206,20 @@ def test_master_meets_podcast_loudness_measured_independently(tmp_path):
     assert np.count_nonzero(np.abs(decoded) >= 0.999) == 0  # no clipped samples
 
 
+@pytest.mark.parametrize("rumble", ["dc offset", "8 Hz sine"])
+def test_master_reaches_the_target_when_inaudible_rumble_carries_the_peaks(tmp_path, rumble):
+    """A generator's bed can ride on DC or sub-bass (random-weight EnCodec does): inaudible, but left
+    in it would set the limiter's gain and the episode would never reach -16 LUFS."""
+    rng = np.random.default_rng(0)
+    t = np.arange(44100 * 20) / 44100
+    voice = 0.05 * rng.standard_normal(t.size) * (np.sin(2 * np.pi * 0.5 * t) > 0)
+    low = 0.9 if rumble == "dc offset" else 0.9 * np.sin(2 * np.pi * 8 * t)
+    mixed = as_mix(Clip.from_mono((voice + low).astype(np.float32), 44100).as_channels(2), tmp_path)
+    measured = master_episode(mixed, tmp_path / "episode.mp3", MixSettings(), [], {"title": "t"})
+    assert measured.integrated_lufs == pytest.approx(-16.0, abs=0.5)
+    assert measured.true_peak_dbtp <= -1.0
+
+
 def test_master_refuses_silence(tmp_path):
     from nightcast.errors import StageError
 

@@ -29,6 +29,16 @@ def test_a_bed_that_would_clip_at_the_bed_level_comes_out_quieter_instead():
     assert np.abs(bed.samples).max() == pytest.approx(10 ** (-1 / 20), abs=1e-4)
 
 
+def test_a_bed_riding_on_dc_keeps_its_audible_level():
+    from nightcast.audio import Clip, loudness_normalized
+    from nightcast.generators.music.fitting import BED_LUFS, fit_bed
+
+    tone = 0.05 * np.sin(2 * np.pi * 220 * np.arange(44100 * 3) / 44100)
+    bed = fit_bed(Clip.from_mono((tone + 0.9).astype(np.float32), 44100), 3.0)  # a DC offset takes the peaks
+    assert abs(float(bed.samples[4410:-4410].mean())) < 0.01
+    assert loudness_normalized(bed, BED_LUFS).samples.max() == pytest.approx(bed.samples.max(), rel=0.01)
+
+
 @pytest.mark.parametrize("style", sorted(STYLES))
 def test_every_style_renders_exact_length_stereo_music(generator, style):
     clip = generator.generate(cue(style), 12.5, seed=3)
