@@ -13,6 +13,7 @@ before it waits, and again every `RECHECK_S` while it waits.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -45,9 +46,12 @@ def ensure_global_limit(name: str, slots: int) -> None:
 
 
 def on_temporary_server() -> bool:
-    """No PREFECT_API_URL: each process starts Prefect's temporary server on PREFECT_HOME's database,
-    and no server service looks after leases."""
-    return not get_current_settings().api.url
+    """A temporary server on PREFECT_HOME's database (Prefect's, when no PREFECT_API_URL is set, or
+    nightcast's own): no server service looks after leases."""
+    from nightcast.flows.prefect_server import TEMPORARY_URL_ENV
+
+    url = get_current_settings().api.url
+    return not url or url == os.environ.get(TEMPORARY_URL_ENV)
 
 
 def _lease_storage():

@@ -72,8 +72,9 @@ def render(
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from nightcast.cli_progress import StageProgress
+    from nightcast.flows.prefect_server import prefect_api
 
-    with StageProgress(out, f"{job.profile.name} · {job.template.title} · {job.date}"):
+    with prefect_api(), StageProgress(out, f"{job.profile.name} · {job.template.title} · {job.date}"):
         from nightcast.flows.episode import render_episode
 
         try:  # the template and date as resolved, so a render that starts at midnight keeps its date
@@ -341,6 +342,7 @@ def deploy(
     music-stage/gpu) to the `gpu` pool: start `prefect worker start --pool cpu`, and
     `prefect worker start --pool gpu` on GPU machines."""
     from nightcast.flows import deployments
+    from nightcast.flows.prefect_server import prefect_api
 
     try:
         settings = Settings.from_env()
@@ -349,9 +351,11 @@ def deploy(
     if serve:
         out.print(f"serving render-episode, nightly ({settings.nightly_cron}, {settings.timezone}) and the heavy "
                   "stages; Ctrl-C stops")
-        deployments.serve(settings)
+        with prefect_api():
+            deployments.serve(settings)
         return
-    ids = deployments.deploy(settings)
+    with prefect_api():
+        ids = deployments.deploy(settings)
     out.print(f"[green]✓[/] render-episode/render-episode and nightly/nightly on work pool '{deployments.CPU_POOL}', "
               f"speech-stage/gpu and music-stage/gpu on '{deployments.GPU_POOL}' ({len(ids)} deployments); "
               f"nightly runs {settings.nightly_cron} {settings.timezone}", highlight=False)
@@ -377,7 +381,39 @@ def serve_api(
             raise InputError(str(exc), source="NIGHTCAST_API_TOKENS") from None
     except InputError as exc:
         _fail_input(exc)
-    uvicorn.run(api, host=host, port=port, log_level="info")
+    from nightcast.flows.prefect_server import prefect_api
+
+    with prefect_api():
+        uvicorn.run(api, host=host, port=port, log_level="info")
+
+
+@app.command("nightly")
+def nightly_command(
+    date: Annotated[Optional[str], typer.Option("--date", help="Episode date YYYY-MM-DD for every listener; "
+                                                "default: each listener's today in their time zone.")] = None,
+    template: Annotated[Optional[str], typer.Option("--template", "-t", help="Episode format for every listener; "
+                                                    "default: each profile's.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help=OUT_DIR_HELP)] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+) -> None:
+    """Run the nightly flow now: an episode for every listener in the profile store. Exit 1 if any failed."""
+    from nightcast.render.job import parse_date_option
+
+    try:
+        episode_date = parse_date_option(date)
+    except InputError as exc:
+        _fail_input(exc)
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from nightcast.flows.nightly import nightly
+    from nightcast.flows.prefect_server import prefect_api
+
+    with prefect_api():
+        report = nightly(date=episode_date, template=template, out_dir=str(out_dir) if out_dir else None)
+    out.print(f"[green]✓[/] {len(report.rendered)} of {report.listeners} listeners rendered", highlight=False)
+    for who, why in sorted(report.failed.items()):
+        err.print(f"[red]✗ {who}:[/] {why}", highlight=False)
+    raise typer.Exit(1 if report.failed else 0)
 
 
 profiles_app = typer.Typer(no_args_is_help=True, help="The profile store: YAML files, or a SQL database for many listeners.")

@@ -5,6 +5,8 @@ reports, build folders, and listing what is finished.
     <outputs>/<listener>/<date>-<format>/episode.mp3 ...  one finished episode (EPISODE_FILES)
     <outputs>/<listener>/.<episode>.qa-failed.json        the report of an episode QA blocked
     <outputs>/<listener>/.building-<episode>-*            a render in progress (renamed into place when done)
+    <outputs>/<listener>/.<episode>.lock                  held by the one render of that episode at a time
+    <outputs>/<listener>/.feed.lock                       held while the feed is rebuilt
 
 An episode directory appears only when complete: it is built in a hidden sibling and renamed, and
 its manifest is written last, so a folder with a manifest is a finished episode.
@@ -13,11 +15,13 @@ its manifest is written last, so a folder with a manifest is a finished episode.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
 import os
 import shutil
 import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +30,7 @@ from typing import get_args
 
 from pydantic import ValidationError
 
+from nightcast.errors import EpisodeBusy
 from nightcast.schema import AudioFormat, EpisodeManifest, Script
 
 log = logging.getLogger(__name__)
@@ -98,6 +103,16 @@ class EpisodeStore:
         """A hidden build folder for the episode, renamed into place when the block succeeds."""
         return building(self.episode_dir(listener, episode))
 
+    def rendering(self, listener: str, episode: str, wait_s: float):
+        """Be the one render of this episode: wait up to wait_s for another to finish, then raise
+        EpisodeBusy naming it."""
+        return exclusive(self.listener_dir(listener) / f".{episode}.lock", wait_s, f"{listener}/{episode}")
+
+    def feed_writer(self, listener: str):
+        """Held while the feed is rebuilt from the episodes on disk, so one rebuild never overwrites
+        another that saw an episode more."""
+        return exclusive(self.listener_dir(listener) / ".feed.lock", FEED_LOCK_WAIT_S, f"{listener}'s feed")
+
     def finished(self, listener: str) -> list[FinishedEpisode]:
         """Every complete episode of the listener (its manifest written last), newest first."""
         found = []
@@ -125,6 +140,43 @@ class EpisodeStore:
             if script.listener_id == listener and since <= script.date < before:
                 scripts.append(script)
         return sorted(scripts, key=lambda s: (s.date, s.episode_id), reverse=True)
+
+
+FEED_LOCK_WAIT_S = 60.0  # a rebuild takes well under a second
+LOCK_POLL_S = 0.2
+
+
+@contextmanager
+def exclusive(lock_path: Path, wait_s: float, what: str) -> Iterator[None]:
+    """An advisory lock (flock) on lock_path: the kernel lets it go when the holder exits, killed or not,
+    so no stale lock outlives a crash. The holder's "host pid" is in the file, for the message."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+", encoding="utf-8") as handle:
+        deadline, told = time.monotonic() + wait_s, False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                if time.monotonic() >= deadline:
+                    raise EpisodeBusy(f"{what} is being rendered by {holder}; waited {wait_s:.0f} s. "
+                                      "Run it again when that one has finished.") from None
+                if not told:
+                    log.warning("%s is being rendered by %s; waiting up to %.0f s", what, holder, wait_s)
+                    told = True
+                time.sleep(LOCK_POLL_S)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 OWNER_FILE = ".nightcast-build"  # "host pid" of the process building; removed before the rename

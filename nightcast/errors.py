@@ -39,3 +39,7 @@ class BackendUnavailableError(NightcastError):
 
 class StageError(NightcastError):
     """A pipeline stage produced something unusable (silence, wrong length, failed encode)."""
+
+
+class EpisodeBusy(NightcastError):
+    """Another process is rendering the same listener's episode for the same date and format."""

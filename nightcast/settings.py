@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     api_rate_per_minute: int = Field(default=60, ge=1, le=100_000, description="API requests per minute per token.")
     nightly_cron: str = Field(default="0 3 * * *", description="When the nightly run starts (cron, in `timezone`).")
     timezone: TimeZoneName = Field(default="UTC", description="Time zone of the nightly schedule (IANA name).")
+    render_lock_wait_s: float = Field(
+        default=600.0, ge=0, le=86400,
+        description="How long a render waits while another process renders the same listener's episode (same date "
+                    "and format) before it gives up with the other's pid; the wait then finds its stages cached.")
     nightly_concurrency: int = Field(default=2, ge=1, le=256,
                                      description="Renders at once in the nightly run (a Prefect global concurrency limit).")
     nightly_batch_listeners: int = Field(

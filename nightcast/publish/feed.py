@@ -108,9 +108,10 @@ def build_feed(store: EpisodeStore, profile: ListenerProfile, public_url: str) -
 
 
 def write_feed(store: EpisodeStore, profile: ListenerProfile, public_url: str) -> Path:
-    """Rebuild the listener's feed from the episodes on disk, atomically."""
+    """Rebuild the listener's feed from the episodes on disk, atomically, one rebuild at a time."""
     path = store.feed_path(profile.id)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(build_feed(store, profile, public_url))
-    os.replace(tmp, path)
+    with store.feed_writer(profile.id):
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(build_feed(store, profile, public_url))
+        os.replace(tmp, path)
     return path
