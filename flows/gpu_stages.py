@@ -17,10 +17,13 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, get_client
+from prefect.client.schemas.objects import StateType
 from prefect.deployments import run_deployment
+from prefect.states import Cancelled
 from pydantic import BaseModel, ConfigDict
 
+from nightcast.breaker import CircuitBreaker
 from nightcast.errors import StageError
 from nightcast.flows.caching import StageCache, StageFolder
 from nightcast.flows.limits import held_slot
@@ -127,12 +130,58 @@ def music_stage(request: MusicRequest, settings: dict) -> dict:
     return StageOutcome(clips=clips, counts=cache.counts.get("music", {}), gpu_slot_s=tuple(held)).model_dump(mode="json")
 
 
-def on_gpu_pool(stage_flow, request: BaseModel, settings: Settings) -> StageOutcome:
-    """Run a stage as a flow run of its gpu deployment (a subflow run of the render) and wait for it."""
+POLL_S = 1.0
+NOT_STARTED = {StateType.SCHEDULED, StateType.PENDING}
+
+
+def pool_breaker(deployment: str, settings: Settings) -> CircuitBreaker:
+    b = settings.breaker
+    return CircuitBreaker.for_backend(settings.breakers_dir(), "gpu stage", deployment, failures=b.failures,
+                                      cooloff_s=b.cooloff_s)
+
+
+def _await_run(run_id, pickup_s: float):
+    """The run once it is final, or None when no worker started it within pickup_s (then cancelled)."""
+    with get_client(sync_client=True) as client:
+        deadline = time.monotonic() + pickup_s
+        while True:
+            run = client.read_flow_run(run_id)
+            if run.state is not None and run.state.is_final():
+                return run
+            if (run.state is None or run.state.type in NOT_STARTED) and time.monotonic() > deadline:
+                client.set_flow_run_state(run_id, Cancelled(message=f"no gpu worker started it in {pickup_s:.0f} s"),
+                                          force=True)
+                return None
+            time.sleep(POLL_S)
+
+
+def dispatch_to_pool(name: str, parameters: dict, settings: Settings):
+    """A flow run of deployment `name` on the gpu pool, waited for; the final run, or None when the
+    pool did not take it (its breaker is open, nobody started the run in time, the worker crashed)."""
+    breaker = pool_breaker(name, settings)
+    if breaker.allow() == "open":
+        print(f"{breaker.why_open()}: not dispatched")
+        return None
+    run = run_deployment(name, parameters=parameters, timeout=0)
+    run = _await_run(run.id, settings.gpu_pickup_timeout_s)
+    if run is None or run.state.type == StateType.CRASHED:
+        why = "its worker crashed" if run is not None else f"no worker started it in {settings.gpu_pickup_timeout_s:.0f} s"
+        breaker.record(False, why)
+        print(f"{name}: {why}")
+        return None
+    breaker.record(True)
+    return run
+
+
+def on_gpu_pool(stage_flow, request: BaseModel, settings: Settings) -> StageOutcome | None:
+    """Run a stage as a flow run of its gpu deployment (a subflow run of the render) and wait for it;
+    None when the pool did not take it: the caller runs the stage itself."""
     name = f"{stage_flow.name}/{GPU_DEPLOYMENT}"
-    run = run_deployment(name, parameters={"request": request.model_dump(mode="json"),
-                                           "settings": settings.model_dump(mode="json", exclude=SECRETS)},
-                         timeout=None)
+    run = dispatch_to_pool(name, {"request": request.model_dump(mode="json"),
+                                  "settings": settings.model_dump(mode="json", exclude=SECRETS)}, settings)
+    if run is None:
+        print(f"{name}: running the stage in this render")
+        return None
     if not run.state.is_completed():
         raise StageError(f"{name} ended {run.state.name}: {run.state.message or 'see the flow run in the Prefect UI'}")
     return StageOutcome.model_validate(run.state.result())
@@ -142,7 +191,9 @@ def run_speech(request: SpeechRequest, settings: Settings, cache: StageCache) ->
     if not speech_is_heavy(request.voices):
         return speak(request, cache)
     if settings.gpu_dispatch == "pool":
-        return cache.merge("speech", on_gpu_pool(speech_stage, request, settings))
+        outcome = on_gpu_pool(speech_stage, request, settings)
+        if outcome is not None:
+            return cache.merge("speech", outcome)
     with gpu_slot(settings):
         return speak(request, cache)
 
@@ -151,6 +202,8 @@ def run_music(request: MusicRequest, settings: Settings, cache: StageCache) -> l
     if not music_is_heavy(request.generator):
         return make_beds(request, settings, cache)
     if settings.gpu_dispatch == "pool":
-        return cache.merge("music", on_gpu_pool(music_stage, request, settings))
+        outcome = on_gpu_pool(music_stage, request, settings)
+        if outcome is not None:
+            return cache.merge("music", outcome)
     with gpu_slot(settings):
         return make_beds(request, settings, cache)

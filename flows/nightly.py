@@ -9,19 +9,25 @@ chunk's heavy stages run. `nightly_batch_listeners: 1` renders each listener on 
 
 A listener whose render fails (a broken profile, a crashed stage after its retries) is recorded and
 the others carry on; a chunk whose batched phases fail leaves its listeners to their own renders.
-The run's summary lists both, and the phases' batch sizes, as the flow's result and as a markdown
-artifact in the Prefect UI.
+The run's summary lists both, the phases' batch sizes, and every backend circuit breaker that was
+open during the run with how many episodes it sent to the fallback writer, as the flow's result and
+as a markdown artifact in the Prefect UI.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import time
+from pathlib import Path
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
+from nightcast.breaker import clock, openings_between
+from nightcast.episode_store import EPISODE_FILES
 from nightcast.errors import InputError
 from nightcast.flows.caching import prune_stage_cache
 from nightcast.flows.episode import render_episode
@@ -42,6 +48,8 @@ class NightlyReport(BaseModel):
     failed: dict[str, str] = Field(default_factory=dict, description="listener id → why")
     phases: list[PhaseReport] = Field(default_factory=list, description="The batched heavy stages, per chunk.")
     unbatched: str | None = Field(default=None, description="Why the heavy stages were not batched ahead, if not.")
+    breakers: list[str] = Field(default_factory=list,
+                                description="Each backend breaker that was open during the run, and what it cost.")
 
     def markdown(self) -> str:
         lines = [f"# nightly: {len(self.rendered)} of {self.listeners} listeners rendered", "",
@@ -55,7 +63,31 @@ class NightlyReport(BaseModel):
                       f"{p.seconds:.1f} |" for p in self.phases]
         elif self.unbatched:
             lines += ["", f"Heavy stages not batched ahead: {self.unbatched}."]
+        if self.breakers:
+            lines += ["", "## circuit breakers", "", *(f"- {line}" for line in self.breakers)]
         return "\n".join(lines)
+
+
+def breaker_lines(folder: Path, start: float, end: float, episodes: list[str]) -> list[str]:
+    """"writer openai http://… open 02:13–02:43, 412 episodes from the template writer": one line per
+    breaker opening during the run; for a writer, the rendered episodes that fell back because of it."""
+    reasons = []
+    for episode in episodes:
+        try:
+            manifest = json.loads((Path(episode) / EPISODE_FILES["manifest"]).read_text())
+            reasons.append(" ".join(f["reason"] for f in manifest["writer_fallbacks"]))
+        except (OSError, ValueError, KeyError):
+            continue
+    lines = []
+    for backend, opening in openings_between(folder, start, end):
+        until = clock(opening.closed_at) if opening.closed_at else "still open"
+        if backend.startswith("writer "):
+            fell_back = sum(f"{backend}: circuit open" in reason for reason in reasons)
+            cost = f"{fell_back} episodes from the template writer"
+        else:  # a gpu pool: its stages ran in the renders instead
+            cost = "its stages ran in the renders themselves"
+        lines.append(f"{backend} open {clock(opening.opened_at)}–{until}, {cost}")
+    return lines
 
 
 def _transient(task, task_run, state) -> bool:
@@ -106,6 +138,7 @@ def nightly(date: dt.date | None = None, template: str | None = None, out_dir: s
     if pruned:
         print(f"nightly: pruned {pruned} stage cache entries older than {settings.stage_cache_days} days")
     report = NightlyReport(date=date, listeners=len(listeners), unbatched=why_not_batched(settings))
+    started = time.time()
     size = settings.nightly_batch_listeners
     futures = {}
     for chunk, start in enumerate(range(0, len(listeners), size)):
@@ -120,6 +153,9 @@ def nightly(date: dt.date | None = None, template: str | None = None, out_dir: s
             report.failed[who] = f"{type(outcome).__name__}: {outcome}"
         else:
             report.rendered[who] = outcome
+    report.breakers = breaker_lines(settings.breakers_dir(), started, time.time(), list(report.rendered.values()))
+    for line in report.breakers:
+        print(f"nightly: {line}")
     create_markdown_artifact(markdown=report.markdown(), key="nightly-summary",
                              description=f"{len(report.rendered)} rendered, {len(report.failed)} failed")
     if report.failed:

@@ -42,6 +42,7 @@ from nightcast.flows.episode import music_requests, render_speech, script_inputs
 from nightcast.flows.gpu_stages import (
     GPU_DEPLOYMENT,
     SECRETS,
+    dispatch_to_pool,
     gpu_slot,
     music_batch_args,
     music_is_heavy,
@@ -257,13 +258,13 @@ def run_batch_ahead(listeners: list[str], chunk: int, date: dt.date | None, temp
     if settings.gpu_dispatch != "pool":
         reports = batch_heavy_stages(listeners, chunk, date=date, template=template, settings=shared)
     else:
-        from prefect.deployments import run_deployment
-
         from nightcast.errors import StageError
 
         name = f"{batch_heavy_stages.name}/{GPU_DEPLOYMENT}"
-        run = run_deployment(name, parameters={"listeners": listeners, "chunk": chunk, "date": date,
-                                               "template": template, "settings": shared}, timeout=None)
+        run = dispatch_to_pool(name, {"listeners": listeners, "chunk": chunk, "date": date, "template": template,
+                                      "settings": shared}, settings)
+        if run is None:
+            raise StageError(f"{name}: the gpu pool did not take the chunk")
         if not run.state.is_completed():
             raise StageError(f"{name} ended {run.state.name}: {run.state.message or 'see the flow run in the UI'}")
         reports = run.state.result()

@@ -15,15 +15,13 @@ its manifest is written last, so a folder with a manifest is a finished episode.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import logging
 import os
 import shutil
 import socket
 import tempfile
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
@@ -31,6 +29,7 @@ from typing import get_args
 from pydantic import ValidationError
 
 from nightcast.errors import EpisodeBusy
+from nightcast.file_lock import LockTimeout, file_lock
 from nightcast.schema import AudioFormat, EpisodeManifest, Script
 
 log = logging.getLogger(__name__)
@@ -111,7 +110,8 @@ class EpisodeStore:
     def feed_writer(self, listener: str):
         """Held while the feed is rebuilt from the episodes on disk, so one rebuild never overwrites
         another that saw an episode more."""
-        return exclusive(self.listener_dir(listener) / ".feed.lock", FEED_LOCK_WAIT_S, f"{listener}'s feed")
+        return exclusive(self.listener_dir(listener) / ".feed.lock", FEED_LOCK_WAIT_S, f"{listener}'s feed",
+                         doing="being rebuilt")
 
     def finished(self, listener: str) -> list[FinishedEpisode]:
         """Every complete episode of the listener (its manifest written last), newest first."""
@@ -143,40 +143,21 @@ class EpisodeStore:
 
 
 FEED_LOCK_WAIT_S = 60.0  # a rebuild takes well under a second
-LOCK_POLL_S = 0.2
 
 
 @contextmanager
-def exclusive(lock_path: Path, wait_s: float, what: str) -> Iterator[None]:
-    """An advisory lock (flock) on lock_path: the kernel lets it go when the holder exits, killed or not,
-    so no stale lock outlives a crash. The holder's "host pid" is in the file, for the message."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+", encoding="utf-8") as handle:
-        deadline, told = time.monotonic() + wait_s, False
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                if time.monotonic() >= deadline:
-                    raise EpisodeBusy(f"{what} is being rendered by {holder}; waited {wait_s:.0f} s. "
-                                      "Run it again when that one has finished.") from None
-                if not told:
-                    log.warning("%s is being rendered by %s; waiting up to %.0f s", what, holder, wait_s)
-                    told = True
-                time.sleep(LOCK_POLL_S)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
-        handle.flush()
+def exclusive(lock_path: Path, wait_s: float, what: str, doing: str = "being rendered") -> Iterator[None]:
+    """Hold lock_path (see nightcast.file_lock); EpisodeBusy naming the holder after wait_s."""
+    def waiting(holder: str) -> None:
+        log.warning("%s is %s by %s; waiting up to %.0f s", what, doing, holder, wait_s)
+
+    with ExitStack() as held:
         try:
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            held.enter_context(file_lock(lock_path, wait_s, on_wait=waiting))
+        except LockTimeout as busy:
+            raise EpisodeBusy(f"{what} is {doing} by {busy.holder}; waited {wait_s:.0f} s. "
+                              "Run it again when that one has finished.") from None
+        yield
 
 
 OWNER_FILE = ".nightcast-build"  # "host pid" of the process building; removed before the rename

@@ -38,7 +38,11 @@ class GenerationSettings(BaseModel):
     batch_size: int = Field(default=64, ge=1, le=256,
                             description="Prompts per generate call (transformers), many listeners' in the nightly run.")
     concurrency: int = Field(default=4, ge=1, le=64, description="Requests in flight (openai).")
-    timeout_s: float = Field(default=60, gt=0, le=3600, description="Per HTTP request (openai).")
+    timeout_s: float = Field(default=30, gt=0, le=3600, description="Per HTTP request (openai).")
+    episode_budget_s: float = Field(
+        default=120, gt=0, le=36000,
+        description="Total seconds a remote writer may spend on one episode's script (a batch gets one per episode): "
+                    "requests not answered by then fall back to the template writer.")
     http_retries: int = Field(default=2, ge=0, le=10, description="Retries with backoff on 429/5xx/timeouts.")
     n_ctx: int = Field(default=4096, ge=512, le=131072, description="Context window (llamacpp).")
     n_gpu_layers: int = Field(default=-1, ge=-1, description="Layers offloaded to a GPU build of llama.cpp; -1: all.")
@@ -46,6 +50,15 @@ class GenerationSettings(BaseModel):
     device: str = Field(default="auto", description="transformers: auto (cuda when present), cpu, cuda, cuda:1, mps.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  # auto: bf16/fp16 on GPU, fp32 on CPU
     json_schema: bool = Field(default=True, description="openai: send response_format json_schema where supported.")
+
+
+class BreakerSettings(BaseModel):
+    """Circuit breakers of remote and heavy backends (nightcast/breaker.py), shared through the cache folder."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    failures: int = Field(default=3, ge=1, le=1000, description="Failed calls in a row that open a backend's breaker.")
+    cooloff_s: float = Field(default=300, ge=1, le=86400,
+                             description="How long an open breaker sends every call to the fallback before one probe.")
 
 
 class QASettings(BaseModel):
@@ -114,6 +127,7 @@ class Settings(BaseSettings):
     writer_api_key: SecretStr | None = Field(default=None, description="Else $OPENAI_API_KEY.")
     memory_days: int = Field(default=7, ge=0, le=365, description="How far back the writer reads past episodes.")
     generation: GenerationSettings = GenerationSettings()
+    breaker: BreakerSettings = BreakerSettings()
     cache_dir: Path | None = Field(default=None, description="Synthesised speech and library analysis; default <outputs_dir>/.cache.")
     speech_cache: bool = True
     music: str | None = Field(default=None, description="Music generator for every slot, overriding the template's "
@@ -158,6 +172,10 @@ class Settings(BaseSettings):
     gpu_dispatch: Literal["local", "pool"] = Field(
         default="local", description="local: heavy stages run in the render's process; pool: they run as flow runs "
                                      "of the gpu-stage deployment, on whichever worker serves the `gpu` work pool.")
+    gpu_pickup_timeout_s: float = Field(
+        default=300, gt=0, le=86400,
+        description="gpu_dispatch pool: a stage run no worker has started by then is cancelled and the stage runs in "
+                    "the render itself; failures in a row open the pool's breaker (`breaker`).")
     gpu_concurrency: int = Field(default=1, ge=1, le=64,
                                  description="Heavy (GPU) stages at once across all workers: a Prefect global "
                                              "concurrency limit, `nightcast-gpu`.")
@@ -185,6 +203,10 @@ class Settings(BaseSettings):
 
     def cache_root(self) -> Path:
         return Path(self.cache_dir or Path(self.outputs_dir) / ".cache")
+
+    def breakers_dir(self) -> Path:
+        """Where circuit breakers keep their state: every render sharing this cache shares them."""
+        return self.cache_root() / "breakers"
 
     def episode_store(self) -> EpisodeStore:
         return EpisodeStore(Path(self.outputs_dir))

@@ -126,3 +126,39 @@ def test_musicgen_beds_render_on_the_gpu_pool_worker(gpu_worker, tmp_path, tmp_p
     for who in ("hiro",):
         night_manifest = json.loads((tmp_path / "night" / who / "2026-11-23-qa-check" / "episode.json").read_text())
         assert night_manifest["stage_cache"]["music"] == {"ran": 0, "cached": 1}
+
+
+def test_a_gpu_pool_nobody_serves_costs_one_pickup_timeout_then_its_breaker_skips_it(prefect_harness, tmp_path):
+    """No worker on the `gpu` pool: the stage run is cancelled after gpu_pickup_timeout_s and the stage
+    runs in the render; with the breaker open, the next render does not even create a run."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    from nightcast.flows import deployments
+    from nightcast.flows.caching import StageFolder
+    from nightcast.flows.gpu_stages import MusicRequest, music_stage, on_gpu_pool
+    from nightcast.settings import Settings
+
+    settings = Settings(gpu_dispatch="pool", gpu_pickup_timeout_s=2, cache_dir=tmp_path / "cache",
+                        breaker={"failures": 1, "cooloff_s": 600})
+    deployments.deploy(settings)
+    request = MusicRequest(cues=[], entries=[], seeds=[], generator="musicgen", batched=True,
+                           folder=StageFolder(stages_root=None, fallback=tmp_path))
+
+    def music_runs():
+        with get_client(sync_client=True) as client:
+            return client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["gpu"])),
+                                         limit=200, sort=FlowRunSort.START_TIME_DESC)  # 3.8.8's client sends None
+
+    before = {r.id for r in music_runs()}
+    started = time.monotonic()
+    assert on_gpu_pool(music_stage, request, settings) is None
+    assert time.monotonic() - started < 15
+    [missed] = [r for r in music_runs() if r.id not in before]
+    assert missed.state.is_cancelled() and "no gpu worker started it in 2 s" in missed.state.message
+
+    started = time.monotonic()
+    assert on_gpu_pool(music_stage, request, settings) is None
+    assert time.monotonic() - started < 2
+    assert len([r for r in music_runs() if r.id not in before]) == 1  # the open breaker sent nothing

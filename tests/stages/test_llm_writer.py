@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +29,7 @@ WPM = 180
 
 def settings_for(writer: str, **overrides) -> Settings:
     generation = {"timeout_s": 5, "http_retries": 0, **overrides.pop("generation", {})}
+    overrides.setdefault("cache_dir", tempfile.mkdtemp(prefix="nightcast-writer-test-"))  # breakers of its own
     return Settings.from_env(writer=writer, memory_days=0, generation=generation, **overrides)
 
 
@@ -159,6 +161,44 @@ def test_timeouts_fall_back_and_slow_servers_within_the_timeout_are_fine(maya):
         script = write(maya, settings_for("openai", writer_url=server.url, writer_model="m",
                                           generation={"timeout_s": 5}))
     assert script.fallbacks == []
+
+
+def test_a_hung_server_costs_one_timeout_then_its_breaker_sends_every_render_to_the_fallback(maya, tmp_path):
+    """A server that accepts and never answers: the first episode waits one request timeout, the
+    breaker opens, the next episode falls back at once without a request; after the cool-off one
+    probe finds the server healthy again and the writer is back."""
+    healthy = False
+
+    def reply(payload):
+        if not healthy:
+            time.sleep(30)
+        return 200, completion(json.dumps(good_draft(payload)))
+
+    with ChatServer(reply) as server:
+        settings = settings_for("openai", writer_url=server.url, writer_model="m", cache_dir=tmp_path,
+                                generation={"timeout_s": 1.0, "concurrency": 2},
+                                breaker={"failures": 2, "cooloff_s": 3})
+        started = time.perf_counter()
+        first = write(maya, settings)
+        first_s = time.perf_counter() - started
+        sent = len(server.requests)
+        started = time.perf_counter()
+        second = write(maya, settings)
+        second_s = time.perf_counter() - started
+
+        # Two at a time: the breaker opened at the second timeout, a third may have left before it did.
+        assert first_s < 5 and 2 <= sent <= 3
+        assert len(first.fallbacks) == len(first.segments)
+        assert sum("circuit open" in f.reason for f in first.fallbacks) == len(first.segments) - sent
+        assert second_s < 1.0 and len(server.requests) == sent
+        [whole] = second.fallbacks
+        assert whole.segment_id is None and "circuit open" in whole.reason and server.url in whole.reason
+
+        healthy = True
+        time.sleep(3.1)
+        third = write(maya, settings)
+    assert third.fallbacks == []  # the probe closed it; what the probe's round refused was regenerated
+    assert all(s.written_by == "openai:m" for s in third.segments if s.word_budget)
 
 
 def test_servers_without_json_schema_support_get_json_object(maya):

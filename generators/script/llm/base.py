@@ -29,9 +29,12 @@ class Completion:
 class LLMClient(Protocol):
     model_name: str
 
-    def complete(self, requests: list[ChatRequest]) -> list[Completion | Exception]:
+    def complete(self, requests: list[ChatRequest], deadline: float | None = None) -> list[Completion | Exception]:
         """One reply per request, in order. A request that failed (timeout, HTTP error, ...) comes
-        back as its exception, so one bad request never costs the others their replies."""
+        back as its exception, so one bad request never costs the others their replies.
+        `deadline` (time.monotonic()): a remote backend sends nothing after it and gives a request in
+        flight no more than the time left; an in-process model, which cannot hang on a network, may
+        ignore it."""
         ...
 
     def version(self) -> str: ...

@@ -46,7 +46,7 @@ class LlamaCppClient:
 
         return LlamaGrammar.from_json_schema(schema_json, verbose=False)
 
-    def complete(self, requests: list[ChatRequest]) -> list[Completion | Exception]:
+    def complete(self, requests: list[ChatRequest], deadline: float | None = None) -> list[Completion | Exception]:
         # Requests with the same system prompt and few-shot turns back to back: llama.cpp keeps the
         # shared prefix in its KV cache, so only each request's own tail is evaluated.
         order = sorted(range(len(requests)), key=lambda i: [m["content"] for m in requests[i].messages[:-1]])

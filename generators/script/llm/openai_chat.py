@@ -6,40 +6,62 @@ a server that rejects that (llama.cpp's Python server answers 500, others 400/42
 `json_object` with the schema beside it (llama.cpp's server turns that into a grammar), then plain
 `json_object`, then no response_format — stepping down once per writer, not per request — and
 validation catches whatever the server let through.
+
+A dead or hung server costs seconds, not the night: every request goes through the server's circuit
+breaker (shared by every render using the same cache folder; nightcast/breaker.py), and no request is
+sent after the writer's deadline or given more than the time left before it.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 
+from nightcast.breaker import CircuitBreaker
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.generators.script.llm.base import ChatRequest, Completion
 from nightcast.generators.script.llm.writer import LLMWriter
 from nightcast.settings import Settings
 
 NO_KEY = "not-needed"  # local servers ignore the key; the client insists on one
+MODELS_TIMEOUT_S = 15.0  # listing models is instant on a live server
+
+
+class CircuitOpen(Exception):
+    """Not sent: the server's breaker is open."""
+
+
+class PastDeadline(TimeoutError):
+    """Not sent: the writer's time for this episode is spent."""
 
 
 class OpenAIChatClient:
-    def __init__(self, base_url: str, model: str | None, api_key: str | None, settings: Settings):
+    def __init__(self, base_url: str, model: str | None, api_key: str | None, settings: Settings,
+                 breaker: CircuitBreaker | None = None):
         from openai import OpenAI
 
         gen = settings.generation
         self.generation = gen
+        self.breaker = breaker
         self.client = OpenAI(base_url=base_url, api_key=api_key or NO_KEY, timeout=gen.timeout_s,
                              max_retries=gen.http_retries)
         self.formats = ["json_schema", "json_object+schema", "json_object", None] if gen.json_schema else [None]
         self._lock = threading.Lock()
+        if breaker is not None and breaker.is_open():
+            raise BackendUnavailableError(breaker.why_open())
         self.model_name = model or self._served_model()
 
     def _served_model(self) -> str:
         from openai import OpenAIError
 
         try:
-            models = self.client.models.list().data
+            models = self.client.with_options(timeout=min(self.generation.timeout_s, MODELS_TIMEOUT_S),
+                                              max_retries=0).models.list().data
         except OpenAIError as exc:
+            if self.breaker is not None:
+                self.breaker.record(False, f"{type(exc).__name__}: {exc}")
             raise BackendUnavailableError(f"cannot list models at {self.client.base_url}: {exc}") from exc
         if not models:
             raise BackendUnavailableError(f"{self.client.base_url} serves no models; pass --writer-model")
@@ -48,17 +70,32 @@ class OpenAIChatClient:
     def version(self) -> str:
         return f"openai {version('openai')}; {self.client.base_url}"
 
-    def complete(self, requests: list[ChatRequest]) -> list[Completion | Exception]:
+    def complete(self, requests: list[ChatRequest], deadline: float | None = None) -> list[Completion | Exception]:
         with ThreadPoolExecutor(max_workers=self.generation.concurrency) as pool:
-            return list(pool.map(self._complete_one, requests))
+            return list(pool.map(lambda request: self._guarded(request, deadline), requests))
 
-    def _complete_one(self, request: ChatRequest) -> Completion | Exception:
+    def _guarded(self, request: ChatRequest, deadline: float | None) -> Completion | Exception:
+        """One request through the breaker, within the deadline."""
+        gen = self.generation
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 1.0:
+            return PastDeadline("the writer's time for this episode was spent before this request")
+        if self.breaker is not None and self.breaker.allow() == "open":
+            return CircuitOpen(self.breaker.why_open())
+        timeout = gen.timeout_s if left is None else min(gen.timeout_s, left)
+        retries = gen.http_retries if left is None or left >= gen.timeout_s * (gen.http_retries + 1) else 0
+        reply = self._complete_one(request, self.client.with_options(timeout=timeout, max_retries=retries))
+        if self.breaker is not None:
+            self.breaker.record(not _server_failed(reply), f"{type(reply).__name__}: {reply}"[:300])
+        return reply
+
+    def _complete_one(self, request: ChatRequest, client) -> Completion | Exception:
         from openai import APIStatusError, OpenAIError
 
         while True:
             response_format = self.formats[0]
             try:
-                response = self.client.chat.completions.create(
+                response = client.chat.completions.create(
                     model=self.model_name, messages=request.messages, max_tokens=request.max_tokens,
                     temperature=self.generation.temperature, top_p=self.generation.top_p, seed=request.seed,
                     **_response_format(response_format, request.schema))
@@ -77,6 +114,15 @@ class OpenAIChatClient:
             return Completion(text=response.choices[0].message.content,
                               prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
                               completion_tokens=getattr(usage, "completion_tokens", 0) or 0)
+
+
+def _server_failed(reply: Completion | Exception) -> bool:
+    """No answer, or a 5xx: what the breaker counts. A 4xx is the server answering."""
+    from openai import APIStatusError
+
+    if isinstance(reply, APIStatusError):
+        return reply.status_code >= 500
+    return isinstance(reply, Exception) and not isinstance(reply, ValueError)
 
 
 def _rejects_format(exc) -> bool:
@@ -113,4 +159,10 @@ class OpenAIWriter(LLMWriter):
             raise BackendUnavailableError("the openai writer needs the 'llm' extra: pip install 'nightcast[llm]'") from exc
         self.check(self.settings)
         return OpenAIChatClient(self.settings.writer_url, self.settings.writer_model, self.settings.api_key(),
-                                self.settings)
+                                self.settings, breaker=self.breaker())
+
+    def breaker(self) -> CircuitBreaker:
+        """One per server URL, shared by every render that uses this cache folder."""
+        b = self.settings.breaker
+        return CircuitBreaker.for_backend(self.settings.breakers_dir(), f"writer {self.name}", self.settings.writer_url,
+                                          failures=b.failures, cooloff_s=b.cooloff_s)

@@ -49,7 +49,7 @@ class TransformersClient:
 
         return f"transformers {version('transformers')}; torch {torch.__version__}; {self.device}"
 
-    def complete(self, requests: list[ChatRequest]) -> list[Completion | Exception]:
+    def complete(self, requests: list[ChatRequest], deadline: float | None = None) -> list[Completion | Exception]:
         prompts = [self.tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
                    for r in requests]
         order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))

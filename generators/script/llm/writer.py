@@ -103,17 +103,19 @@ class LLMWriter(ScriptWriter):
             prompt_set = prompts[requests[job.script].template.prompt]
             return prompt_set.repair_messages(job.prompt, job.last_reply, job.problem)
 
-        reachable = self._attempt(client, jobs, stats, "generate", original, seed_offset=0)
+        # Only a remote server can hang; an in-process model ignores the deadline.
+        deadline = time.monotonic() + self.settings.generation.episode_budget_s * len(requests)
+        reachable = self._attempt(client, jobs, stats, "generate", original, 0, deadline)
         if reachable:  # when every request failed outright the backend is down: fall back, don't wait again
             repairable = [j for j in jobs if j.draft is None and j.last_reply is not None]
-            self._attempt(client, repairable, stats, "repair", repair, seed_offset=0)
+            self._attempt(client, repairable, stats, "repair", repair, 0, deadline)
             self._attempt(client, [j for j in jobs if j.draft is None], stats, "regenerate", original,
-                          seed_offset=REGENERATE_SEED_OFFSET)
+                          REGENERATE_SEED_OFFSET, deadline)
         return [self._assemble(request, plan, [j for j in jobs if j.script == i], stats[i])
                 for i, (request, plan) in enumerate(zip(requests, plans))]
 
     def _attempt(self, client: LLMClient, jobs: list[_Job], stats: list[WritingStats], stage: str,
-                 messages, seed_offset: int) -> bool:
+                 messages, seed_offset: int, deadline: float) -> bool:
         """One round over `jobs`; False when every request failed without a reply."""
         if not jobs:
             return True
@@ -121,7 +123,7 @@ class LLMWriter(ScriptWriter):
         batch = [ChatRequest(messages=messages(j), schema=j.prompt.schema, max_tokens=self._max_tokens(j),
                              seed=j.seed + seed_offset) for j in jobs]
         try:
-            replies = client.complete(batch)
+            replies = client.complete(batch, deadline=deadline)
         except Exception as exc:  # a backend bug must not cost the episode: every job records it
             log.exception("%s writer: %s failed", self.name, stage)
             replies = [exc] * len(jobs)
