@@ -31,16 +31,31 @@ from nightcast.settings import Settings
 MAX_BODY_BYTES = 16 * 1024
 EPISODE_ID_PATTERN = r"^\d{4}-\d{2}-\d{2}-[a-z0-9][a-z0-9_-]{0,63}$"
 
-ListenerId = Annotated[str, PathParam(pattern=LISTENER_ID_PATTERN)]
-EpisodeId = Annotated[str, PathParam(pattern=EPISODE_ID_PATTERN)]
+ListenerId = Annotated[str, PathParam(pattern=LISTENER_ID_PATTERN, examples=["maya"])]
+EpisodeId = Annotated[str, PathParam(pattern=EPISODE_ID_PATTERN, examples=["2026-11-23-nightly-digest"])]
+FileName = Annotated[str, PathParam(examples=["episode.mp3", "episode.json", "transcript.vtt"])]
 
 
 class ApiRenderRequest(RenderRequest):
     """The render request, over HTTP: a listener by id only (never a path on this server)."""
 
-    listener: str = Field(pattern=LISTENER_ID_PATTERN, description="A listener id in the profile store.")
+    listener: str = Field(pattern=LISTENER_ID_PATTERN, description="A listener id in the profile store.",
+                          examples=["maya"])
     template: str | None = Field(default=None, pattern=NAME_PATTERN,
                                  description=RenderRequest.model_fields["template"].description)
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+# Every route may answer these; documented so that clients (and the schema fuzz test) expect them.
+ERRORS = {
+    401: {"model": ErrorBody, "description": "Missing or invalid bearer token."},
+    404: {"model": ErrorBody, "description": "No such thing, or not this token's listener (the same answer)."},
+    413: {"model": ErrorBody, "description": f"Request body over {MAX_BODY_BYTES} bytes."},
+    429: {"model": ErrorBody, "description": "Over this token's requests per minute (api_rate_per_minute)."},
+}
 
 
 class EpisodeLinks(BaseModel):
@@ -59,7 +74,7 @@ class RenderStatus(BaseModel):
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title="nightcast render API", version=__version__,
+    app = FastAPI(title="nightcast render API", version=__version__, responses=ERRORS,
                   description="Render personalised episodes and fetch them. Bearer-token auth on every route.")
     app.state.settings = settings
     app.state.grants = parse_tokens(settings.api_tokens.get_secret_value() if settings.api_tokens else "")
@@ -88,7 +103,9 @@ def create_app(settings: Settings) -> FastAPI:
         return EpisodeLinks(audio=f"{base}/{audio.name}", feed=f"/v1/listeners/{listener}/feed.xml",
                             manifest=f"{base}/{EPISODE_FILES['manifest']}")
 
-    @app.post("/v1/renders", status_code=202, response_model=RenderStatus)
+    @app.post("/v1/renders", status_code=202, response_model=RenderStatus,
+              responses={400: {"model": ErrorBody, "description": "The body is not JSON."},
+                         503: {"model": ErrorBody, "description": "Nothing serves render-episode yet."}})
     def start_render(body: ApiRenderRequest, grant: Grant = Depends(client_grant)) -> RenderStatus:
         from nightcast.flows.runs import DeploymentMissing, create_render_run
 
@@ -102,7 +119,9 @@ def create_app(settings: Settings) -> FastAPI:
         except InputError as exc:
             if exc.field == "listener":  # no such listener
                 raise HTTPException(404, "not found") from None
-            raise HTTPException(422, str(exc)) from None
+            # the shape FastAPI gives its own 422s (documented as HTTPValidationError): one client parser
+            raise HTTPException(422, [{"loc": ["body", exc.field or "body"], "msg": str(exc), "type": "value_error"}]) \
+                from None
         date = parse_date(body.date, profile)
         parameters = body.model_copy(update={"template": template.id, "date": date}).model_dump(mode="json",
                                                                                                  exclude_none=True)
@@ -136,7 +155,7 @@ def create_app(settings: Settings) -> FastAPI:
         return FileResponse(path, media_type="application/rss+xml")
 
     @app.get("/v1/episodes/{listener}/{episode}/{name}", response_class=FileResponse)
-    def episode_file(listener: ListenerId, episode: EpisodeId, name: str, grant: Grant = Depends(client_grant)):
+    def episode_file(listener: ListenerId, episode: EpisodeId, name: FileName, grant: Grant = Depends(client_grant)):
         """An episode's files (episode.mp3 and friends); range requests for seeking."""
         visible(grant, listener)
         path = store.episode_dir(listener, episode) / name  # name is checked against SERVED_FILES first
