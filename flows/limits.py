@@ -26,7 +26,7 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound, PrefectHTTPS
 from prefect.settings import get_current_settings
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-RECHECK_S = 60.0
+RECHECK_S = 15.0
 LEASE_S = 60.0  # how long a dead holder keeps its slot; the live holder renews well inside it
 # A count that no lease explains is only a leak once it has stood still this long: a holder's
 # increment and its lease file are two writes, and another process may look in between.

@@ -28,13 +28,14 @@ from pydantic import BaseModel, Field
 
 from nightcast.breaker import clock, openings_between
 from nightcast.episode_store import EPISODE_FILES
-from nightcast.errors import InputError
+from nightcast.errors import InputError, NightcastError
 from nightcast.flows.caching import prune_stage_cache
 from nightcast.flows.episode import render_episode
 from nightcast.flows.limits import ensure_global_limit, held_slot
 from nightcast.flows.stage_major import PhaseReport, run_batch_ahead, why_not_batched
 from nightcast.profile_store import open_store
 from nightcast.qa import QAFailed
+from nightcast.render.job import prepare_render
 from nightcast.settings import Settings
 
 RENDER_LIMIT = "nightcast-renders"
@@ -48,6 +49,8 @@ class NightlyReport(BaseModel):
     failed: dict[str, str] = Field(default_factory=dict, description="listener id → why")
     phases: list[PhaseReport] = Field(default_factory=list, description="The batched heavy stages, per chunk.")
     unbatched: str | None = Field(default=None, description="Why the heavy stages were not batched ahead, if not.")
+    already: dict[str, str] = Field(default_factory=dict,
+                                    description="listener id → their episode for this date, finished by an earlier run")
     breakers: list[str] = Field(default_factory=list,
                                 description="Each backend breaker that was open during the run, and what it cost.")
 
@@ -56,6 +59,7 @@ class NightlyReport(BaseModel):
                  "| listener | result |", "|---|---|"]
         lines += [f"| {who} | ✅ `{where}` |" for who, where in sorted(self.rendered.items())]
         lines += [f"| {who} | ❌ {why.replace('|', '/')} |" for who, why in sorted(self.failed.items())]
+        lines += [f"| {who} | ☑️ already rendered `{where}` |" for who, where in sorted(self.already.items())]
         if self.phases:
             lines += ["", "## batched heavy stages", "", "| chunk | phase | listeners | made | batches | seconds |",
                       "|---|---|---|---|---|---|"]
@@ -66,6 +70,16 @@ class NightlyReport(BaseModel):
         if self.breakers:
             lines += ["", "## circuit breakers", "", *(f"- {line}" for line in self.breakers)]
         return "\n".join(lines)
+
+
+def finished_episode(listener: str, date: dt.date | None, template: str | None, settings: Settings) -> str | None:
+    """The listener's finished episode for this night, if an earlier run made it (a re-run after a
+    crash renders only what is missing); None when it is missing or the profile does not load."""
+    try:
+        job = prepare_render(listener, template, date, settings)
+    except NightcastError:
+        return None  # the render reports why
+    return str(job.episode_dir) if job.store.file(job.profile.id, job.episode_id, "manifest") else None
 
 
 def breaker_lines(folder: Path, start: float, end: float, episodes: list[str]) -> list[str]:
@@ -139,6 +153,12 @@ def nightly(date: dt.date | None = None, template: str | None = None, out_dir: s
         print(f"nightly: pruned {pruned} stage cache entries older than {settings.stage_cache_days} days")
     report = NightlyReport(date=date, listeners=len(listeners), unbatched=why_not_batched(settings))
     started = time.time()
+    for who in listeners:
+        if (folder := finished_episode(who, date, template, settings)) is not None:
+            report.already[who] = folder
+    if report.already:
+        print(f"nightly: {len(report.already)} listeners already have this night's episode; rendering the rest")
+        listeners = [who for who in listeners if who not in report.already]
     size = settings.nightly_batch_listeners
     futures = {}
     for chunk, start in enumerate(range(0, len(listeners), size)):
