@@ -35,6 +35,18 @@ SETTLE_S = 30.0
 log = logging.getLogger(__name__)
 
 
+class _ExpectedWaitTimeout(logging.Filter):
+    """Prefect logs an ERROR each time a slot wait times out; `held_slot` times out on purpose, to look
+    for dead holders, and waits again."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("ConcurrencySlotAcquisitionWithLeaseService" in message and "TimeoutError" in message)
+
+
+logging.getLogger("prefect._internal.concurrency").addFilter(_ExpectedWaitTimeout())
+
+
 def ensure_global_limit(name: str, slots: int) -> None:
     """Create the limit or set its slots. Two renders starting together may both find it missing;
     the loser of that race updates the one the winner made."""

@@ -21,7 +21,9 @@ step() { printf '\n== %s\n' "$*"; }
 wait_for() { for _ in $(seq 1 "$2"); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 1; done; echo "timed out: $1" >&2; exit 1; }
 
 step "prefect server start (UI and API on :4299)"
-$bin/prefect server start --host 127.0.0.1 --port 4299 >"$work/server.log" 2>&1 & pids+=($!)
+# leases on the render and gpu slots in files: a server restart mid-night leaks no slot (README)
+PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE=prefect.server.concurrency.lease_storage.filesystem \
+  $bin/prefect server start --host 127.0.0.1 --port 4299 >"$work/server.log" 2>&1 & pids+=($!)
 wait_for http://127.0.0.1:4299/api/health 120
 
 step "nightcast deploy --serve"

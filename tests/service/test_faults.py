@@ -176,3 +176,68 @@ def assert_complete_or_absent_after_kill(out: Path, listeners: list[str]) -> dic
         if feed.exists():
             assert not feedparser.parse(feed.read_bytes()).bozo
     return there
+
+
+def _prefect_server(port: int, env: dict, log: Path) -> subprocess.Popen:
+    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                               "--port", str(port)], env=env, stdout=log.open("a"), stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    import httpx
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.3)
+    raise AssertionError(f"the Prefect server did not start:\n{log.read_text()[-2000:]}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_the_prefect_server_restarted_mid_night_costs_no_episode(tmp_path):
+    """Stopped while a render runs and started again five seconds later (leases in files, as the
+    README says to run it): the nightly carries on and renders everyone, and no slot stays taken."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    store = make_store(tmp_path, {"maya": "maya", "hiro": "hiro"})
+    port = SubprocessASGIServer().find_available_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE="prefect.server.concurrency.lease_storage.filesystem")
+    server = _prefect_server(port, env, tmp_path / "server.log")
+    env.update(PREFECT_API_URL=f"http://127.0.0.1:{port}/api", NIGHTCAST_PROFILES_DIR=str(store),
+               NIGHTCAST_TEMPLATES_DIR=str(short_format(tmp_path)), NIGHTCAST_QA=json.dumps({"enabled": False}),
+               NIGHTCAST_CACHE_DIR=str(tmp_path / "cache"), NIGHTCAST_NIGHTLY_CONCURRENCY="1")
+    out = tmp_path / "out"
+    night = subprocess.Popen([sys.executable, "-m", "nightcast.cli", "nightly", "--date", str(DATE), "-o", str(out)],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not list(out.glob("*/.building-*")) and time.monotonic() < deadline and night.poll() is None:
+            time.sleep(0.05)
+        _stop(server)
+        time.sleep(5)
+        server = _prefect_server(port, env, tmp_path / "server.log")
+        output, _ = night.communicate(timeout=400)
+        assert night.returncode == 0, output[-3000:]
+        assert "2 of 2 listeners rendered" in output
+        assert all(assert_complete_or_absent(out, ["maya", "hiro"]).values())
+        from prefect import get_client
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}), get_client(sync_client=True) as client:
+            assert client.read_global_concurrency_limit_by_name("nightcast-renders").active_slots == 0
+    finally:
+        if night.poll() is None:
+            night.kill()
+        _stop(server)
