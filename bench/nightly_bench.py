@@ -27,6 +27,17 @@ with `--real-size`, whether the 48 × 28 s batch that crashed EnCodec's decode c
 `--out DIR` every figure is also written as a JSON line, as it is measured.
 
     python bench/nightly_bench.py [--listeners 16] [--format nightly-digest] [--real-size] [--stages-only]
+
+Two service modes measure the nightly itself, with the embedded template writer and the QA gate on:
+
+`--hung-writer`: the same night twice, side by side: with the template writer, and with the openai
+writer pointed at a loopback server that accepts every request and never answers (its breaker and
+the episode budget are what keep the night short). Its last line is exactly
+
+    nightly: hung writer <B> s, template writer <A> s, ratio <B/A>
+
+`--soak`: one night of `--listeners` episodes (e.g. 200): episodes per hour, failures, this worker's
+resident memory after 20 episodes and at the end, and the Prefect database's growth per episode.
 """
 
 from __future__ import annotations
@@ -290,6 +301,86 @@ def stages_only(root: Path, args, out: Path | None) -> tuple[float, float]:
     return stage_major, per_listener
 
 
+def service_night(root: Path, mode: str, **env: str) -> dict:
+    """One nightly run of the store with the template-writer defaults plus `env`, its own outputs and
+    cache (so its own breakers), QA on; wall seconds and what it made."""
+    from nightcast.flows.nightly import nightly
+
+    out, cache = root / mode / "outputs", root / mode / "cache"
+    os.environ.update(NIGHTCAST_CACHE_DIR=str(cache), **env)
+    started = time.perf_counter()
+    report = nightly(date=DATE, out_dir=str(out))
+    wall = time.perf_counter() - started
+    fell_back = passed = 0
+    for folder in report.rendered.values():
+        manifest = json.loads((Path(folder) / "episode.json").read_text())
+        fell_back += bool(manifest["writer_fallbacks"])
+        passed += json.loads((Path(folder) / "qa.json").read_text())["passed"]
+    for key in env:
+        os.environ.pop(key)
+    return {"mode": mode, "wall_s": wall, "rendered": len(report.rendered), "failed": report.failed,
+            "qa_passed": passed, "fell_back": fell_back, "breakers": report.breakers}
+
+
+def hung_writer(root: Path, args, warm_up: Path) -> None:
+    """The night with the template writer, then with an openai server that never answers."""
+    from chat_server import ChatServer
+
+    from nightcast.flows.episode import render_episode
+
+    render_episode(str(warm_up), date=WARM_UP_DATE, out_dir=str(root / "warm-up"))
+    template = service_night(root, "template writer")
+    with ChatServer(lambda payload: time.sleep(3600)) as server:
+        hung = service_night(root, "hung writer", NIGHTCAST_WRITER="openai", NIGHTCAST_WRITER_URL=server.url,
+                             NIGHTCAST_WRITER_MODEL="any")
+    for run in (template, hung):
+        print(f"{run['mode']}: {run['rendered']}/{args.listeners} rendered, {run['qa_passed']} passed QA, "
+              f"{run['fell_back']} with a writer fallback recorded, {run['wall_s']:.1f} s; failed: {run['failed'] or 'none'}")
+        for line in run["breakers"]:
+            print(f"  {line}")
+    a, b = template["wall_s"], hung["wall_s"]
+    print(f"nightly: hung writer {b:.0f} s, template writer {a:.0f} s, ratio {b / a:.2f}")
+
+
+def soak(root: Path, args, warm_up: Path) -> None:
+    """One long night: throughput, failures, the worker's memory as episodes accumulate, Prefect's DB."""
+    import threading
+
+    import psutil
+
+    from nightcast.flows.episode import render_episode
+    from nightcast.flows.nightly import nightly
+
+    out = root / "soak" / "outputs"
+    render_episode(str(warm_up), date=WARM_UP_DATE, out_dir=str(root / "warm-up"))
+    home = Path(os.environ["PREFECT_HOME"])
+
+    def db_bytes() -> int:
+        return sum(p.stat().st_size for p in home.glob("prefect.db*"))
+
+    me, rss, stop = psutil.Process(), {}, threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(1.0):
+            done = len(list(out.glob("*/*/episode.json")))
+            for mark in (20, args.listeners):
+                if done >= mark and mark not in rss:
+                    rss[mark] = me.memory_info().rss / 2**20
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    db_before, started = db_bytes(), time.perf_counter()
+    watcher.start()
+    report = nightly(date=DATE, out_dir=str(out))
+    wall = time.perf_counter() - started
+    stop.set()
+    rss.setdefault(args.listeners, me.memory_info().rss / 2**20)
+    made = len(report.rendered)
+    print(f"soak: {made}/{args.listeners} rendered, {len(report.failed)} failed, {wall:.0f} s, "
+          f"{3600 * made / wall:.0f} episodes/h; worker RSS {rss.get(20, float('nan')):.0f} MiB after 20 episodes, "
+          f"{rss[args.listeners]:.0f} MiB after {args.listeners}; Prefect DB +{(db_bytes() - db_before) / max(made, 1) / 1024:.0f} KiB "
+          f"per episode; failed: {report.failed or 'none'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listeners", type=int, default=16)
@@ -298,7 +389,16 @@ def main() -> None:
     parser.add_argument("--real-size", action="store_true", help="Llama-3.2-1B and musicgen-small shapes")
     parser.add_argument("--stages-only", action="store_true", help="the GPU stages as library calls (no Prefect)")
     parser.add_argument("--out", type=Path, default=None, help="also write each figure as a JSON line here")
+    parser.add_argument("--hung-writer", action="store_true", help="the night against an openai server that hangs")
+    parser.add_argument("--soak", action="store_true", help="one long night: throughput, memory, Prefect's DB")
     args = parser.parse_args()
+    if args.hung_writer or args.soak:
+        with tempfile.TemporaryDirectory(prefix="nightcast-service-bench-") as tmp:
+            root = Path(tmp)
+            warm_up = synthetic_profiles(root, args.listeners, args.format)
+            os.environ.update(NIGHTCAST_PROFILES_DIR=str(root / "store"))
+            (hung_writer if args.hung_writer else soak)(root, args, warm_up)
+        return
 
     from tiny_llm import build_tiny_chat_model
     from tiny_musicgen import build_tiny_musicgen

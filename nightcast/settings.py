@@ -43,7 +43,8 @@ class GenerationSettings(BaseModel):
         default=120, gt=0, le=36000,
         description="Total seconds a remote writer may spend on one episode's script (a batch gets one per episode): "
                     "requests not answered by then fall back to the template writer.")
-    http_retries: int = Field(default=2, ge=0, le=10, description="Retries with backoff on 429/5xx/timeouts.")
+    http_retries: int = Field(default=2, ge=0, le=10, description="Retries with backoff on connection errors, 429 and 5xx "
+                                                                   "(openai); a timed-out request is not retried.")
     n_ctx: int = Field(default=4096, ge=512, le=131072, description="Context window (llamacpp).")
     n_gpu_layers: int = Field(default=-1, ge=-1, description="Layers offloaded to a GPU build of llama.cpp; -1: all.")
     n_threads: int | None = Field(default=None, ge=1)

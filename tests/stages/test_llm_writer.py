@@ -136,9 +136,11 @@ def test_http_errors_fall_back_without_waiting_on_a_dead_server(maya):
         elapsed = time.perf_counter() - started
     assert script.writer == "openai"
     assert len(script.fallbacks) == len(script.segments)
-    assert all("InternalServerError" in f.reason for f in script.fallbacks)
+    assert all("InternalServerError" in f.reason or "circuit open" in f.reason for f in script.fallbacks)
     assert all(f.attempts == [f"generate: {f.reason}"] for f in script.fallbacks)  # no repair of nothing
-    assert len(server.requests) == 2 * len(script.segments)  # the client's one retry, then give up
+    # up to four at once (concurrency 4) each answered 500: the breaker opened at the third, so no
+    # retry and no later segment was sent
+    assert 3 <= len(server.requests) <= 4
     assert elapsed < 20
 
 

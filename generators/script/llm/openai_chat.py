@@ -1,7 +1,7 @@
 """`openai` writer: any OpenAI-compatible chat endpoint (vLLM, Ollama, llama.cpp server, hosted).
 
-Uses the official `openai` client: its timeouts and its retries with exponential backoff on
-connection errors, 408, 429 and 5xx. Replies are constrained with `response_format` JSON schema;
+Uses the official `openai` client, one HTTP call per try: connection errors, 429 and 5xx are tried
+again with exponential backoff (`http_retries`), a timeout is not. Replies are constrained with `response_format` JSON schema;
 a server that rejects that (llama.cpp's Python server answers 500, others 400/422) gets
 `json_object` with the schema beside it (llama.cpp's server turns that into a grammar), then plain
 `json_object`, then no response_format — stepping down once per writer, not per request — and
@@ -27,6 +27,7 @@ from nightcast.settings import Settings
 
 NO_KEY = "not-needed"  # local servers ignore the key; the client insists on one
 MODELS_TIMEOUT_S = 15.0  # listing models is instant on a live server
+RETRY_BACKOFF_S = 0.5  # then 1 s, 2 s, ...
 
 
 class CircuitOpen(Exception):
@@ -75,18 +76,23 @@ class OpenAIChatClient:
             return list(pool.map(lambda request: self._guarded(request, deadline), requests))
 
     def _guarded(self, request: ChatRequest, deadline: float | None) -> Completion | Exception:
-        """One request through the breaker, within the deadline."""
+        """One request through the breaker, within the deadline. Each try is one HTTP call that the
+        breaker hears about; a connection error, 429 or 5xx is tried again (http_retries, with
+        backoff), a timeout is not: a server that did not answer in timeout_s will not in twice that."""
         gen = self.generation
-        left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and left <= 1.0:
-            return PastDeadline("the writer's time for this episode was spent before this request")
-        if self.breaker is not None and self.breaker.allow() == "open":
-            return CircuitOpen(self.breaker.why_open())
-        timeout = gen.timeout_s if left is None else min(gen.timeout_s, left)
-        retries = gen.http_retries if left is None or left >= gen.timeout_s * (gen.http_retries + 1) else 0
-        reply = self._complete_one(request, self.client.with_options(timeout=timeout, max_retries=retries))
-        if self.breaker is not None:
-            self.breaker.record(not _server_failed(reply), f"{type(reply).__name__}: {reply}"[:300])
+        for attempt in range(gen.http_retries + 1):
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 1.0:
+                return PastDeadline("the writer's time for this episode was spent before this request")
+            if self.breaker is not None and self.breaker.allow() == "open":
+                return CircuitOpen(self.breaker.why_open())
+            timeout = gen.timeout_s if left is None else min(gen.timeout_s, left)
+            reply = self._complete_one(request, self.client.with_options(timeout=timeout, max_retries=0))
+            if self.breaker is not None:
+                self.breaker.record(not _server_failed(reply), f"{type(reply).__name__}: {reply}"[:300])
+            if not _worth_retrying(reply) or attempt == gen.http_retries:
+                return reply
+            time.sleep(RETRY_BACKOFF_S * 2**attempt)
         return reply
 
     def _complete_one(self, request: ChatRequest, client) -> Completion | Exception:
@@ -114,6 +120,12 @@ class OpenAIChatClient:
             return Completion(text=response.choices[0].message.content,
                               prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
                               completion_tokens=getattr(usage, "completion_tokens", 0) or 0)
+
+
+def _worth_retrying(reply: Completion | Exception) -> bool:
+    from openai import APITimeoutError, RateLimitError
+
+    return not isinstance(reply, APITimeoutError) and (isinstance(reply, RateLimitError) or _server_failed(reply))
 
 
 def _server_failed(reply: Completion | Exception) -> bool:
