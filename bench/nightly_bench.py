@@ -312,14 +312,17 @@ def service_night(root: Path, mode: str, **env: str) -> dict:
     report = nightly(date=DATE, out_dir=str(out))
     wall = time.perf_counter() - started
     fell_back = passed = 0
+    script_s = []
     for folder in report.rendered.values():
         manifest = json.loads((Path(folder) / "episode.json").read_text())
         fell_back += bool(manifest["writer_fallbacks"])
+        script_s.append(manifest["stage_timings_s"].get("script", 0.0))
         passed += json.loads((Path(folder) / "qa.json").read_text())["passed"]
     for key in env:
         os.environ.pop(key)
     return {"mode": mode, "wall_s": wall, "rendered": len(report.rendered), "failed": report.failed,
-            "qa_passed": passed, "fell_back": fell_back, "breakers": report.breakers}
+            "qa_passed": passed, "fell_back": fell_back, "breakers": report.breakers,
+            "script_s": script_s, "batched": [(p.phase, p.seconds) for p in report.phases]}
 
 
 def hung_writer(root: Path, args, warm_up: Path) -> None:
@@ -335,7 +338,9 @@ def hung_writer(root: Path, args, warm_up: Path) -> None:
                              NIGHTCAST_WRITER_MODEL="any")
     for run in (template, hung):
         print(f"{run['mode']}: {run['rendered']}/{args.listeners} rendered, {run['qa_passed']} passed QA, "
-              f"{run['fell_back']} with a writer fallback recorded, {run['wall_s']:.1f} s; failed: {run['failed'] or 'none'}")
+              f"{run['fell_back']} with a writer fallback recorded, {run['wall_s']:.1f} s; script stage in the renders "
+              f"{sum(run['script_s']):.1f} s (longest {max(run['script_s'], default=0):.1f} s), batched phases "
+              f"{run['batched'] or 'none'}; failed: {run['failed'] or 'none'}")
         for line in run["breakers"]:
             print(f"  {line}")
     a, b = template["wall_s"], hung["wall_s"]

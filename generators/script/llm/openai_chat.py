@@ -50,6 +50,8 @@ class OpenAIChatClient:
                              max_retries=gen.http_retries)
         self.formats = ["json_schema", "json_object+schema", "json_object", None] if gen.json_schema else [None]
         self._lock = threading.Lock()
+        self._flow = threading.Condition()  # see _admit
+        self._in_flight, self._suspect = 0, False
         if breaker is not None and breaker.is_open():
             raise BackendUnavailableError(breaker.why_open())
         self.model_name = model or self._served_model()
@@ -84,16 +86,37 @@ class OpenAIChatClient:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 1.0:
                 return PastDeadline("the writer's time for this episode was spent before this request")
-            if self.breaker is not None and self.breaker.allow() == "open":
-                return CircuitOpen(self.breaker.why_open())
-            timeout = gen.timeout_s if left is None else min(gen.timeout_s, left)
-            reply = self._complete_one(request, self.client.with_options(timeout=timeout, max_retries=0))
-            if self.breaker is not None:
-                self.breaker.record(not _server_failed(reply), f"{type(reply).__name__}: {reply}"[:300])
+            self._admit()
+            ok = False
+            try:
+                if self.breaker is not None and self.breaker.allow() == "open":
+                    return CircuitOpen(self.breaker.why_open())
+                timeout = gen.timeout_s if left is None else min(gen.timeout_s, left)
+                reply = self._complete_one(request, self.client.with_options(timeout=timeout, max_retries=0))
+                ok = not _server_failed(reply)
+                if self.breaker is not None:
+                    self.breaker.record(ok, f"{type(reply).__name__}: {reply}"[:300])
+            finally:
+                self._release(ok)
             if not _worth_retrying(reply) or attempt == gen.http_retries:
                 return reply
             time.sleep(RETRY_BACKOFF_S * 2**attempt)
         return reply
+
+    def _admit(self) -> None:
+        """Start a request, but not while a failed one is unexplained by a later success and others
+        are still out: against a hung server the whole first wave times out together, and without
+        this the first threads back would send the next wave before the breaker had heard the rest."""
+        with self._flow:
+            while self._suspect and self._in_flight > 0:
+                self._flow.wait()
+            self._in_flight += 1
+
+    def _release(self, ok: bool) -> None:
+        with self._flow:
+            self._in_flight -= 1
+            self._suspect = not ok
+            self._flow.notify_all()
 
     def _complete_one(self, request: ChatRequest, client) -> Completion | Exception:
         from openai import APIStatusError, OpenAIError
