@@ -55,7 +55,8 @@ class NightlyReport(BaseModel):
                                 description="Each backend breaker that was open during the run, and what it cost.")
 
     def markdown(self) -> str:
-        lines = [f"# nightly: {len(self.rendered)} of {self.listeners} listeners rendered", "",
+        already = f", {len(self.already)} already were" if self.already else ""
+        lines = [f"# nightly: {len(self.rendered)} of {self.listeners} listeners rendered{already}", "",
                  "| listener | result |", "|---|---|"]
         lines += [f"| {who} | ✅ `{where}` |" for who, where in sorted(self.rendered.items())]
         lines += [f"| {who} | ❌ {why.replace('|', '/')} |" for who, why in sorted(self.failed.items())]

@@ -410,7 +410,10 @@ def nightly_command(
 
     with prefect_api():
         report = nightly(date=episode_date, template=template, out_dir=str(out_dir) if out_dir else None)
-    out.print(f"[green]✓[/] {len(report.rendered)} of {report.listeners} listeners rendered", highlight=False)
+    already = f", {len(report.already)} already had this night's episode" if report.already else ""
+    out.print(f"[green]✓[/] {len(report.rendered)} of {report.listeners} listeners rendered{already}", highlight=False)
+    for line in report.breakers:
+        out.print(f"[yellow]![/] {line}", highlight=False)
     for who, why in sorted(report.failed.items()):
         err.print(f"[red]✗ {who}:[/] {why}", highlight=False)
     raise typer.Exit(1 if report.failed else 0)
