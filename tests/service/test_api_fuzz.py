@@ -47,10 +47,24 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", API)
 
 @pytest.fixture(scope="module")
 def deployed(prefect_harness):
-    """POST /v1/renders creates real flow runs of the render deployment (nothing serves them here)."""
+    """POST /v1/renders creates real flow runs of the render deployment (nothing serves them here).
+    Runs and deployments are deleted afterwards: the next test that serves the deployments would
+    otherwise render them all, and find these deployments before its own."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+    from prefect.client.schemas.sorting import DeploymentSort, FlowRunSort
+
     from nightcast.flows import deployments
 
     deployments.deploy(API.state.settings)
+    yield
+    with get_client(sync_client=True) as client:
+        while runs := client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["api"])),
+                                            limit=200, sort=FlowRunSort.ID_DESC):
+            for run in runs:
+                client.delete_flow_run(run.id)
+        for deployment in client.read_deployments(limit=200, sort=DeploymentSort.NAME_ASC):  # 3.8.8 sends None
+            client.delete_deployment(deployment.id)
 
 
 def _listener_of(case, response) -> str | None:
