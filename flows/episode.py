@@ -165,16 +165,15 @@ def render_episode(listener: str, template: str | None = None, date: dt.date | N
     plus `out_dir`, where this worker writes outputs (default: the outputs_dir setting)."""
     request = RenderRequest(listener=listener, template=template, date=date, backends=backends, qa=qa)
     job = prepare_render(request.listener, request.template, request.date, request.settings(out_dir))
-    timings: dict[str, float] = {}
-    cache = StageCache(job.settings)
-
     with job.store.rendering(job.profile.id, job.episode_id, job.settings.render_lock_wait_s):
-        return _render_alone(job, cache, timings)
+        return _render_alone(job)
 
 
-def _render_alone(job: RenderJob, cache: StageCache, timings: dict[str, float]) -> str:
+def _render_alone(job: RenderJob) -> str:
     """The render itself, with no other render of this episode running (render_episode holds its lock)."""
     mix = job.template.mix
+    timings: dict[str, float] = {}
+    cache = StageCache(job.settings)
     with stage("script", timings):
         [script] = cache.run("script", write_script_task, [script_inputs(job)])
     with job.store.building(job.profile.id, job.episode_id) as build_dir:

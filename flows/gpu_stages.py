@@ -23,7 +23,7 @@ from prefect.deployments import run_deployment
 from prefect.states import Cancelled
 from pydantic import BaseModel, ConfigDict
 
-from nightcast.breaker import CircuitBreaker
+from nightcast.breaker import breaker_for
 from nightcast.errors import StageError
 from nightcast.flows.caching import StageCache, StageFolder
 from nightcast.flows.limits import held_slot
@@ -134,12 +134,6 @@ POLL_S = 1.0
 NOT_STARTED = {StateType.SCHEDULED, StateType.PENDING}
 
 
-def pool_breaker(deployment: str, settings: Settings) -> CircuitBreaker:
-    b = settings.breaker
-    return CircuitBreaker.for_backend(settings.breakers_dir(), "gpu stage", deployment, failures=b.failures,
-                                      cooloff_s=b.cooloff_s)
-
-
 def _await_run(run_id, pickup_s: float):
     """The run once it is final, or None when no worker started it within pickup_s (then cancelled)."""
     with get_client(sync_client=True) as client:
@@ -158,7 +152,7 @@ def _await_run(run_id, pickup_s: float):
 def dispatch_to_pool(name: str, parameters: dict, settings: Settings):
     """A flow run of deployment `name` on the gpu pool, waited for; the final run, or None when the
     pool did not take it (its breaker is open, nobody started the run in time, the worker crashed)."""
-    breaker = pool_breaker(name, settings)
+    breaker = breaker_for(settings, "gpu stage", name)
     if breaker.allow() == "open":
         print(f"{breaker.why_open()}: not dispatched")
         return None

@@ -17,7 +17,6 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 
 from prefect import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
@@ -67,9 +66,10 @@ def on_temporary_server() -> bool:
 
 
 def _lease_storage():
+    """The lease files the temporary server writes: it shares this process's PREFECT_HOME."""
     from prefect.server.concurrency.lease_storage.filesystem import ConcurrencyLeaseStorage
 
-    return ConcurrencyLeaseStorage(Path(get_current_settings().home) / "concurrency_leases")
+    return ConcurrencyLeaseStorage()
 
 
 def _leases(storage, expired: bool) -> list:

@@ -17,11 +17,14 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
 from nightcast.file_lock import file_lock
+
+if TYPE_CHECKING:
+    from nightcast.settings import Settings
 
 LOCK_WAIT_S = 10.0
 HISTORY_KEPT = 200
@@ -135,6 +138,12 @@ class CircuitBreaker:
         since = state.history[-1].opened_at if state.history else state.open_until - self.cooloff_s
         return (f"{self.backend}: circuit open since {clock(since)} after {state.consecutive_failures} failed calls "
                 f"in a row (last: {state.last_error or 'no answer'}); next probe after {clock(state.open_until)}")
+
+
+def breaker_for(settings: Settings, kind: str, address: str) -> CircuitBreaker:
+    """`kind` at `address`'s breaker, with the `breaker` settings, in the settings' cache folder."""
+    return CircuitBreaker.for_backend(settings.breakers_dir(), kind, address, failures=settings.breaker.failures,
+                                      cooloff_s=settings.breaker.cooloff_s)
 
 
 def openings_between(folder: Path, start: float, end: float) -> list[tuple[str, Opening]]:

@@ -19,7 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 
-from nightcast.breaker import CircuitBreaker
+from nightcast.breaker import CircuitBreaker, breaker_for
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.generators.script.llm.base import ChatRequest, Completion
 from nightcast.generators.script.llm.writer import LLMWriter
@@ -198,6 +198,4 @@ class OpenAIWriter(LLMWriter):
 
     def breaker(self) -> CircuitBreaker:
         """One per server URL, shared by every render that uses this cache folder."""
-        b = self.settings.breaker
-        return CircuitBreaker.for_backend(self.settings.breakers_dir(), f"writer {self.name}", self.settings.writer_url,
-                                          failures=b.failures, cooloff_s=b.cooloff_s)
+        return breaker_for(self.settings, f"writer {self.name}", self.settings.writer_url)
