@@ -42,6 +42,7 @@ from nightcast.schema import (
     SpokenSegment,
     Timeline,
 )
+from nightcast.steering import mark_used
 
 
 def render_speech(job: RenderJob, segments: list[Segment], folder: StageFolder, cache: StageCache,
@@ -57,7 +58,8 @@ def script_inputs(job: RenderJob) -> tuple:
     """write_script_task's arguments for this render: the nightly's script phase computes the same."""
     library = scan_library_task(job.library_dir, job.settings.cache_root()) if job.library_dir else None
     memory = recall(job.settings.outputs_dir, job.profile.id, job.date, job.settings.memory_days)
-    return (job.profile, job.template, job.date, job.preset, job.cohost_request(), job.settings, memory, library)
+    return (job.profile, job.template, job.date, job.preset, job.cohost_request(), job.settings, memory, library,
+            job.steering)
 
 
 def music_requests(job: RenderJob, script: Script, timeline: Timeline, folder: StageFolder) -> list[MusicRequest]:
@@ -158,13 +160,14 @@ def quality_gate(job: RenderJob, script: Script, speech: list[SpeechClip], episo
 
 @flow(name="render-episode", task_runner=ConfiguredTaskRunner(), log_prints=True)
 def render_episode(listener: str, template: str | None = None, date: dt.date | None = None,
-                   backends: Backends | None = None, out_dir: str | None = None, qa: bool | None = None) -> str:
+                   backends: Backends | None = None, out_dir: str | None = None, qa: bool | None = None,
+                   request: str | None = None) -> str:
     """Render one listener's episode; returns the finished episode directory.
 
     The parameters are a RenderRequest's fields (nightcast/render/request.py says what each means),
     plus `out_dir`, where this worker writes outputs (default: the outputs_dir setting)."""
-    request = RenderRequest(listener=listener, template=template, date=date, backends=backends, qa=qa)
-    job = prepare_render(request.listener, request.template, request.date, request.settings(out_dir))
+    asked = RenderRequest(listener=listener, template=template, date=date, backends=backends, qa=qa, request=request)
+    job = prepare_render(asked.listener, asked.template, asked.date, asked.settings(out_dir), request_text=asked.request)
     with job.store.rendering(job.profile.id, job.episode_id, job.settings.render_lock_wait_s):
         return _render_alone(job)
 
@@ -200,4 +203,5 @@ def _render_alone(job: RenderJob) -> str:
                             speaker_names={p.id: p.host_name for p in job.voices.values()}, files=files,
                             stage_cache=cache.counts, spoken=episode.spoken, qa=report)
     publish_feed_task(job.store, job.profile, job.settings.public_url)
+    mark_used(job.settings.profile_store(), job.steering, job.episode_id)
     return str(job.episode_dir)

@@ -33,7 +33,6 @@ from nightcast.flows.caching import prune_stage_cache
 from nightcast.flows.episode import render_episode
 from nightcast.flows.limits import ensure_global_limit, held_slot
 from nightcast.flows.stage_major import PhaseReport, run_batch_ahead, why_not_batched
-from nightcast.profile_store import open_store
 from nightcast.qa import QAFailed
 from nightcast.render.job import prepare_render
 from nightcast.settings import Settings
@@ -145,7 +144,7 @@ def limit_renders(slots: int) -> None:
 def nightly(date: dt.date | None = None, template: str | None = None, out_dir: str | None = None) -> NightlyReport:
     """Render every listener's episode; one listener's failure never stops the others."""
     settings = Settings.from_env(outputs_dir=out_dir)
-    store = open_store(settings.profiles_dir, settings.profile_db)
+    store = settings.profile_store()
     listeners = store.listener_ids()
     print(f"nightly: {len(listeners)} listeners in the {store.describe()}, {settings.nightly_concurrency} at a time")
     limit_renders(settings.nightly_concurrency)

@@ -33,6 +33,7 @@ from nightcast.schema import (
     Script,
     Segment,
     SpeechClip,
+    Steering,
     Timeline,
     TimelineEntry,
 )
@@ -54,22 +55,22 @@ WRITER_SETTINGS = ("settings.writer", "settings.writer_model", "settings.writer_
 
 @task(name="write-script", retries=1,
       cache_policy=StageInputs(stage="script", inputs=("profile", "template", "date", "host", "cohost", "memory",
-                                                       "library", *WRITER_SETTINGS),
+                                                       "library", "steering", *WRITER_SETTINGS),
                                folders=("settings.templates_dir",)))
 def write_script_task(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, host: VoicePreset,
                       cohost: CoHost | None, settings: Settings, memory: EpisodeMemory,
-                      library: MusicLibrary | None = None) -> Script:
-    return write_scripts([script_request_of(profile, template, date, host, cohost, settings, memory, library)],
-                         settings)[0]
+                      library: MusicLibrary | None = None, steering: Steering | None = None) -> Script:
+    return write_scripts([script_request_of(profile, template, date, host, cohost, settings, memory, library,
+                                            steering)], settings)[0]
 
 
 def script_request_of(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, host: VoicePreset,
                       cohost: CoHost | None, settings: Settings, memory: EpisodeMemory,
-                      library: MusicLibrary | None = None) -> ScriptRequest:
+                      library: MusicLibrary | None = None, steering: Steering | None = None) -> ScriptRequest:
     """What write_script_task asks the writer for: the nightly's script phase asks for many at once."""
     return script_request(profile, template, date, speaker=host.id, words_per_minute=host.words_per_minute,
                           settings=settings, memory=memory, host_name=host.host_name, cohost=cohost,
-                          library=library.tracks if library else None)
+                          library=library.tracks if library else None, steering=steering)
 
 
 @task(name="write-scripts", cache_policy=NO_CACHE, task_run_name="write-scripts-{n}-listeners")

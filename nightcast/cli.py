@@ -419,6 +419,101 @@ def nightly_command(
     raise typer.Exit(1 if report.failed else 0)
 
 
+def _listener_settings(out_dir: Path | None, library: Path | None) -> Settings:
+    return Settings.from_env(outputs_dir=str(out_dir) if out_dir else None,
+                             music_library=str(library) if library else None)
+
+
+@app.command("request")
+def request_command(
+    listener: Annotated[str, typer.Argument(help="A listener id in the profile store.")],
+    text: Annotated[str, typer.Argument(help="What they ask for, in their words: 'more Alice Coltrane', "
+                                             "'keep the talking short', 'never play Miles Davis again'.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help=OUT_DIR_HELP)] = None,
+    library: Annotated[Optional[Path], typer.Option("--library", help=help_for("music_library"))] = None,
+) -> None:
+    """Send a listener's request: their next episode answers it. Exit 2 if nothing in it was understood."""
+    from nightcast.render.job import library_tracks
+    from nightcast.steering import take_request
+
+    try:
+        settings = _listener_settings(out_dir, library)
+        store = settings.profile_store()
+        profile = store.load(listener)
+        library_dir = _library_dir(settings, profile.id)
+        stored = take_request(store, profile, text, "cli", library_tracks(library_dir, settings),
+                              per_hour=settings.listener_messages_per_hour)
+    except InputError as exc:
+        _fail_input(exc)
+    if stored.status == "rejected":
+        err.print(f"[bold red]not understood[/] ({stored.id}): {stored.reason}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    understood = "; ".join(stored.interpretation.understood)
+    out.print(f"[green]✓[/] {stored.id} for {listener}: {understood} (the next episode answers it)", highlight=False)
+
+
+@app.command("requests")
+def requests_command(
+    listener: Annotated[str, typer.Argument(help="A listener id in the profile store.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help=OUT_DIR_HELP)] = None,
+) -> None:
+    """List a listener's requests: what each asked, and which episode answered it (or why not)."""
+    try:
+        settings = _listener_settings(out_dir, None)
+        store = settings.profile_store()
+        store.load(listener)
+        stored = store.requests(listener)
+    except InputError as exc:
+        _fail_input(exc)
+    table = Table("id", "received", "source", "understood", "status", title=f"requests from {listener}")
+    for r in stored:
+        status = {"used": f"used in {r.episode_id}", "rejected": f"rejected: {r.reason}"}.get(r.status, r.status)
+        table.add_row(r.id, f"{r.received_at:%Y-%m-%d %H:%M}", r.source,
+                      "; ".join(r.interpretation.understood) if r.interpretation else "", status)
+    out.print(table)
+
+
+@app.command("feedback")
+def feedback_command(
+    listener: Annotated[str, typer.Argument(help="A listener id in the profile store.")],
+    episode: Annotated[str, typer.Argument(help="Episode id, e.g. 2026-11-23-nightly-digest.")],
+    segment: Annotated[str, typer.Argument(help="Segment id from the episode's script, e.g. s02-pick.")],
+    verdict: Annotated[str, typer.Argument(help="like (its artist ranks up), skip (the track sits out the next "
+                                                "episodes, then ranks lower), never (never played again).")],
+    artist: Annotated[bool, typer.Option("--artist", help="Skip or ban the segment's artist, not just its track.")] = False,
+    note: Annotated[Optional[str], typer.Option("--note", help="A short note from the listener (kept as data).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help=OUT_DIR_HELP)] = None,
+) -> None:
+    """Record a listener's like / skip / never on one segment of a published episode."""
+    from nightcast.episode_store import check_episode_id
+    from nightcast.steering import take_feedback
+
+    try:
+        if verdict not in ("like", "skip", "never"):
+            raise InputError(f"'{verdict}' is not a verdict; use like, skip or never", field="verdict")
+        settings = _listener_settings(out_dir, None)
+        store = settings.profile_store()
+        store.load(listener)
+        check_episode_id(episode)
+        episode_dir = settings.episode_store().episode_dir(listener, episode)
+        given = take_feedback(store, listener, episode_dir, episode, segment, verdict, "cli",
+                              target="artist" if artist else "track", note=note,
+                              per_hour=settings.listener_messages_per_hour)
+    except InputError as exc:
+        _fail_input(exc)
+    what = given.artist if given.target == "artist" or not given.title else f"“{given.title}” by {given.artist}"
+    out.print(f"[green]✓[/] {given.id}: {verdict} {what or segment}", highlight=False)
+
+
+def _library_dir(settings: Settings, listener_id: str) -> Path | None:
+    from nightcast.generators.music.library import check_library, library_folder
+
+    if settings.music_library is None:
+        return None
+    check_library(settings.music_library)
+    return library_folder(settings.music_library, listener_id)
+
+
 profiles_app = typer.Typer(no_args_is_help=True, help="The profile store: YAML files, or a SQL database for many listeners.")
 app.add_typer(profiles_app, name="profiles")
 
@@ -426,11 +521,10 @@ app.add_typer(profiles_app, name="profiles")
 @profiles_app.command("list")
 def profiles_list() -> None:
     """List the listeners in the profile store in use (profile_db, else profiles_dir)."""
-    from nightcast.profile_store import open_store
 
     try:
         settings = Settings.from_env()
-        store = open_store(settings.profiles_dir, settings.profile_db)
+        store = settings.profile_store()
         ids = store.listener_ids()
     except InputError as exc:
         _fail_input(exc)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -28,7 +29,7 @@ from typing import get_args
 
 from pydantic import ValidationError
 
-from nightcast.errors import EpisodeBusy
+from nightcast.errors import EpisodeBusy, InputError
 from nightcast.file_lock import LockTimeout, file_lock
 from nightcast.schema import AudioFormat, EpisodeManifest, Script
 
@@ -58,8 +59,19 @@ def episode_files(audio_format: str = "mp3") -> dict[str, str]:
 SERVED_FILES = frozenset(name for audio_format in get_args(AudioFormat) for name in episode_files(audio_format).values())
 
 
+EPISODE_ID_PATTERN = r"^\d{4}-\d{2}-\d{2}-[a-z0-9][a-z0-9_-]{0,63}$"
+
+
 def episode_id(template_id: str, date: dt.date) -> str:
     return f"{date.isoformat()}-{template_id}"
+
+
+def check_episode_id(episode: str) -> str:
+    """An episode id as a listener or client gives it: the date and the format, nothing that walks paths."""
+    if not re.fullmatch(EPISODE_ID_PATTERN, episode):
+        raise InputError(f"{episode[:80]!r} is not an episode id (YYYY-MM-DD-format, e.g. 2026-11-23-nightly-digest)",
+                         field="episode")
+    return episode
 
 
 @dataclass(frozen=True)

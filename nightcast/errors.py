@@ -41,5 +41,13 @@ class StageError(NightcastError):
     """A pipeline stage produced something unusable (silence, wrong length, failed encode)."""
 
 
+class TooManyMessages(InputError):
+    """A listener sent more requests or feedback than listener_messages_per_hour allows (HTTP 429)."""
+
+    def __init__(self, message: str, retry_after_s: int, **kwargs):
+        self.retry_after_s = retry_after_s
+        super().__init__(message, **kwargs)
+
+
 class EpisodeBusy(NightcastError):
     """Another process is rendering the same listener's episode for the same date and format."""

@@ -97,6 +97,118 @@ class ListenerProfile(Strict):
         return ZoneInfo(self.timezone)
 
 
+# ---------------------------------------------------------------- the listener's voice: requests and feedback
+
+RequestSource = Literal["cli", "api", "ui"]
+TalkAmount = Literal["less", "usual", "more"]
+
+
+class TrackName(Strict):
+    artist: str
+    title: str
+
+
+class ListenerRequest(Strict):
+    """What one request asks of the next episode, as nightcast understood it.
+
+    Every name here comes from the listener's own data (their library, history and favourites) or
+    the style vocabulary, never from the request's words: a request can choose among things the
+    listener already has, and cannot put text on air."""
+
+    favour_artists: list[str] = Field(default_factory=list)
+    favour_genres: list[str] = Field(default_factory=list)
+    favour_moods: list[str] = Field(default_factory=list)
+    favour_tracks: list[TrackName] = Field(default_factory=list)
+    avoid_artists: list[str] = Field(default_factory=list, description="Left out of the next episode only.")
+    avoid_genres: list[str] = Field(default_factory=list, description="Left out of the next episode only.")
+    avoid_tracks: list[TrackName] = Field(default_factory=list, description="Left out of the next episode only.")
+    exclude_artists: list[str] = Field(default_factory=list, description="Never played or featured again.")
+    exclude_tracks: list[TrackName] = Field(default_factory=list, description="Never played again.")
+    talk: TalkAmount = "usual"
+    length_min: float | None = Field(default=None, ge=2, le=120)
+    understood: list[str] = Field(default_factory=list, description="What was understood, in words built from "
+                                                                     "the names above (shown in the manifest).")
+    interpreter: str = Field(default="parser", description="What read the request: the offline parser or an LLM.")
+
+    @property
+    def asks_anything(self) -> bool:
+        return bool(self.understood)
+
+
+class StoredRequest(Strict):
+    """A request as the profile store keeps it: pending until an episode uses it, or rejected with why."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^r-[0-9a-f]{12}$")]
+    listener_id: Annotated[str, StringConstraints(pattern=LISTENER_ID_PATTERN)]
+    text: str = Field(max_length=500, description="The listener's words, cleaned; data only, never read aloud.")
+    source: RequestSource
+    received_at: dt.datetime
+    status: Literal["pending", "used", "rejected"] = "pending"
+    episode_id: str | None = Field(default=None, description="The episode that used it.")
+    reason: str | None = Field(default=None, description="Why it was rejected.")
+    interpretation: ListenerRequest | None = None
+
+
+FeedbackVerdict = Literal["like", "skip", "never"]
+
+
+class Feedback(Strict):
+    """A listener's verdict on one segment of an episode (a pick: its track and artist)."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^f-[0-9a-f]{12}$")]
+    listener_id: Annotated[str, StringConstraints(pattern=LISTENER_ID_PATTERN)]
+    episode_id: str
+    segment_id: str
+    verdict: FeedbackVerdict
+    target: Literal["track", "artist"] = Field(default="track", description="What a skip or never applies to.")
+    artist: str | None = Field(default=None, description="The segment's artist, as the episode had it.")
+    title: str | None = Field(default=None, description="The track it played, if any.")
+    note: str | None = Field(default=None, max_length=280)
+    source: RequestSource
+    received_at: dt.datetime
+
+
+class Steering(Strict):
+    """What the listener's requests and feedback ask of one episode, gathered at render time."""
+
+    requests: list[StoredRequest] = Field(default_factory=list, description="The requests this episode answers.")
+    excluded_artists: list[str] = Field(default_factory=list, description="Never again: requests and 'never' verdicts.")
+    excluded_tracks: list[TrackName] = Field(default_factory=list)
+    resting_tracks: list[TrackName] = Field(default_factory=list, description="Skipped lately: left out for now.")
+    stepped_back_tracks: list[TrackName] = Field(default_factory=list, description="Skipped a while ago: rank lower.")
+    skipped_artists: list[str] = Field(default_factory=list)
+    liked_artists: list[str] = Field(default_factory=list)
+    liked_tracks: list[TrackName] = Field(default_factory=list)
+
+    def asked(self, attribute: str) -> list:
+        """One kind of wish across this episode's requests, in order, each once."""
+        seen: list = []
+        for request in self.requests:
+            for value in getattr(request.interpretation, attribute) if request.interpretation else []:
+                if value not in seen:
+                    seen.append(value)
+        return seen
+
+    def request_for(self, attribute: str, value) -> StoredRequest | None:
+        """The request that asked for it, to cite."""
+        return next((r for r in self.requests if r.interpretation and value in getattr(r.interpretation, attribute)),
+                    None)
+
+    @property
+    def talk(self) -> TalkAmount:
+        asked = [r.interpretation.talk for r in self.requests if r.interpretation and r.interpretation.talk != "usual"]
+        return asked[-1] if asked else "usual"
+
+    @property
+    def length_min(self) -> float | None:
+        asked = [r.interpretation.length_min for r in self.requests if r.interpretation and r.interpretation.length_min]
+        return asked[-1] if asked else None
+
+    @property
+    def is_empty(self) -> bool:
+        return self == Steering()
+
+
 # ---------------------------------------------------------------- template
 
 

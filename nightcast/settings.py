@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     profile_db: str | None = Field(
         default=None, description="SQLAlchemy URL of a profile database (sqlite:///profiles.db, "
                                   "postgresql+psycopg://…); unset: the YAML files in profiles_dir.")
+    listener_messages_per_hour: int = Field(
+        default=20, ge=1, le=10_000, description="Requests and feedback a listener may send per hour (API and CLI alike).")
+    listener_data_dir: Path | None = Field(
+        default=None, description="With YAML profiles: where listeners' requests and feedback are kept; "
+                                  "default <outputs_dir>/.listeners (a database keeps them in its own tables).")
     presets_dir: Path = Field(default_factory=lambda: packaged("nightcast.voices", "presets"))
     outputs_dir: Path = Path("outputs")
     public_url: str = Field(default="http://localhost:8000", pattern=r"^https?://",
@@ -208,6 +213,12 @@ class Settings(BaseSettings):
     def breakers_dir(self) -> Path:
         """Where circuit breakers keep their state: every render sharing this cache shares them."""
         return self.cache_root() / "breakers"
+
+    def profile_store(self):
+        """Where listener profiles, requests and feedback live: the database if one is set, else the folders."""
+        from nightcast.profile_store import open_store
+
+        return open_store(self.profiles_dir, self.profile_db, self.listener_data_dir or Path(self.outputs_dir) / ".listeners")
 
     def episode_store(self) -> EpisodeStore:
         return EpisodeStore(Path(self.outputs_dir))

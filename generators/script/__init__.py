@@ -13,7 +13,7 @@ from nightcast.episode_store import episode_id
 from nightcast.generators.script.base import CoHost, ScriptRequest, ScriptWriter, word_budget
 from nightcast.generators.script.memory import EpisodeMemory, recall
 from nightcast.registry import Registry
-from nightcast.schema import EpisodeTemplate, ListenerProfile, Script, TrackRef
+from nightcast.schema import EpisodeTemplate, ListenerProfile, Script, Steering, TrackRef
 from nightcast.settings import Settings
 
 WRITERS = Registry("script writer", {
@@ -36,12 +36,18 @@ def load_writer(settings: Settings) -> ScriptWriter:
 def script_request(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, *, speaker: str,
                    words_per_minute: float, settings: Settings, memory: EpisodeMemory | None = None,
                    host_name: str | None = None, cohost: CoHost | None = None,
-                   library: list[TrackRef] | None = None) -> ScriptRequest:
+                   library: list[TrackRef] | None = None, steering: Steering | None = None) -> ScriptRequest:
+    """`steering`: the listener's requests and feedback; what they asked to leave out joins the
+    profile's avoid list, so every writer's avoid rules apply to it."""
+    from nightcast.generators.script.context import steered_profile
+
     if memory is None:
         memory = recall(settings.outputs_dir, profile.id, date, settings.memory_days)
-    return ScriptRequest(profile=profile, template=template, date=date, episode_id=episode_id(template.id, date),
-                         speaker=speaker, words_per_minute=words_per_minute, memory=memory,
-                         host_name=host_name or speaker.capitalize(), cohost=cohost, library=library)
+    steering = steering or Steering()
+    return ScriptRequest(profile=steered_profile(profile, steering), template=template, date=date,
+                         episode_id=episode_id(template.id, date), speaker=speaker, words_per_minute=words_per_minute,
+                         memory=memory, host_name=host_name or speaker.capitalize(), cohost=cohost, library=library,
+                         steering=steering)
 
 
 def write_script(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, *, speaker: str,

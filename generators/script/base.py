@@ -12,7 +12,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from nightcast.generators.script.memory import EpisodeMemory
-from nightcast.schema import EpisodeTemplate, ListenerProfile, Script, TrackRef
+from nightcast.schema import EpisodeTemplate, ListenerProfile, Script, Steering, TrackRef
 from nightcast.settings import Settings
 
 
@@ -36,6 +36,7 @@ class ScriptRequest(BaseModel):
     host_name: str = "your host"  # the host voice's on-air name
     cohost: CoHost | None = None  # set when the format has dialogue slots: they become two-host turns
     library: list[TrackRef] | None = None  # the listener's own tracks: pick slots introduce and play them
+    steering: Steering = Steering()  # the listener's requests and feedback for this episode
 
     def recalled(self) -> EpisodeMemory:
         return self.memory or EpisodeMemory(today=self.date)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from nightcast.generators.script.memory import EpisodeMemory
 from nightcast.generators.script.track_picks import choose_tracks, history_item
-from nightcast.schema import EpisodeTemplate, HistoryItem, ListenerProfile, SegmentKind, TrackRef
+from nightcast.schema import EpisodeTemplate, HistoryItem, ListenerProfile, SegmentKind, Steering, StoredRequest, TrackRef
 from nightcast.styles import style_for
 
 DAYPARTS = ((5, "morning"), (12, "afternoon"), (17, "evening"), (22, "night"))
@@ -35,6 +35,7 @@ class Pick:
     style: str
     track: HistoryItem | None  # the listener's own most-played track by this artist, if any
     record: TrackRef | None = None  # the library track this pick plays, when the listener has a library
+    requested: StoredRequest | None = None  # the listener's request that brought this pick in
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class ListenerContext:
     seed: int
     rng: random.Random = field(compare=False, repr=False)
     memory: EpisodeMemory | None = None
+    steering: Steering = Steering()
+    mood_requested: StoredRequest | None = None  # the request that set the mood, if one did
 
     @property
     def previous(self) -> tuple[str, str] | None:
@@ -80,28 +83,46 @@ def _freshest_first(artists: list[str], memory: EpisodeMemory | None) -> list[st
     return fresh + stale
 
 
+def steered_profile(profile: ListenerProfile, steering: Steering) -> ListenerProfile:
+    """The profile with what the listener asked to leave out (for good, or this time) on its avoid list,
+    so every writer's avoid rules keep those artists and genres off the air."""
+    leave_out = [*steering.excluded_artists, *steering.asked("avoid_artists"), *steering.asked("avoid_genres")]
+    avoid = list(dict.fromkeys([*profile.avoid, *(name for name in leave_out if not profile.avoids(name))]))
+    return profile if len(avoid) == len(profile.avoid) else profile.model_copy(update={"avoid": avoid[:50]})
+
+
 def library_picks(tracks: list[TrackRef], count: int, profile: ListenerProfile, genres: list[str],
-                  rng: random.Random, memory: EpisodeMemory | None) -> list[Pick]:
+                  rng: random.Random, memory: EpisodeMemory | None, steering: Steering | None = None) -> list[Pick]:
     """Picks that play the listener's own tracks: the track's genre tag where it has one, else the
     favourite genre of the same style family."""
+    from nightcast.generators.script.track_picks import Taste
+
+    taste = Taste.of(profile, memory, steering)
     picks = []
-    for record in choose_tracks(tracks, profile, count, rng, memory):
+    for record in choose_tracks(tracks, profile, count, rng, memory, steering):
         # The listener's own word for the style ("modal jazz" for a track tagged "Jazz") reads better.
         style = style_for(record.genre) if record.genre else None
         genre = next((g for g in genres if style_for(g) == style), record.genre) if style else genres[0]
         picks.append(Pick(artist=record.artist, genre=genre, style=style_for(genre),
-                          track=history_item(record, profile), record=record))
+                          track=history_item(record, profile), record=record, requested=taste.request_behind(record)))
     return picks
 
 
 def build_context(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date,
-                  memory: EpisodeMemory | None = None, library: list[TrackRef] | None = None) -> ListenerContext:
-    """The listener's facts for this date; with a library, the format's pick slots play their own tracks."""
+                  memory: EpisodeMemory | None = None, library: list[TrackRef] | None = None,
+                  steering: Steering | None = None) -> ListenerContext:
+    """The listener's facts for this date; with a library, the format's pick slots play their own tracks.
+    `steering` (their requests and feedback) re-ranks the picks and may set the mood."""
+    steering = steering or Steering()
     seed = _seed(profile.id, template.id, date.isoformat())
     rng = random.Random(seed)
     local_time = profile.listens_at or DEFAULT_LOCAL_TIME["morning" if "morning" in template.id else "night"]
     daypart = daypart_for(local_time)
     mood = rng.choice(profile.moods) if profile.moods else ("easy" if daypart in ("night", "evening") else "bright")
+    asked_moods = steering.asked("favour_moods")
+    mood_requested = None
+    if asked_moods:
+        mood, mood_requested = asked_moods[0], steering.request_for("favour_moods", asked_moods[0])
 
     history = [h for h in profile.history if not profile.avoids(h.artist) and not profile.avoids(h.title)]
     history.sort(key=lambda h: (-h.plays, h.artist))
@@ -114,14 +135,18 @@ def build_context(profile: ListenerProfile, template: EpisodeTemplate, date: dt.
     rng.shuffle(tail)
     genres = [g for g in profile.favourite_genres if not profile.avoids(g)] or ["pop"]
     genre_offset = rng.randrange(len(genres))
+    asked = {a.casefold(): steering.request_for("favour_artists", a) for a in steering.asked("favour_artists")}
+    ordered = _freshest_first(head + tail, memory)
+    ordered = [a for a in ordered if a.casefold() in asked] + [a for a in ordered if a.casefold() not in asked]
     picks = []
-    for index, artist in enumerate(_freshest_first(head + tail, memory)):
+    for index, artist in enumerate(ordered):
         genre = genres[(index + genre_offset) % len(genres)]
         track = next((h for h in history if h.artist == artist), None)
-        picks.append(Pick(artist=artist, genre=genre, style=style_for(genre), track=track))
+        picks.append(Pick(artist=artist, genre=genre, style=style_for(genre), track=track,
+                          requested=asked.get(artist.casefold())))
     if library:
         slots = sum(1 for slot in template.expanded_slots() if slot.kind == SegmentKind.pick)
-        playing = library_picks(library, slots, profile, genres, rng, memory)
+        playing = library_picks(library, slots, profile, genres, rng, memory, steering)
         # Pick slots take the tracks in mixing order; stories take the artists not already playing.
         picks = playing + [p for p in picks if p.artist.casefold() not in {q.artist.casefold() for q in playing}]
     return ListenerContext(
@@ -137,4 +162,6 @@ def build_context(profile: ListenerProfile, template: EpisodeTemplate, date: dt.
         seed=seed,
         rng=rng,
         memory=memory,
+        steering=steering,
+        mood_requested=mood_requested,
     )

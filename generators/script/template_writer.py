@@ -131,7 +131,8 @@ class TemplateWriter(ScriptWriter):
     def plan(self, request: ScriptRequest) -> ScriptPlan:
         bank, lore = _bank(self.templates_dir)
         memory = request.recalled()
-        ctx = build_context(request.profile, request.template, request.date, memory, library=request.library)
+        ctx = build_context(request.profile, request.template, request.date, memory, library=request.library,
+                            steering=request.steering)
         said = memory.said_keys()
         used: set[str] = set()
         lore_pool = {style: [f for f in facts if sentence_key(f) not in said] for style, facts in lore.items()}

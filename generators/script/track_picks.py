@@ -15,10 +15,22 @@ from dataclasses import dataclass
 
 from nightcast.generators.script.memory import EpisodeMemory
 from nightcast.keys import key_distance
-from nightcast.schema import HistoryItem, ListenerProfile, TrackRef
+from nightcast.schema import HistoryItem, ListenerProfile, Steering, TrackName, TrackRef
 from nightcast.styles import style_for
 
 TEMPO_STEP = 0.06  # a 6 % tempo jump costs as much as one step on the Camelot wheel
+# What the listener's requests and feedback weigh, against a most-played track's 3 + log(plays):
+REQUESTED_TRACK = 9.0  # a requested track or artist outranks anything the history says
+REQUESTED_ARTIST = 7.0
+REQUESTED_GENRE = 2.5
+LIKED_ARTIST = 1.5
+LIKED_TRACK = 1.0
+SKIPPED_LONG_AGO = -2.0
+SKIPPED_ARTIST = -1.5
+
+
+def _key(track: TrackRef | TrackName) -> tuple[str, str]:
+    return track.artist.casefold(), track.title.casefold()
 
 
 @dataclass(frozen=True)
@@ -32,9 +44,10 @@ class Taste:
     artist_plays: dict[str, int]
     favourites: frozenset[str]
     recent: dict[str, str]  # artist featured in recent episodes → the track cited with them
+    steering: Steering = Steering()
 
     @classmethod
-    def of(cls, profile: ListenerProfile, memory: EpisodeMemory | None) -> Taste:
+    def of(cls, profile: ListenerProfile, memory: EpisodeMemory | None, steering: Steering | None = None) -> Taste:
         plays = {(h.artist.casefold(), h.title.casefold()): h.plays for h in profile.history}
         artist_plays: dict[str, int] = {}
         for (artist, _), count in plays.items():
@@ -44,14 +57,21 @@ class Taste:
         return cls(profile=profile,
                    genre_styles={g: style_for(g) for g in profile.favourite_genres if not profile.avoids(g)},
                    plays=plays, artist_plays=artist_plays,
-                   favourites=frozenset(a.casefold() for a in profile.favourite_artists), recent=recent)
+                   favourites=frozenset(a.casefold() for a in profile.favourite_artists), recent=recent,
+                   steering=steering or Steering())
 
     def score(self, track: TrackRef) -> float | None:
         """How surely this track belongs in the listener's show; None when they asked to avoid it."""
         if any(self.profile.avoids(text) for text in (track.artist, track.title, track.genre or "")):
             return None
-        artist, title = track.artist.casefold(), track.title.casefold()
-        score = 0.0
+        steer = self.steering
+        key = _key(track)
+        artist, title = key
+        out = {*map(_key, steer.excluded_tracks), *map(_key, steer.resting_tracks), *map(_key, steer.asked("avoid_tracks"))}
+        banned = {a.casefold() for a in (*steer.excluded_artists, *steer.asked("avoid_artists"))}
+        if key in out or artist in banned or any(_genre_matches(g, track.genre) for g in steer.asked("avoid_genres")):
+            return None
+        score = self._asked_for(track)
         if (artist, title) in self.plays:
             score += 3 + math.log1p(self.plays[(artist, title)])
         elif self.artist_plays.get(artist):
@@ -70,11 +90,50 @@ class Taste:
             score -= 0.5
         return score
 
+    def _asked_for(self, track: TrackRef) -> float:
+        """What the requests and the feedback add to a track's score."""
+        steer, key = self.steering, _key(track)
+        score = 0.0
+        if key in {_key(t) for t in steer.asked("favour_tracks")}:
+            score += REQUESTED_TRACK
+        if key[0] in {a.casefold() for a in steer.asked("favour_artists")}:
+            score += REQUESTED_ARTIST
+        if any(_genre_matches(g, track.genre) for g in steer.asked("favour_genres")):
+            score += REQUESTED_GENRE
+        if key[0] in {a.casefold() for a in steer.liked_artists}:
+            score += LIKED_ARTIST
+        if key in {_key(t) for t in steer.liked_tracks}:
+            score += LIKED_TRACK
+        if key in {_key(t) for t in steer.stepped_back_tracks}:
+            score += SKIPPED_LONG_AGO
+        if key[0] in {a.casefold() for a in steer.skipped_artists}:
+            score += SKIPPED_ARTIST
+        return score
+
+    def request_behind(self, track: TrackRef):
+        """The request that brought this track in, if one did (a pick's note cites it)."""
+        steer, key = self.steering, _key(track)
+        for attribute, matches in (("favour_tracks", lambda t: _key(t) == key),
+                                   ("favour_artists", lambda a: a.casefold() == key[0]),
+                                   ("favour_genres", lambda g: _genre_matches(g, track.genre))):
+            for value in steer.asked(attribute):
+                if matches(value):
+                    return steer.request_for(attribute, value)
+        return None
+
+
+def _genre_matches(asked: str, genre: str | None) -> bool:
+    """A requested genre matches a track's tag by words ("jazz" in "Modal Jazz") or by style family."""
+    if not genre:
+        return False
+    asked_, genre_ = asked.casefold(), genre.casefold()
+    return asked_ in genre_ or genre_ in asked_ or style_for(asked) == style_for(genre) != "pop"
+
 
 def choose_tracks(tracks: list[TrackRef], profile: ListenerProfile, count: int, rng: random.Random,
-                  memory: EpisodeMemory | None = None) -> list[TrackRef]:
+                  memory: EpisodeMemory | None = None, steering: Steering | None = None) -> list[TrackRef]:
     """Up to `count` tracks, best fit first, one per artist while the library allows, in mixing order."""
-    taste = Taste.of(profile, memory)
+    taste = Taste.of(profile, memory, steering)
     scored = []
     for track in tracks:
         score = taste.score(track)

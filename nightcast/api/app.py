@@ -9,27 +9,26 @@ will be and can answer with its URLs once the run completes.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from nightcast import __version__
 from nightcast.api.auth import Grant, RateLimiter, client_grant, parse_tokens
 from nightcast.data_files import load_template
-from nightcast.episode_store import EPISODE_FILES, SERVED_FILES, EpisodeStore
-from nightcast.errors import InputError
-from nightcast.profile_store import open_store
+from nightcast.episode_store import EPISODE_FILES, EPISODE_ID_PATTERN, SERVED_FILES, EpisodeStore
+from nightcast.errors import InputError, TooManyMessages
 from nightcast.render.job import parse_date
 from nightcast.render.request import RenderRequest
-from nightcast.schema import LISTENER_ID_PATTERN, NAME_PATTERN
+from nightcast.schema import LISTENER_ID_PATTERN, NAME_PATTERN, Feedback, FeedbackVerdict, StoredRequest
+from nightcast.steering.untrusted import NOTE_MAX_CHARS, REQUEST_MAX_CHARS
 from nightcast.settings import Settings
 
 MAX_BODY_BYTES = 16 * 1024
-EPISODE_ID_PATTERN = r"^\d{4}-\d{2}-\d{2}-[a-z0-9][a-z0-9_-]{0,63}$"
 
 ListenerId = Annotated[str, PathParam(pattern=LISTENER_ID_PATTERN, examples=["maya"])]
 EpisodeId = Annotated[str, PathParam(pattern=EPISODE_ID_PATTERN, examples=["2026-11-23-nightly-digest"])]
@@ -47,6 +46,25 @@ class ApiRenderRequest(RenderRequest):
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+class RequestBody(BaseModel):
+    """A listener's request in their own words; it steers their next episode and is never read aloud."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=REQUEST_MAX_CHARS,
+                      examples=["more Alice Coltrane tonight, and keep the talking short"])
+
+
+class FeedbackBody(BaseModel):
+    """A verdict on one segment (a pick) of a published episode."""
+
+    model_config = ConfigDict(extra="forbid")
+    segment: str = Field(pattern=NAME_PATTERN, examples=["s02-pick"], description="Segment id from script.json.")
+    verdict: FeedbackVerdict = Field(description="like: its artist ranks up; skip: the track sits out the next "
+                                                 "episodes, then ranks lower; never: never played again.")
+    target: Literal["track", "artist"] = Field(default="track", description="What a skip or never applies to.")
+    note: str | None = Field(default=None, max_length=NOTE_MAX_CHARS)
 
 
 # Every route may answer these; documented so that clients (and the schema fuzz test) expect them.
@@ -91,6 +109,19 @@ def create_app(settings: Settings) -> FastAPI:
                 return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413)
         return await call_next(request)
 
+    def refused(exc: InputError) -> HTTPException:
+        """An InputError as HTTP: 429 over the listener's rate, else 422 in the shape FastAPI gives its own
+        (documented as HTTPValidationError), so clients parse one shape."""
+        if isinstance(exc, TooManyMessages):
+            return HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
+        return HTTPException(422, [{"loc": ["body", exc.field or "body"], "msg": str(exc), "type": "value_error"}])
+
+    def listener_profile(listener: str):
+        try:
+            return settings.profile_store().load(listener)
+        except InputError as exc:
+            raise HTTPException(404, "not found") if exc.field == "listener" else refused(exc) from None
+
     def visible(grant: Grant, listener: str) -> None:
         if not grant.may_see(listener):
             raise HTTPException(404, "not found")  # the same answer as a listener that does not exist
@@ -110,21 +141,19 @@ def create_app(settings: Settings) -> FastAPI:
         from nightcast.flows.runs import DeploymentMissing, create_render_run
 
         visible(grant, body.listener)
+        profile = listener_profile(body.listener)
         try:
-            profile = open_store(settings.profiles_dir, settings.profile_db).load(body.listener)
             template_name = body.template or profile.template
             if template_name is None:
                 raise InputError("no template given and none in the profile", field="template")
             template = load_template(template_name, settings.templates_dir)
+            if body.request:  # stored as the API's; the run finds it pending, like any other request
+                take_listener_request(profile, body.request)
         except InputError as exc:
-            if exc.field == "listener":  # no such listener
-                raise HTTPException(404, "not found") from None
-            # the shape FastAPI gives its own 422s (documented as HTTPValidationError): one client parser
-            raise HTTPException(422, [{"loc": ["body", exc.field or "body"], "msg": str(exc), "type": "value_error"}]) \
-                from None
+            raise refused(exc) from None
         date = parse_date(body.date, profile)
-        parameters = body.model_copy(update={"template": template.id, "date": date}).model_dump(mode="json",
-                                                                                                 exclude_none=True)
+        parameters = body.model_copy(update={"template": template.id, "date": date, "request": None}).model_dump(
+            mode="json", exclude_none=True)
         try:
             run = create_render_run(parameters, tags=["api", f"listener:{body.listener}"])
         except DeploymentMissing as exc:
@@ -145,6 +174,57 @@ def create_app(settings: Settings) -> FastAPI:
         episode_id = f"{run.parameters.get('date')}-{run.parameters.get('template')}"
         return RenderStatus(id=run.id, listener=listener, episode_id=episode_id, state=run.state, message=run.message,
                             episode=links(listener, episode_id) if run.state == "COMPLETED" else None)
+
+    def take_listener_request(profile, text: str) -> StoredRequest:
+        from nightcast.render.job import library_tracks
+        from nightcast.steering import take_request
+
+        library_dir = None
+        if settings.music_library is not None:
+            from nightcast.generators.music.library import library_folder
+
+            library_dir = library_folder(settings.music_library, profile.id)
+        stored = take_request(settings.profile_store(), profile, text, "api",
+                              library_tracks(library_dir, settings), per_hour=settings.listener_messages_per_hour)
+        if stored.status == "rejected":
+            raise InputError(f"not understood ({stored.id}): {stored.reason}", field="text")
+        return stored
+
+    @app.post("/v1/listeners/{listener}/requests", status_code=201, response_model=StoredRequest,
+              responses={422: {"description": "Too long, empty, or nothing in it was understood (it is kept as "
+                                              "rejected, with why)."}})
+    def send_request(listener: ListenerId, body: RequestBody, grant: Grant = Depends(client_grant)) -> StoredRequest:
+        """A listener's request for their next episode: what was understood comes back (`interpretation`)."""
+        visible(grant, listener)
+        profile = listener_profile(listener)
+        try:
+            return take_listener_request(profile, body.text)
+        except InputError as exc:
+            raise refused(exc) from None
+
+    @app.get("/v1/listeners/{listener}/requests", response_model=list[StoredRequest])
+    def list_requests(listener: ListenerId, grant: Grant = Depends(client_grant)) -> list[StoredRequest]:
+        """Every request this listener sent, oldest first: pending, used in which episode, or rejected and why."""
+        visible(grant, listener)
+        listener_profile(listener)
+        return settings.profile_store().requests(listener)
+
+    @app.post("/v1/episodes/{listener}/{episode}/feedback", status_code=201, response_model=Feedback)
+    def send_feedback(listener: ListenerId, episode: EpisodeId, body: FeedbackBody,
+                      grant: Grant = Depends(client_grant)) -> Feedback:
+        """like / skip / never on one segment of a published episode; it steers later episodes."""
+        from nightcast.steering import take_feedback
+
+        visible(grant, listener)
+        listener_profile(listener)
+        try:
+            return take_feedback(settings.profile_store(), listener, store.episode_dir(listener, episode), episode,
+                                 body.segment, body.verdict, "api", target=body.target, note=body.note,
+                                 per_hour=settings.listener_messages_per_hour)
+        except InputError as exc:
+            if exc.field == "episode":
+                raise HTTPException(404, "not found") from None
+            raise refused(exc) from None
 
     @app.get("/v1/listeners/{listener}/feed.xml", response_class=FileResponse)
     def feed(listener: ListenerId, grant: Grant = Depends(client_grant)):

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict
 from nightcast.data_files import load_profile, load_template
 from nightcast.episode_store import EpisodeStore, episode_id
 from nightcast.errors import InputError, NightcastError
-from nightcast.profile_store import open_store
 from nightcast.schema import (
     BackendInfo,
     EpisodeTemplate,
@@ -20,6 +19,8 @@ from nightcast.schema import (
     MusicCue,
     Script,
     SpeechClip,
+    Steering,
+    TalkAmount,
 )
 from nightcast.settings import Settings
 from nightcast.voices.presets import VoicePreset, load_preset
@@ -39,6 +40,7 @@ class RenderJob(BaseModel):
     target_duration_s: float
     templates_dir: Path
     settings: Settings
+    steering: Steering = Steering()  # the listener's requests and feedback this episode answers
 
     @property
     def store(self) -> EpisodeStore:
@@ -112,8 +114,23 @@ def parse_date(value: str | dt.date | None, profile: ListenerProfile) -> dt.date
     return parse_date_option(value)
 
 
-def target_duration_s(template: EpisodeTemplate, profile: ListenerProfile) -> float:
-    """The listener's preferred length where the format allows it, else the format's target."""
+TALK_SCALE = {"less": 0.5, "usual": 1.0, "more": 1.35}  # speech seconds per slot; the music fills the rest
+
+
+def with_talk(template: EpisodeTemplate, talk: TalkAmount) -> EpisodeTemplate:
+    """The format with each slot's speech scaled to the talk the listener asked for."""
+    scale = TALK_SCALE[talk]
+    if scale == 1.0:
+        return template
+    slots = [slot.model_copy(update={"speech_s": round(min(600.0, slot.speech_s * scale), 2)}) for slot in template.slots]
+    return template.model_copy(update={"slots": slots})
+
+
+def target_duration_s(template: EpisodeTemplate, profile: ListenerProfile, requested_min: float | None = None) -> float:
+    """A length the listener requested, brought into the format's range; else their preferred length
+    where the format allows it; else the format's target."""
+    if requested_min:
+        return min(max(requested_min * 60, template.min_duration_s), template.max_duration_s)
     if profile.preferred_length_min:
         wanted = profile.preferred_length_min * 60
         if template.min_duration_s <= wanted <= template.max_duration_s:
@@ -135,7 +152,7 @@ def resolve_profile(listener: str | Path, settings: Settings) -> tuple[ListenerP
     text = str(listener)
     if text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text:
         return load_profile(text), text
-    store = open_store(settings.profiles_dir, settings.profile_db)
+    store = settings.profile_store()
     return store.load(text), f"{store.describe()} [{text}]"
 
 
@@ -146,10 +163,13 @@ def generators_for(template: EpisodeTemplate, settings: Settings) -> set[str]:
 
 
 def prepare_render(listener: str | Path, template_name: str | None, date: str | dt.date | None,
-                   settings: Settings) -> RenderJob:
+                   settings: Settings, request_text: str | None = None, request_source: str = "ui") -> RenderJob:
+    """`request_text`: a request sent with this render (the UI form's `request`): stored like any
+    other, and answered by this episode."""
     from nightcast.generators.music import GENERATORS
     from nightcast.generators.music.library import check_library, library_folder
     from nightcast.generators.script import WRITERS
+    from nightcast.steering import steering_for, take_request
 
     profile, profile_path = resolve_profile(listener, settings)
     name = template_name or profile.template
@@ -181,12 +201,25 @@ def prepare_render(listener: str | Path, template_name: str | None, date: str | 
         check_library(settings.music_library)
         library_dir = library_folder(settings.music_library, profile.id)
     episode = episode_id(template.id, when)
+    store = settings.profile_store()
+    if request_text:
+        take_request(store, profile, request_text, request_source, library_tracks(library_dir, settings))
+    steering = steering_for(store, profile.id, episode, when)
     return RenderJob(
-        profile=profile, template=template, preset=preset, cohost=cohost, date=when, episode_id=episode,
-        writer=settings.writer, music=music,
-        target_duration_s=target_duration_s(template, profile), templates_dir=settings.templates_dir,
-        settings=settings, library_dir=library_dir,
+        profile=profile, template=with_talk(template, steering.talk), preset=preset, cohost=cohost, date=when,
+        episode_id=episode, writer=settings.writer, music=music,
+        target_duration_s=target_duration_s(template, profile, steering.length_min),
+        templates_dir=settings.templates_dir, settings=settings, library_dir=library_dir, steering=steering,
     )
+
+
+def library_tracks(library_dir: Path | None, settings: Settings):
+    """The listener's library tracks by their tags (no audio analysis): what a request can name."""
+    if library_dir is None:
+        return None
+    from nightcast.generators.music.library import scan_library
+
+    return scan_library(library_dir, settings.cache_root(), analyse=False).tracks
 
 
 def describe_backends(job: RenderJob, script: Script, speech: list[SpeechClip],

@@ -47,6 +47,9 @@ class RenderRequest(BaseModel):
                                                                 "configuration's choice.")
     qa: bool | None = Field(default=None, description="Check the episode (ASR + meters) before publishing it; "
                                                       "default: on (config qa.enabled).")
+    request: str | None = Field(default=None, max_length=500,
+                                description="The listener's request for this episode, in their words (e.g. 'more "
+                                            "Alice Coltrane, keep the talking short'); kept with their other requests.")
 
     def settings(self, outputs_dir: str | None = None) -> Settings:
         """The settings this render runs with: the configuration, with the request's choices on top."""
