@@ -201,7 +201,8 @@ def _render_alone(job: RenderJob) -> str:
                             listener_name=job.profile.name, show=job.template.title, target_lufs=mix.target_lufs,
                             language=job.profile.locale,
                             speaker_names={p.id: p.host_name for p in job.voices.values()}, files=files,
-                            stage_cache=cache.counts, spoken=episode.spoken, qa=report)
+                            stage_cache=cache.counts, spoken=episode.spoken, qa=report,
+                            requests=job.steering.requests)
     publish_feed_task(job.store, job.profile, job.settings.public_url)
     mark_used(job.settings.profile_store(), job.steering, job.episode_id)
     return str(job.episode_dir)

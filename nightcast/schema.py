@@ -367,6 +367,7 @@ class Segment(Strict):
     artist: str | None = Field(default=None, description="The artist this segment is about, if any.")
     track: str | None = Field(default=None, description="The listener's own track it cites, if any.")
     written_by: str | None = Field(default=None, description="Backend (and model) that wrote the text.")
+    request: str | None = Field(default=None, description="The listener's request that shaped it (a request id).")
 
     @model_validator(mode="before")
     @classmethod
@@ -416,6 +417,19 @@ class WritingStats(Strict):
     seconds: float = 0.0
 
 
+ClaimKind = Literal["favourite", "play_count", "most_played", "played", "mood", "interest", "request"]
+
+
+class FactClaim(Strict):
+    """One sentence that states a fact about the listener, and the data it rests on."""
+
+    segment_id: str
+    sentence: str
+    claim: ClaimKind
+    rests_on: str | None = Field(description="The profile field, history item or request that supports it; "
+                                             "None: nothing does (an ungrounded claim).")
+
+
 class Script(Strict):
     episode_id: Name
     listener_id: str
@@ -429,6 +443,8 @@ class Script(Strict):
     segments: list[Segment] = Field(min_length=1)
     fallbacks: list[WriterFallback] = Field(default_factory=list)
     stats: WritingStats | None = None
+    facts: list[FactClaim] = Field(default_factory=list, description="The fact ledger: every sentence that states "
+                                                                     "a listener fact, and what it rests on.")
 
     @model_validator(mode="after")
     def _unique_segment_ids(self) -> Script:
@@ -611,6 +627,16 @@ class QASummary(Strict):
     report: str | None = Field(default=None, description="The full report's file, qa.json.")
 
 
+class AnsweredRequest(Strict):
+    """A request as the episode answered it: what was understood, and the segments it shaped."""
+
+    id: str
+    source: RequestSource
+    understood: list[str]
+    interpreter: str
+    segments: list[str] = Field(default_factory=list, description="Segments whose pick or words it shaped.")
+
+
 class EpisodeManifest(Strict):
     nightcast_version: str
     episode_id: str
@@ -632,4 +658,6 @@ class EpisodeManifest(Strict):
     loudness: Loudness
     chapters: list[Chapter]
     tracks: list[PlayedTrack] = Field(default_factory=list, description="Library tracks played, in order.")
+    requests: list[AnsweredRequest] = Field(default_factory=list,
+                                            description="The listener's requests this episode answers, and how.")
     files: dict[str, str]

@@ -22,13 +22,14 @@ from nightcast.errors import InputError
 from nightcast.generators.music.analysis import estimate_key, estimate_tempo
 from nightcast.keys import parse_key
 from nightcast.schema import TrackRef
+from nightcast.untrusted import TAG_MAX_CHARS, clean_tag, reads_like_instructions
 
 log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = {".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".wav", ".aif", ".aiff"}
 ANALYSIS_S = 90.0  # an intro and a chorus: enough for a tempo, a grid and a key
 ANALYSIS_RATE = 22_050
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: tags cleaned of control and bidi characters
 MIN_TRACK_S = 20.0  # shorter files are jingles or samples, not tracks a DJ introduces
 _FILENAME = re.compile(r"^(?:\d+[\s.\-_]+)?(?P<artist>.+?)\s+-\s+(?P<title>.+)$")  # "03 - Artist - Title"
 
@@ -104,6 +105,12 @@ def read_track(path: Path, *, analyse: bool = True) -> TrackRef:
         named = _FILENAME.match(path.stem)
         artist = artist or (named["artist"] if named else "Unknown artist")
         title = title or (named["title"] if named else path.stem)
+    artist, title = clean_tag(artist) or "Unknown artist", clean_tag(title) or path.stem[:TAG_MAX_CHARS]
+    for name, value in (("artist", artist), ("title", title), ("genre", _first(tags, "genre") or "")):
+        # The host says a track's artist and title aloud: a tag written to steer a model is refused.
+        why = reads_like_instructions(value)
+        if why:
+            raise ValueError(f"its {name} tag is not used: {why}")
     bpm = _number(_first(tags, "bpm"))
     key = parse_key(_raw_key(path) or "")
     first_beat_s = 0.0
@@ -113,8 +120,8 @@ def read_track(path: Path, *, analyse: bool = True) -> TrackRef:
         bpm = bpm or estimated_bpm
         key = key or estimate_key(mono, ANALYSIS_RATE)
     return TrackRef(
-        path=str(path), artist=artist[:120], title=title[:120], album=_first(tags, "album"),
-        genre=_first(tags, "genre"), duration_s=float(audio.info.length),
+        path=str(path), artist=artist, title=title, album=clean_tag(_first(tags, "album")),
+        genre=clean_tag(_first(tags, "genre")), duration_s=float(audio.info.length),
         bpm=round(bpm, 2) if bpm and 40 <= bpm <= 220 else None, key=key, first_beat_s=round(first_beat_s, 4),
     )
 

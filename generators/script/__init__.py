@@ -11,6 +11,7 @@ import functools
 
 from nightcast.episode_store import episode_id
 from nightcast.generators.script.base import CoHost, ScriptRequest, ScriptWriter, word_budget
+from nightcast.generators.script.facts import ListenerData, fact_ledger
 from nightcast.generators.script.memory import EpisodeMemory, recall
 from nightcast.registry import Registry
 from nightcast.schema import EpisodeTemplate, ListenerProfile, Script, Steering, TrackRef
@@ -53,19 +54,23 @@ def script_request(profile: ListenerProfile, template: EpisodeTemplate, date: dt
 def write_script(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date, *, speaker: str,
                  words_per_minute: float, settings: Settings, memory: EpisodeMemory | None = None,
                  host_name: str | None = None, cohost: CoHost | None = None,
-                 library: list[TrackRef] | None = None) -> Script:
+                 library: list[TrackRef] | None = None, steering: Steering | None = None) -> Script:
     """Script stage entry: one listener's script, remembering their recent episodes.
 
     `speaker` is the host's voice preset; with a `cohost`, the format's dialogue slots are written
     as turns between the two, each line carrying its speaker. With a `library` (the listener's own
-    tracks), pick slots introduce and play tracks from it."""
+    tracks), pick slots introduce and play tracks from it. `steering`: the listener's requests and
+    feedback this episode answers."""
     request = script_request(profile, template, date, speaker=speaker, words_per_minute=words_per_minute,
-                             settings=settings, memory=memory, host_name=host_name, cohost=cohost, library=library)
+                             settings=settings, memory=memory, host_name=host_name, cohost=cohost, library=library,
+                             steering=steering)
     return write_scripts([request], settings)[0]
 
 
 def write_scripts(requests: list[ScriptRequest], settings: Settings) -> list[Script]:
-    """Many scripts in one go (the nightly run): LLM writers batch prompts across listeners."""
+    """Many scripts in one go (the nightly run): LLM writers batch prompts across listeners. Each
+    script carries its fact ledger: every sentence that states a listener fact, and what it rests on."""
     writer = load_writer(settings)
     scripts = writer.write_many(requests)
-    return [Script.model_validate({**s.model_dump(), "writer_version": writer.version()}) for s in scripts]
+    return [Script.model_validate({**s.model_dump(), "writer_version": writer.version(),
+                                   "facts": fact_ledger(s, ListenerData.of(r))}) for s, r in zip(scripts, requests)]

@@ -36,6 +36,7 @@ class Pick:
     track: HistoryItem | None  # the listener's own most-played track by this artist, if any
     record: TrackRef | None = None  # the library track this pick plays, when the listener has a library
     requested: StoredRequest | None = None  # the listener's request that brought this pick in
+    requested_what: str = ""  # what that request asked for: the artist, a track, a genre
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,9 @@ def library_picks(tracks: list[TrackRef], count: int, profile: ListenerProfile, 
         # The listener's own word for the style ("modal jazz" for a track tagged "Jazz") reads better.
         style = style_for(record.genre) if record.genre else None
         genre = next((g for g in genres if style_for(g) == style), record.genre) if style else genres[0]
-        picks.append(Pick(artist=record.artist, genre=genre, style=style_for(genre),
-                          track=history_item(record, profile), record=record, requested=taste.request_behind(record)))
+        request, what = taste.request_behind(record)
+        picks.append(Pick(artist=record.artist, genre=genre, style=style_for(genre), track=history_item(record, profile),
+                          record=record, requested=request, requested_what=what))
     return picks
 
 
@@ -142,8 +144,9 @@ def build_context(profile: ListenerProfile, template: EpisodeTemplate, date: dt.
     for index, artist in enumerate(ordered):
         genre = genres[(index + genre_offset) % len(genres)]
         track = next((h for h in history if h.artist == artist), None)
-        picks.append(Pick(artist=artist, genre=genre, style=style_for(genre), track=track,
-                          requested=asked.get(artist.casefold())))
+        request = asked.get(artist.casefold())
+        picks.append(Pick(artist=artist, genre=genre, style=style_for(genre), track=track, requested=request,
+                          requested_what=artist if request else ""))
     if library:
         slots = sum(1 for slot in template.expanded_slots() if slot.kind == SegmentKind.pick)
         playing = library_picks(library, slots, profile, genres, rng, memory, steering)

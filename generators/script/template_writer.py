@@ -29,7 +29,13 @@ from nightcast.text import sentence_key, split_sentences
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 # Phrase-bank parts that only make sense when the listener's data has the fact they quote.
 NEEDS = {"history_link": "other_track", "track_memory": "last_played", "interest_nod": "interest",
-         "history_stat": "top_track", "callback": "previous_artist"}
+         "history_stat": "top_track", "callback": "previous_artist", "mood_line": "mood_stated",
+         "co_mood": "mood_stated", "request_ack": "ack_kind", "talk_ack": "talk_asked"}
+ACK_PARTS = {"favour": "request_ack", "mood": "ack_mood", "leave_out": "ack_leave_out"}
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 @functools.cache
@@ -153,6 +159,9 @@ class TemplateWriter(ScriptWriter):
             elif budget:
                 text = self._compose(slot, bank, choose, ctx, budget)
             is_pick = slot.kind == SegmentKind.pick
+            answered = ctx.steering.requests[0].id if ctx.steering.requests else None
+            shaped_by = (pick.requested.id if is_pick and pick.requested else
+                         answered if slot.kind == SegmentKind.intro and variables["ack_kind"] and budget else None)
             segment = Segment(
                 id=f"s{index + 1:02d}-{slot.kind.value}",
                 kind=slot.kind,
@@ -166,6 +175,7 @@ class TemplateWriter(ScriptWriter):
                 artist=pick.artist if is_pick else None,
                 track=(pick.record or pick.track).title if is_pick and (pick.record or pick.track) else None,
                 written_by=self.name,
+                request=shaped_by,
             )
             planned.append(PlannedSegment(segment=segment, pick=pick, following=following, lore=story_facts))
         title = f"{request.template.title} for {ctx.profile.first_name}, {ctx.weekday} {request.date:%B} {request.date.day}"
@@ -181,6 +191,12 @@ class TemplateWriter(ScriptWriter):
         others = [h for h in profile.history if h.artist != pick.artist and not profile.avoids(h.artist)]
         other = ctx.rng.choice(others) if others else None
         previous_artist, previous_when = ctx.previous or ("", "")
+        steer = ctx.steering
+        tracks = [f"“{t.title}”" for t in steer.asked("favour_tracks")]
+        asked_for = [*steer.asked("favour_artists"), *tracks, *steer.asked("favour_genres")]
+        leave_out = steer.asked("exclude_artists") + steer.asked("avoid_artists") + steer.asked("avoid_genres") \
+            + steer.asked("exclude_tracks") + steer.asked("avoid_tracks")
+        ack_kind = "favour" if asked_for else "mood" if ctx.mood_requested else "leave_out" if leave_out else ""
         return {
             "name": profile.first_name,
             "show": request.template.title,
@@ -209,6 +225,14 @@ class TemplateWriter(ScriptWriter):
             "previous_when": previous_when,
             "host": request.host_name,
             "cohost": request.cohost.name if request.cohost else "",
+            "asked_for": _and(asked_for[:3]) if asked_for else "",
+            "ack_kind": ack_kind,
+            "talk_asked": "" if steer.talk == "usual" else steer.talk,
+            "mood_stated": ctx.mood in profile.moods and ctx.mood_requested is None,
+            "is_favourite": pick.artist in profile.favourite_artists,
+            "in_history": any(h.artist == pick.artist for h in profile.history),
+            "requested": pick.requested is not None,
+            "requested_what": pick.requested_what,
         }
 
     @staticmethod
@@ -222,13 +246,31 @@ class TemplateWriter(ScriptWriter):
             return [fact for style in dict.fromkeys(styles) for fact in lore_pool.get(style, [])]
         if part in NEEDS and not variables[NEEDS[part]]:
             return []  # e.g. no history: no "you played it 14 times" line
-        if part == "why":
-            part = "why_track" if variables["track"] and rng.random() < 0.7 else "why_favourite"
+        if part == "request_ack":
+            part = ACK_PARTS[variables["ack_kind"]]
+        elif part == "talk_ack":
+            part = f"talk_{variables['talk_asked']}"
+        elif part == "why":
+            part = self._why(variables, rng)
         if part == "handoff" and variables["now_playing"]:
             part = "handoff_track"  # a real track from their library plays next: name it
         lines = list(bank["lines"][part])
         rng.shuffle(lines)
         return [self._render(line, variables) for line in lines]
+
+    @staticmethod
+    def _why(variables: dict, rng: random.Random) -> str:
+        """Why this pick, saying only what the listener's data makes true: a request, their plays, their
+        favourites, their history, their library, or (knowing nothing) why it fits the hour."""
+        if variables["requested"]:
+            return "why_requested_artist" if variables["requested_what"] == variables["artist"] else "why_requested"
+        if variables["track"] and (rng.random() < 0.7 or not variables["is_favourite"]):
+            return "why_track"
+        if variables["is_favourite"]:
+            return "why_favourite"
+        if variables["in_history"]:
+            return "why_history"
+        return "why_library" if variables["now_playing"] else "why_fit"
 
     def _chooser(self, bank, lore_pool, variables, ctx: ListenerContext, pick: Pick, used: set[str],
                  said: dict[str, dt.date]):
@@ -263,19 +305,23 @@ class TemplateWriter(ScriptWriter):
         return choose
 
     @staticmethod
-    def _fit_required(required: list[str], budget: int) -> list[str]:
-        """Shrink to budget by dropping inner parts first: keep the opening line and the hand-off."""
-        while len(required) > 1 and sum(map(_words, required)) > budget:
-            required.pop(len(required) // 2 if len(required) > 2 else 0)
-        if required and _words(required[0]) > budget:
+    def _fit_required(required: list[tuple[str, str]], budget: int, protect: set[str]) -> list[str]:
+        """Shrink (part, line) pairs to budget by dropping inner parts first: keep the opening line, the
+        hand-off, and the protected parts (the answer to the listener's request) to the last."""
+        required = list(required)
+        while len(required) > 1 and sum(_words(line) for _, line in required) > budget:
+            inner = [i for i in range(1, len(required) - 1) if required[i][0] not in protect] or \
+                list(range(1, len(required) - 1)) or [0]
+            required.pop(inner[len(inner) // 2])
+        if required and _words(required[0][1]) > budget:
             return []
-        return required
+        return [line for _, line in required]
 
     def _compose(self, slot: Slot, bank, choose, ctx: ListenerContext, budget: int) -> str:
         """One voice's text for a segment: required parts, then extras while the budget lasts."""
         structure = bank["structure"][slot.kind.value]
-        required = [line for line in (choose(part, required=True) for part in structure["required"]) if line]
-        required = self._fit_required(required, budget)
+        required = [(part, line) for part in structure["required"] if (line := choose(part, required=True))]
+        required = self._fit_required(required, budget, set(bank.get("protect", [])))
         body, closing = required[:-1], required[-1:]
         extras = list(structure.get("extra", []))
         ctx.rng.shuffle(extras)
@@ -295,7 +341,8 @@ class TemplateWriter(ScriptWriter):
         voices = {"host": request.speaker, "cohost": request.cohost.voice}
         required = [i for i, turn in enumerate(turns) if not turn.get("optional")]
         lines = {i: line for i in required if (line := choose(turns[i]["part"], required=True))}
-        kept = self._fit_required(list(lines.values()), budget)
+        kept = self._fit_required([(turns[i]["part"], line) for i, line in lines.items()], budget,
+                                  set(bank.get("protect", [])))
         chosen = {i: line for i, line in lines.items() if line in kept}
         optional = [i for i, turn in enumerate(turns) if turn.get("optional")]
         ctx.rng.shuffle(optional)
@@ -317,10 +364,18 @@ class TemplateWriter(ScriptWriter):
 
     @staticmethod
     def _notes(slot: Slot, ctx: ListenerContext, pick: Pick) -> str:
+        """Why this pick, in the show notes: each reason true of the listener's data, a request cited by id."""
         if slot.kind != SegmentKind.pick:
             return ""
-        reason = f"{pick.track.plays} plays of “{pick.track.title}”" if pick.track else "a favourite artist"
-        if pick.record and not pick.track:
-            reason = "from your library" + (", and a favourite artist" if pick.artist in ctx.profile.favourite_artists else "")
+        favourite = pick.artist in ctx.profile.favourite_artists
+        if pick.track:
+            reason = f"{pick.track.plays} plays of “{pick.track.title}”"
+        elif pick.record:
+            reason = "from your library" + (", and a favourite artist" if favourite else "")
+        else:
+            reason = "a favourite artist" if favourite else "in your history" if any(
+                h.artist == pick.artist for h in ctx.profile.history) else "a fit for the hour"
+        if pick.requested:
+            reason = f"you asked for {pick.requested_what} (request {pick.requested.id}); {reason}"
         playing = f" (“{pick.record.title}”)" if pick.record else ""
         return f"{pick.artist}{playing}: {reason}; {pick.genre} for a {ctx.mood} {ctx.daypart}."

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from nightcast.generators.script.memory import EpisodeMemory
 from nightcast.keys import key_distance
-from nightcast.schema import HistoryItem, ListenerProfile, Steering, TrackName, TrackRef
+from nightcast.schema import HistoryItem, ListenerProfile, Steering, StoredRequest, TrackName, TrackRef
 from nightcast.styles import style_for
 
 TEMPO_STEP = 0.06  # a 6 % tempo jump costs as much as one step on the Camelot wheel
@@ -110,16 +110,16 @@ class Taste:
             score += SKIPPED_ARTIST
         return score
 
-    def request_behind(self, track: TrackRef):
-        """The request that brought this track in, if one did (a pick's note cites it)."""
+    def request_behind(self, track: TrackRef) -> tuple[StoredRequest | None, str]:
+        """The request that brought this track in, and what it asked for (a pick's note cites it)."""
         steer, key = self.steering, _key(track)
-        for attribute, matches in (("favour_tracks", lambda t: _key(t) == key),
-                                   ("favour_artists", lambda a: a.casefold() == key[0]),
-                                   ("favour_genres", lambda g: _genre_matches(g, track.genre))):
+        for attribute, matches, said in (("favour_tracks", lambda t: _key(t) == key, lambda t: f"“{t.title}”"),
+                                         ("favour_artists", lambda a: a.casefold() == key[0], lambda a: track.artist),
+                                         ("favour_genres", lambda g: _genre_matches(g, track.genre), lambda g: g)):
             for value in steer.asked(attribute):
                 if matches(value):
-                    return steer.request_for(attribute, value)
-        return None
+                    return steer.request_for(attribute, value), said(value)
+        return None, ""
 
 
 def _genre_matches(asked: str, genre: str | None) -> bool:

@@ -25,7 +25,7 @@ from nightcast.errors import InputError, TooManyMessages
 from nightcast.render.job import parse_date
 from nightcast.render.request import RenderRequest
 from nightcast.schema import LISTENER_ID_PATTERN, NAME_PATTERN, Feedback, FeedbackVerdict, StoredRequest
-from nightcast.steering.untrusted import NOTE_MAX_CHARS, REQUEST_MAX_CHARS
+from nightcast.untrusted import NOTE_MAX_CHARS, REQUEST_MAX_CHARS
 from nightcast.settings import Settings
 
 MAX_BODY_BYTES = 16 * 1024

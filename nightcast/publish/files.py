@@ -15,6 +15,7 @@ from nightcast.publish.page import write_page
 from nightcast.publish.transcript import srt, webvtt
 from nightcast.publish.waveform import draw_waveform
 from nightcast.schema import (
+    AnsweredRequest,
     BackendInfo,
     Chapter,
     EpisodeManifest,
@@ -25,6 +26,7 @@ from nightcast.schema import (
     Script,
     SpeechClip,
     SpokenSegment,
+    StoredRequest,
     Timeline,
 )
 
@@ -41,7 +43,11 @@ def write_episode_files(episode_dir: Path, *, script: Script, speech: list[Speec
                         language: str = "en", speaker_names: dict[str, str] | None = None,
                         files: dict[str, str] = EPISODE_FILES,
                         stage_cache: dict[str, dict[str, int]] | None = None,
-                        spoken: list[SpokenSegment] | None = None, qa: QAReport | None = None) -> EpisodeManifest:
+                        spoken: list[SpokenSegment] | None = None, qa: QAReport | None = None,
+                        requests: list[StoredRequest] | None = None) -> EpisodeManifest:
+    """Every file of a finished episode but the audio, and last the manifest. `requests`: the
+    listener's requests this episode answers; the manifest says what was understood of each (never
+    their words) and which segments each shaped."""
     write_text_atomic(episode_dir / files["script"], script.model_dump_json(indent=2))
     write_text_atomic(episode_dir / files["transcript"], webvtt(script, speech, timeline))
     write_text_atomic(episode_dir / files["transcript_srt"], srt(script, speech, timeline, speaker_names))
@@ -73,6 +79,10 @@ def write_episode_files(episode_dir: Path, *, script: Script, speech: list[Speec
         loudness=loudness,
         chapters=chapters,
         tracks=played_tracks(script, timeline),
+        requests=[AnsweredRequest(id=r.id, source=r.source, understood=r.interpretation.understood,
+                                  interpreter=r.interpretation.interpreter,
+                                  segments=[s.id for s in script.segments if s.request == r.id])
+                  for r in requests or [] if r.interpretation is not None],
         files=files,
     )
     write_text_atomic(episode_dir / files["manifest"], manifest.model_dump_json(indent=2))

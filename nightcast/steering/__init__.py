@@ -26,7 +26,7 @@ from nightcast.schema import (
     TrackRef,
 )
 from nightcast.steering.interpret import interpret
-from nightcast.steering.untrusted import NOTE_MAX_CHARS, REQUEST_MAX_CHARS, clean
+from nightcast.untrusted import NOTE_MAX_CHARS, REQUEST_MAX_CHARS, clean
 
 SKIP_REST_DAYS = 14  # a skipped track sits out the episodes of the next two weeks, then ranks lower
 NOT_UNDERSTOOD = ("nothing in it matched an artist, track or genre in your library or profile, a mood, "

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from nightcast.schema import ListenerProfile, ListenerRequest, TrackName, TrackRef
-from nightcast.steering.untrusted import strip_invisible
+from nightcast.untrusted import strip_invisible
 from nightcast.styles import STYLE_KEYWORDS
 
 # Activities and feelings a listener names → the mood the episode takes (the cue's mood and energy).

@@ -19,6 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from nightcast.data_files import read_yaml
 from nightcast.errors import InputError
 from nightcast.generators.script.base import ScriptRequest
+from nightcast.generators.script.facts import ListenerData
 from nightcast.generators.script.llm.reply_checks import (
     DraftRules,
     dialogue_schema,
@@ -111,6 +112,7 @@ class PromptSet:
             foreign=self._example_names() - anchors(data) - {name.lower() for name, _ in hosts},
             said=frozenset(plan.said),
             hosts=hosts,
+            listener=ListenerData.of(request),
         )
         schema = dialogue_schema([name for name, _ in hosts]) if hosts else draft_schema()
         return SegmentPrompt(messages=messages, schema=schema, rules=rules, task=task)
@@ -186,13 +188,19 @@ def segment_data(request: ScriptRequest, plan: ScriptPlan, index: int) -> dict:
             "mood": ctx.mood,
             "favourite_genres": [g for g in profile.favourite_genres if not profile.avoids(g)],
             "interests": [i for i in profile.interests if not profile.avoids(i)],
+            "moods": list(profile.moods),
             "avoid": list(profile.avoid),
+            # what their requests asked of this episode, as understood (never their raw words)
+            "requests": [phrase for r in request.steering.requests if r.interpretation
+                         for phrase in r.interpretation.understood],
         },
         "segment": {"kind": planned.segment.kind.value, "number": f"{index + 1} of {len(plan.segments)}",
                     "word_limit": planned.segment.word_budget},
         "pick": {
             "artist": pick.artist,
             "genre": pick.genre,
+            "is_favourite": pick.artist in profile.favourite_artists,
+            "requested": pick.requested_what or None,
             "listener_track": {"title": track.title, "plays": track.plays,
                                "last_played": days_ago(track.last_played, request.date) or None} if track else None,
             "plays_next": {"title": pick.record.title, "artist": pick.record.artist}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from nightcast.generators.script.facts import ListenerData, claims_in, ungrounded
 from nightcast.schema import ListenerProfile, Segment
 from nightcast.text import sentence_key, split_sentences
 
@@ -97,6 +98,7 @@ class DraftRules:
     foreign: frozenset[str] = frozenset()  # names and titles only the few-shot examples use
     said: frozenset[str] = frozenset()  # sentence keys from this listener's recent episodes
     hosts: tuple[tuple[str, str], ...] = ()  # (on-air name, voice preset) of both hosts: a conversation
+    listener: ListenerData | None = None  # what a claim about the listener may rest on (the fact check)
 
     @property
     def min_words(self) -> int:
@@ -221,6 +223,12 @@ def accept(reply: str, rules: DraftRules) -> Draft:
         raise DraftRejected(f"the text states numbers that are not in the data: {', '.join(invented[:3])}")
     if rules.must_name and rules.must_name.lower() not in lowered:
         raise DraftRejected("the text never names the artist in pick.artist")
+    if rules.listener is not None:
+        false = ungrounded(claims_in(rules.segment.id, text, rules.listener))
+        if false:
+            raise DraftRejected(f"the text says something about the listener that their data does not support "
+                                f"(“{false[0].sentence[:160]}”): use only pick.is_favourite, listener_track, "
+                                f"listener.moods, listener.interests and requests")
     budget = rules.segment.word_budget
     if len(words) > budget:  # enforce the budget by cutting whole sentences; too little left is a rejection
         if turns:

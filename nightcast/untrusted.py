@@ -25,7 +25,7 @@ _INSTRUCTION = re.compile(
     r"repeat after me|you are now|as an ai|jailbreak|developer mode|"
     r"ignoriere|vorherigen anweisungen|ignora (?:las|le|todas)|instrucciones|ignorez|instructions précédentes|"
     r"игнорируй|инструкци|忽略|指令|指示を無視|無視して", re.IGNORECASE)
-_MARKUP = re.compile(r"[{}<>\[\]`|\\]|https?://|www\.|&[a-z]+;", re.IGNORECASE)
+_MARKUP = re.compile(r"[{}<>`\\]|https?://|www\.|&[a-z]+;", re.IGNORECASE)  # brackets stay: "[Live]"
 
 
 def clean(text: str, *, max_chars: int, field: str, source: str | None = None) -> str:
