@@ -20,8 +20,8 @@ from nightcast.styles import style_for
 
 TEMPO_STEP = 0.06  # a 6 % tempo jump costs as much as one step on the Camelot wheel
 # What the listener's requests and feedback weigh, against a most-played track's 3 + log(plays):
-REQUESTED_TRACK = 9.0  # a requested track or artist outranks anything the history says
-REQUESTED_ARTIST = 7.0
+REQUESTED_TRACK = 12.0  # a requested track or artist outranks anything the history says
+REQUESTED_ARTIST = 10.0
 REQUESTED_GENRE = 2.5
 LIKED_ARTIST = 1.5
 LIKED_TRACK = 1.0

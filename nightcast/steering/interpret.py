@@ -147,7 +147,7 @@ def interpret(text: str, profile: ListenerProfile, library: list[TrackRef] | Non
                 if any(clause.take(word) for word in sorted(words, key=len, reverse=True)):
                     if mood not in found["favour_moods"]:
                         found["favour_moods"].append(mood)
-                        understood.append(f"a {mood} mood")
+                        understood.append(f"{'an' if mood[0] in 'aeiou' else 'a'} {mood} mood")
     return ListenerRequest(**found, talk=talk, length_min=length_min, understood=understood)
 
 

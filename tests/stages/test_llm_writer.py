@@ -321,6 +321,10 @@ def test_long_replies_are_trimmed_at_a_sentence_boundary(maya):
     ("Maya, {artist}.", "needs at least"),
     ("Maya, <b>{artist}</b> is here tonight and it is lovely, the best of the week.", "markup"),
     ("Maya, here is {artist} for you tonight, and it is lovely. " * 3, "same sentence twice"),
+    ("Maya, you put {artist} and Miles Davis on your list of favourites, and honestly, good call tonight.",
+     "does not support"),
+    ("Maya, here is {artist}, because you told me you're feeling furious tonight, so let it all out.",
+     "does not support"),
 ])
 def test_replies_that_break_a_rule_are_rejected_with_the_reason(maya, text, problem):
     rules = rules_for(maya)
