@@ -49,6 +49,7 @@ def render(
     library: Annotated[Optional[Path], typer.Option("--library", help=help_for("music_library"))] = None,
     audio_format: Annotated[Optional[str], typer.Option("--format", help=help_for("audio_format"))] = None,
     qa: Annotated[Optional[bool], typer.Option("--qa/--no-qa", help=help_for("qa"))] = None,
+    listener_request: Annotated[Optional[str], typer.Option("--request", help=help_for("request"))] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
     """Render an episode through the Prefect flow and print where it is."""
@@ -59,11 +60,11 @@ def render(
             backends = Backends(writer=writer, writer_model=writer_model, writer_url=writer_url, voice=voice, music=music,
                                 music_model=music_model, music_stems=str(stems) if stems else None,
                                 music_library=str(library) if library else None, audio_format=audio_format)
+            request = RenderRequest(listener=str(profile), template=template, date=parse_date_option(date),
+                                    backends=backends, qa=qa, request=listener_request)
         except ValidationError as exc:
             error = exc.errors()[0]
             raise InputError(error["msg"], source=CLI_OPTIONS.get(str(error["loc"][0]), f"--{error['loc'][0]}")) from None
-        request = RenderRequest(listener=str(profile), template=template, date=parse_date_option(date),
-                                backends=backends, qa=qa)
         outputs = str(out_dir) if out_dir else None
         settings = request.settings(outputs)
         job = prepare_render(request.listener, request.template, request.date, settings)

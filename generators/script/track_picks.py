@@ -2,7 +2,9 @@
 
 Each track is scored for this listener: their most-played songs first, then their favourite
 artists, then tracks in their favourite genres; anything they avoid is out, and tracks featured in
-recent episodes step back. The chosen tracks are then ordered like a DJ would mix them: each next
+recent episodes step back. What the listener asked for (nightcast/steering/) weighs on top: a
+requested track or artist outranks the history, an excluded or skipped one is out, a liked artist
+ranks up. The chosen tracks are then ordered like a DJ would mix them: each next
 track a short step away on the Camelot wheel and close in tempo.
 """
 
