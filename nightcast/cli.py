@@ -434,6 +434,7 @@ def request_command(
     library: Annotated[Optional[Path], typer.Option("--library", help=help_for("music_library"))] = None,
 ) -> None:
     """Send a listener's request: their next episode answers it. Exit 2 if nothing in it was understood."""
+    from nightcast.generators.script import load_writer
     from nightcast.render.job import library_tracks
     from nightcast.steering import take_request
 
@@ -443,14 +444,15 @@ def request_command(
         profile = store.load(listener)
         library_dir = _library_dir(settings, profile.id)
         stored = take_request(store, profile, text, "cli", library_tracks(library_dir, settings),
-                              per_hour=settings.listener_messages_per_hour)
+                              per_hour=settings.listener_messages_per_hour, reader=load_writer(settings).read_request)
     except InputError as exc:
         _fail_input(exc)
     if stored.status == "rejected":
         err.print(f"[bold red]not understood[/] ({stored.id}): {stored.reason}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     understood = "; ".join(stored.interpretation.understood)
-    out.print(f"[green]✓[/] {stored.id} for {listener}: {understood} (the next episode answers it)", highlight=False)
+    by = "" if stored.interpretation.interpreter == "parser" else f", read by {stored.interpretation.interpreter}"
+    out.print(f"[green]✓[/] {stored.id} for {listener}: {understood} (the next episode answers it{by})", highlight=False)
 
 
 @app.command("requests")

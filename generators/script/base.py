@@ -12,7 +12,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from nightcast.generators.script.memory import EpisodeMemory
-from nightcast.schema import EpisodeTemplate, ListenerProfile, Script, Steering, TrackRef
+from nightcast.schema import EpisodeTemplate, ListenerProfile, ListenerRequest, Script, Steering, TrackRef
 from nightcast.settings import Settings
 
 
@@ -48,6 +48,7 @@ class ScriptWriter:
     name: ClassVar[str]
     batches: ClassVar[bool] = False  # write_many batches prompts across listeners (LLM writers)
     runs_on_gpu: ClassVar[bool] = False  # a local model on the GPU: the nightly's script phase holds the GPU slot
+    reads_requests: ClassVar[bool] = False  # its model reads listeners' requests (else the offline reader does)
 
     @classmethod
     def check(cls, settings: Settings) -> None:
@@ -59,6 +60,12 @@ class ScriptWriter:
     def write_many(self, requests: list[ScriptRequest]) -> list[Script]:
         """Many scripts at once (the nightly run); writers that batch override this."""
         return [self.write(r) for r in requests]
+
+    def read_request(self, text: str, profile: ListenerProfile, library: list[TrackRef] | None) -> ListenerRequest:
+        """What a listener's request asks of their next episode; the offline reader by default."""
+        from nightcast.steering.interpret import interpret
+
+        return interpret(text, profile, library)
 
     def model(self) -> str | None:
         """The model that writes, for the manifest; None for the embedded writer."""

@@ -168,7 +168,7 @@ def prepare_render(listener: str | Path, template_name: str | None, date: str | 
     other, and answered by this episode."""
     from nightcast.generators.music import GENERATORS
     from nightcast.generators.music.library import check_library, library_folder
-    from nightcast.generators.script import WRITERS
+    from nightcast.generators.script import WRITERS, load_writer
     from nightcast.steering import steering_for, take_request
 
     profile, profile_path = resolve_profile(listener, settings)
@@ -203,7 +203,8 @@ def prepare_render(listener: str | Path, template_name: str | None, date: str | 
     episode = episode_id(template.id, when)
     store = settings.profile_store()
     if request_text:
-        take_request(store, profile, request_text, request_source, library_tracks(library_dir, settings))
+        take_request(store, profile, request_text, request_source, library_tracks(library_dir, settings),
+                     reader=load_writer(settings).read_request)
     steering = steering_for(store, profile.id, episode, when)
     return RenderJob(
         profile=profile, template=with_talk(template, steering.talk), preset=preset, cohost=cohost, date=when,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from nightcast.errors import InputError, TooManyMessages
@@ -19,6 +20,7 @@ from nightcast.schema import (
     Feedback,
     FeedbackVerdict,
     ListenerProfile,
+    ListenerRequest,
     RequestSource,
     Steering,
     StoredRequest,
@@ -53,12 +55,15 @@ def check_rate(store: ProfileStore, listener_id: str, per_hour: int) -> None:
 
 
 def take_request(store: ProfileStore, profile: ListenerProfile, text: str, source: RequestSource,
-                 library: list[TrackRef] | None = None, per_hour: int | None = None) -> StoredRequest:
-    """Clean, read and store one request. Stored either way: pending, or rejected with why."""
+                 library: list[TrackRef] | None = None, per_hour: int | None = None,
+                 reader: Callable[[str, ListenerProfile, list[TrackRef] | None], ListenerRequest] = interpret,
+                 ) -> StoredRequest:
+    """Clean, read and store one request. Stored either way: pending, or rejected with why.
+    `reader`: what reads it (the offline reader, or an LLM writer's `read_request`)."""
     cleaned = clean(text, max_chars=REQUEST_MAX_CHARS, field="request")
     if per_hour is not None:
         check_rate(store, profile.id, per_hour)
-    understood = interpret(cleaned, profile, library)
+    understood = reader(cleaned, profile, library)
     request = StoredRequest(id=f"r-{secrets.token_hex(6)}", listener_id=profile.id, text=cleaned, source=source,
                             received_at=_now(), interpretation=understood,
                             status="pending" if understood.asks_anything else "rejected",

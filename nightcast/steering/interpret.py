@@ -151,10 +151,75 @@ def interpret(text: str, profile: ListenerProfile, library: list[TrackRef] | Non
     return ListenerRequest(**found, talk=talk, length_min=length_min, understood=understood)
 
 
+READ_KINDS = ("favour", "avoid", "exclude")
+
+
+def _track_label(track: TrackName) -> str:
+    return f"{track.title} — {track.artist}"
+
+
+def request_schema(vocabulary: Vocabulary) -> dict:
+    """What an LLM may answer when it reads a request: a ListenerRequest whose every name is one of
+    the listener's own (JSON-schema enums), so constrained decoding cannot produce anything else."""
+    def names(values: list[str]) -> dict:
+        return {"type": "array", "items": {"type": "string", "enum": values}} if values else \
+            {"type": "array", "maxItems": 0, "items": {"type": "string"}}
+
+    artists, genres = list(vocabulary.artists), list(vocabulary.genres)
+    tracks = [_track_label(t) for t in vocabulary.tracks]
+    properties: dict = {}
+    for kind in READ_KINDS:
+        properties[f"{kind}_artists"] = names(artists)
+        properties[f"{kind}_tracks"] = names(tracks)
+        if kind != "exclude":
+            properties[f"{kind}_genres"] = names(genres)
+    properties["favour_moods"] = names(list(MOOD_WORDS))
+    properties["talk"] = {"type": "string", "enum": ["less", "usual", "more"]}
+    properties["length_min"] = {"type": ["number", "null"]}
+    return {"title": "ListenerRequest", "type": "object", "properties": properties,
+            "required": list(properties), "additionalProperties": False}
+
+
+def from_reply(data: dict, vocabulary: Vocabulary, interpreter: str) -> ListenerRequest:
+    """A model's reading of a request, kept only where it names the listener's own things; what was
+    understood is phrased here, by code, from those names (never from the model's words)."""
+    if not isinstance(data, dict):
+        raise ValueError("the reply is not a JSON object")
+    found: dict[str, list] = {}
+    understood: list[str] = []
+    tracks = {_track_label(t).casefold(): t for t in vocabulary.tracks}
+    known = {"artists": {a.casefold(): a for a in vocabulary.artists},
+             "genres": {g.casefold(): g for g in vocabulary.genres}, "tracks": tracks}
+    for kind in READ_KINDS:
+        for what in ("artists", "tracks", "genres"):
+            key = f"{kind}_{what}"
+            found.setdefault(key, [])
+            if key not in ListenerRequest.model_fields:
+                continue
+            for value in data.get(key) or []:
+                name = known[what].get(str(value).casefold()) if isinstance(value, str) else None
+                if name is not None:
+                    label = f"“{name.title}” by {name.artist}" if what == "tracks" else name
+                    _add(found, understood, kind, what, name, label)
+    moods = [m for m in data.get("favour_moods") or [] if m in MOOD_WORDS]
+    understood += [f"{'an' if m[0] in 'aeiou' else 'a'} {m} mood" for m in moods]
+    talk = data.get("talk") if data.get("talk") in ("less", "more") else "usual"
+    if talk != "usual":
+        understood.insert(0, f"{talk} talk")
+    length = data.get("length_min")
+    length_min = float(length) if isinstance(length, (int, float)) and 2 <= length <= 120 else None
+    if length_min is not None:
+        understood.append(f"about {length_min:g} minutes")
+    found = {k: v for k, v in found.items() if k in ListenerRequest.model_fields}
+    return ListenerRequest(**found, favour_moods=moods, talk=talk, length_min=length_min, understood=understood,
+                           interpreter=interpreter)
+
+
 def _add(found: dict[str, list], understood: list[str], mode: str, kind: str, value, label: str) -> None:
     if mode == "exclude" and kind == "genres":
         mode = "avoid"  # a whole genre is left out of the next show, never banned for good from one sentence
     key = f"{mode}_{kind}"
+    found.setdefault(key, [])
     if value in found[key]:
         return
     found[key].append(value)

@@ -9,6 +9,7 @@ because a model misbehaved.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -21,13 +22,14 @@ from nightcast.generators.script.llm.base import ChatRequest, Completion, LLMCli
 from nightcast.generators.script.llm.prompts import PromptSet, SegmentPrompt
 from nightcast.generators.script.llm.reply_checks import Draft, DraftRejected, accept
 from nightcast.generators.script.template_writer import ScriptPlan, TemplateWriter
-from nightcast.schema import Script, Segment, WriterFallback, WritingStats
+from nightcast.schema import ListenerProfile, ListenerRequest, Script, Segment, TrackRef, WriterFallback, WritingStats
 from nightcast.settings import Settings
 
 log = logging.getLogger(__name__)
 REGENERATE_SEED_OFFSET = 7919
 TOKENS_PER_WORD = 2  # generous: English runs ≈1.3 tokens a word in common tokenizers
 TOKENS_PER_TURN = 12  # a conversation's JSON per line: {"speaker": "Name", "text": ...}
+REQUEST_READING_TOKENS = 400  # a ListenerRequest's JSON with a few names in it
 
 
 @dataclass
@@ -46,6 +48,7 @@ class _Job:
 
 class LLMWriter(ScriptWriter):
     batches = True  # write_many sends every request's segments to the LLM together
+    reads_requests = True
     name = "llm"  # subclasses: "llamacpp", "transformers", "openai"
 
     def __init__(self, templates_dir: Path, settings: Settings, client: LLMClient | None = None):
@@ -72,6 +75,31 @@ class LLMWriter(ScriptWriter):
             return f"nightcast {__version__}; {self.client().version()}"
         except BackendUnavailableError:
             return f"nightcast {__version__}; unavailable"
+
+    # ---------------------------------------------------------------- reading a listener's request
+
+    def read_request(self, text: str, profile: ListenerProfile, library: list[TrackRef] | None) -> ListenerRequest:
+        """The model reads the request, its answer constrained to a schema whose names are the
+        listener's own (nightcast/steering/interpret.py); if it cannot, the offline reader does."""
+        from nightcast.generators.script.llm.prompts import user_turn
+        from nightcast.steering.interpret import Vocabulary, from_reply, interpret, request_schema
+
+        vocabulary = Vocabulary.of(profile, library)
+        messages = [{"role": "system", "content": PromptSet(self.templates_dir, "host").render("read_request")},
+                    {"role": "user", "content": user_turn("Read this listener's request.", {"request": text})}]
+        ask = ChatRequest(messages=messages, schema=request_schema(vocabulary), max_tokens=REQUEST_READING_TOKENS, seed=0)
+        try:
+            [reply] = self.client().complete([ask], deadline=time.monotonic() + self.settings.generation.timeout_s)
+            if not isinstance(reply, Exception):  # a failed request comes back as its exception
+                start, end = reply.text.find("{"), reply.text.rfind("}")
+                return from_reply(json.loads(reply.text[start:end + 1]) if 0 <= start < end else None, vocabulary,
+                                  interpreter=f"{self.name}:{self.model()}")
+            problem: Exception = reply
+        except (BackendUnavailableError, ValueError, OSError, TimeoutError) as exc:
+            problem = exc
+        log.warning("%s could not read a request (%s); the offline reader did", self.name, type(problem).__name__)
+        return interpret(text, profile, library).model_copy(
+            update={"interpreter": f"parser (the {self.name} writer failed: {str(problem)[:120]})"})
 
     # ---------------------------------------------------------------- writing
 
