@@ -14,7 +14,7 @@ from uuid import UUID
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from nightcast import __version__
@@ -22,6 +22,7 @@ from nightcast.api.auth import Grant, RateLimiter, client_grant, parse_tokens
 from nightcast.data_files import load_template
 from nightcast.episode_store import EPISODE_FILES, EPISODE_ID_PATTERN, SERVED_FILES, EpisodeStore
 from nightcast.errors import InputError, TooManyMessages
+from nightcast.publish.page import with_feedback
 from nightcast.render.job import parse_date
 from nightcast.render.request import RenderRequest
 from nightcast.schema import LISTENER_ID_PATTERN, NAME_PATTERN, Feedback, FeedbackVerdict, StoredRequest
@@ -242,6 +243,12 @@ def create_app(settings: Settings) -> FastAPI:
         path = store.episode_dir(listener, episode) / name  # name is checked against SERVED_FILES first
         if name not in SERVED_FILES or not path.is_file():
             raise HTTPException(404, "not found")
+        if name == EPISODE_FILES["page"] and grant.listeners is not None:
+            # The listener's own token: their page, with like / skip / never on each pick. (A token for
+            # every listener is an operator's: it is never written into a page.)
+            page = with_feedback(path.read_text(encoding="utf-8"), f"/v1/episodes/{listener}/{episode}/feedback",
+                                 grant.token)
+            return HTMLResponse(page, headers={"Cache-Control": "private, no-store"})
         return FileResponse(path)  # Starlette answers Range with 206 and Content-Range
 
     return app

@@ -33,10 +33,18 @@ def render_page(*, script: Script, speech: list[SpeechClip], timeline: Timeline,
         loudness=f"{loudness.integrated_lufs:.1f} LUFS, {loudness.true_peak_dbtp:.1f} dBTP",
         chapters=[{"start_s": round(c.start_s, 3), "end_s": round(c.end_s, 3), "title": c.title,
                    "clock": clock(c.start_s)} for c in chapters],
-        notes=[s.notes for s in script.segments if s.notes],
+        notes=[{"segment": s.id, "text": s.notes} for s in script.segments if s.notes],
         cues=[{"start_s": round(t.start_s, 3), "end_s": round(t.end_s, 3), "text": t.text, "clock": clock(t.start_s),
                "who": who} for who, t in labelled_sentences(script, speech, timeline, speaker_names)],
     )
+
+
+def with_feedback(page: str, endpoint: str, token: str) -> str:
+    """The episode page as the API serves it to the listener it belongs to: like / skip / never on each
+    pick's note, posting to the feedback endpoint with their token. The page on disk stays static."""
+    controls = _ENV.get_template("feedback.html.j2").render(config={"endpoint": endpoint, "token": token})
+    head, body_end, tail = page.rpartition("</body>")
+    return f"{head}{controls}\n{body_end}{tail}" if body_end else page + controls
 
 
 def write_page(episode_dir: Path, **facts) -> Path:

@@ -126,3 +126,55 @@ def test_episode_page_loads_cleanly_and_a_chapter_click_seeks_the_player(browser
 
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert not errors, errors
+
+
+@pytest.fixture
+def api_server(rendered, tmp_path):
+    """The render API over real HTTP, serving the rendered episodes; maya's token is scoped to her."""
+    import socket
+
+    import uvicorn
+
+    from nightcast.api import create_app
+    from nightcast.settings import Settings
+
+    settings = Settings(outputs_dir=rendered["maya"].parent.parent, listener_data_dir=tmp_path / "listeners",
+                        api_tokens=f"{'o' * 24},{'m' * 24}:maya")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until = time.monotonic() + 20
+    while not server.started and time.monotonic() < wait_until:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", settings
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_the_api_serves_a_listener_their_page_with_like_skip_and_never(browser, api_server, rendered):
+    import urllib.request
+
+    base, settings = api_server
+    episode = rendered["maya"]
+    page = f"{base}/v1/episodes/maya/{episode.name}/index.html"
+    operator = urllib.request.urlopen(urllib.request.Request(page, headers={"Authorization": f"Bearer {'o' * 24}"}))
+    assert b"feedback-config" not in operator.read()  # an operator's token is never written into a page
+    assert "feedback-config" not in (episode / "index.html").read_text()  # and the file on disk stays static
+
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Bearer {'m' * 24}"}})
+    try:
+        browser.get(page)
+        notes = wait_for(browser, "return document.querySelectorAll('.notes li button.verdict').length")
+        assert notes == 3 * len(browser.find_elements("css selector", ".notes li[data-segment]")) > 0
+        item = browser.find_elements("css selector", ".notes li[data-segment]")[0]
+        segment = item.get_attribute("data-segment")
+        item.find_element("css selector", "button[data-verdict='skip']").click()
+        wait_for(browser, "return document.querySelector('.notes li .verdict-said').dataset.status === '201'")
+    finally:
+        browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+    [given] = settings.profile_store().feedback("maya")
+    assert given.segment_id == segment and given.verdict == "skip" and given.source == "api"
