@@ -18,6 +18,7 @@ from nightcast.generators.script.facts import ListenerData, claims_in, ungrounde
 from nightcast.schema import ListenerProfile, Segment
 from nightcast.text import sentence_key, split_sentences
 
+MAX_TITLE_CHARS = 80
 MIN_SHARE_OF_BUDGET = 0.35  # shorter than this leaves dead air the timeline has to fill
 LEAK_SHINGLE_WORDS = 7  # this many words in a row from the prompt means the model is echoing it
 SELF_TALK = ("as an ai", "language model", "system prompt", "my instructions", "listener_data", "json",
@@ -31,7 +32,8 @@ class SegmentDraft(BaseModel):
     """One segment as an LLM writes it."""
 
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=80, description="Short segment title, under 8 words.")
+    # A long or odd title is replaced by the planned one in `accept`: never worth a regeneration.
+    title: str = Field(min_length=1, max_length=2000, description="Short segment title, under 8 words.")
     text: str = Field(min_length=1, max_length=4000, description="What the host says, spoken English.")
 
 
@@ -45,7 +47,7 @@ class DialogueDraft(BaseModel):
     """A two-host segment as an LLM writes it: turns by the hosts' on-air names."""
 
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=80)
+    title: str = Field(min_length=1, max_length=2000)
     lines: list[DraftLine] = Field(min_length=1, max_length=24)
 
 
@@ -241,8 +243,9 @@ def accept(reply: str, rules: DraftRules) -> Draft:
     elif len(words) < rules.min_words:
         raise DraftRejected(f"the text is {len(words)} words; it needs at least {rules.min_words}")
     title = " ".join(draft.title.split())
-    if _MARKUP.search(title) or rules.profile.avoids(title) or any(name in title.lower() for name in rules.foreign):
+    if len(title) > MAX_TITLE_CHARS or _MARKUP.search(title) or rules.profile.avoids(title) \
+            or any(name in title.lower() for name in rules.foreign):
         title = rules.segment.title  # the planned title: a bad title is not worth a regeneration
     if turns and len({voice for voice, _ in turns}) < 2:
         raise DraftRejected(f"the conversation is {len(words)} words; the limit is {budget}, with both hosts inside it")
-    return Draft(title=title[:80], text=text, lines=tuple(turns))
+    return Draft(title=title, text=text, lines=tuple(turns))
