@@ -1,4 +1,6 @@
-"""Voices: real-time factor per engine on this machine: serial, parallel sentences, and cached.
+"""Voices: real-time factor per engine on this machine: serial, parallel sentences, and cached;
+and how each sounds: predicted MOS (DNSMOS P.808 and P.835 overall, nightcast/qa/mos.py) and the
+word error rate of Whisper tiny.en hearing it (the QA gate's own ASR).
 
 RTF = synthesis seconds / seconds of speech (lower is faster). Every row speaks the same
 paragraph through the full speech stage (normalise → synthesise per sentence → effects →
@@ -68,14 +70,14 @@ def main() -> None:
                       f"{len(PARAGRAPH.split())} words")
         workers = speech_workers()
         table = Table("preset", "engine", "speech s", "load s", "serial RTF", f"parallel×{workers} or batched RTF", "speed-up",
-                      "cached RTF", "wpm")
+                      "cached RTF", "wpm", "DNSMOS P.808", "DNSMOS OVRL", "WER")
         for preset in presets:
             try:
                 started = time.perf_counter()
                 load_engine(preset.engine, preset.model, preset.speaker)
                 load_s = time.perf_counter() - started
             except NightcastError as exc:
-                table.add_row(preset.id, preset.engine, "-", "-", f"unavailable: {exc}", "", "", "", "")
+                table.add_row(preset.id, preset.engine, "-", "-", f"unavailable: {exc}", "", "", "", "", "", "", "")
                 continue
             speak("Warming up.", preset, 44100)  # lazy model parts (G2P tables, kernels) load on first use
 
@@ -92,10 +94,29 @@ def main() -> None:
             cache = SpeechCache(Path(tmp) / f"cache-{preset.id}")
             speak(PARAGRAPH, preset, 44100, cache=cache)
             cached, _ = timed(cache=cache)
+            quality, wer = how_it_sounds(preset, Path(tmp), settings)
             table.add_row(preset.id, preset.engine, f"{seconds:.1f}", f"{load_s:.1f}", f"{serial / seconds:.3f}",
                           f"{parallel / seconds:.3f}", f"{serial / parallel:.2f}×", f"{cached / seconds:.3f}",
-                          f"{len(PARAGRAPH.split()) / seconds * 60:.0f}")
+                          f"{len(PARAGRAPH.split()) / seconds * 60:.0f}", f"{quality.p808:.2f}", f"{quality.ovrl:.2f}",
+                          f"{wer:.1%}")
         console.print(table)
+
+
+def how_it_sounds(preset, folder: Path, settings):
+    """(predicted MOS, WER) of the paragraph in this voice, as the QA gate would judge a segment of it."""
+    from nightcast.audio import write_clip
+    from nightcast.qa.gate import listen_isolated
+    from nightcast.qa.mos import score_file
+    from nightcast.schema import SpeechClip
+    from nightcast.voices import speak
+
+    clip, sentences = speak(PARAGRAPH, preset, 44100)
+    path = write_clip(clip, folder / f"{preset.id}-paragraph.wav")
+    quality, _ = score_file(path)
+    spoken = SpeechClip(segment_id="s01-bench", path=str(path), sample_rate=44100, duration_s=clip.duration_s,
+                        sentences=sentences, engine=preset.engine)
+    heard = listen_isolated([spoken], settings.qa)
+    return quality, heard.segments[0].wer
 
 
 if __name__ == "__main__":

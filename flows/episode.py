@@ -143,7 +143,8 @@ def quality_gate(job: RenderJob, script: Script, speech: list[SpeechClip], episo
     if plan:
         with stage("qa_retry", timings):  # the first pass's stage timings stay as they were
             if plan.resynthesise:
-                print(f"qa: synthesising {', '.join(plan.resynthesise)} again (WER over {qa.wer_retry})")
+                print(f"qa: synthesising {', '.join(plan.resynthesise)} again (WER over {qa.wer_retry}, "
+                      "or a predicted MOS under the voice's retry threshold)")
                 again = render_speech(job, [s for s in script.segments if s.id in plan.resynthesise], folder, cache,
                                       seed=RESYNTHESIS_SEED)
                 retaken = {clip.segment_id: clip for clip in again}

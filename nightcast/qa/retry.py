@@ -6,6 +6,8 @@ A segment over `wer_retry` was diagnosed by the gate (its voice heard on its own
 - `voice`, the voice itself unclear: it is synthesised again with `RESYNTHESIS_SEED` (sampling
   engines, VITS, XTTS, piper's noise, say it differently), through the speech stage as any first
   pass is.
+A segment whose voice clip's predicted MOS is under its voice's retry threshold is synthesised
+again the same way.
 Each is tried once; the second report keeps what the first said about the retried segments.
 """
 
@@ -35,9 +37,10 @@ class RetryPlan(BaseModel):
 
 
 def needs_resynthesis(report: QAReport, qa: QASettings) -> list[str]:
-    """Segments whose voice was unclear (over the retry threshold, not masked), not yet resynthesised."""
-    return [s.segment_id for s in report.segments
-            if s.wer is not None and s.wer > qa.wer_retry and s.cause != "masking" and not s.resynthesised]
+    """Segments whose voice was unclear (over the retry threshold, not masked) or predicted poor
+    (under its MOS retry threshold), not yet resynthesised."""
+    return [s.segment_id for s in report.segments if not s.resynthesised and (
+        (s.wer is not None and s.wer > qa.wer_retry and s.cause != "masking") or s.quality_retry)]
 
 
 def needs_remix(report: QAReport, qa: QASettings) -> list[str]:
@@ -62,9 +65,11 @@ def after_retry(first: QAReport, second: QAReport, plan: RetryPlan) -> QAReport:
         if segment.segment_id in plan.resynthesise or segment.segment_id in plan.ducking:
             earlier = before[segment.segment_id]
             segment = segment.model_copy(update={
-                "first_wer": earlier.wer, "resynthesised": segment.segment_id in plan.resynthesise,
+                "first_wer": earlier.wer, "first_quality": earlier.quality,
+                "resynthesised": segment.segment_id in plan.resynthesise,
                 "remixed": segment.segment_id in plan.ducking,
                 **({} if segment.cause else {"cause": earlier.cause, "wer_isolated": earlier.wer_isolated,
                                              "heard_isolated": earlier.heard_isolated})})
         segments.append(segment)
-    return second.model_copy(update={"segments": segments, "asr_seconds": first.asr_seconds + second.asr_seconds})
+    return second.model_copy(update={"segments": segments, "asr_seconds": first.asr_seconds + second.asr_seconds,
+                                     "quality_seconds": first.quality_seconds + second.quality_seconds})
