@@ -108,6 +108,9 @@ class QASettings(BaseModel):
                                                                  ovrl_min=2.0)},
         description="Thresholds per voice preset, in place of voice_quality_thresholds.")
 
+    def __hash__(self) -> int:  # frozen, but holds a dict: settings are hashed to cache loaded backends
+        return hash(self.model_dump_json())
+
     def thresholds_for(self, voices: list[str]) -> VoiceQualityThresholds:
         """A segment's thresholds: its voice's; for a conversation, the most lenient of its voices'."""
         found = [self.voice_quality_by_voice.get(v, self.voice_quality_thresholds) for v in voices] or \
