@@ -8,7 +8,7 @@ demo: setup
 	$(VENV)/bin/nightcast render $(PROFILE)
 
 test: setup-test
-	$(VENV)/bin/python -m pytest -q -rs -n 2 --dist loadgroup
+	$(VENV)/bin/python -m pytest -q -rs -n 2 --dist loadfile
 
 walkthrough: setup
 	@bash scripts/service_walkthrough.sh

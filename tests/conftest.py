@@ -21,17 +21,11 @@ os.environ.setdefault("NIGHTCAST_QA__ENABLED", "false")
 SLOW_FIXTURES = {"prefect_harness", "rendered"}  # a Prefect server, or episodes rendered through it
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups into the node ids
 def pytest_collection_modifyitems(config, items):
     """What starts a server or renders is `slow`, marked from the fixtures it uses (tests that render
-    in a subprocess say so themselves); what needs CUDA is `gpu`, skipped where there is none.
-
-    Under pytest-xdist (`make test`: `-n 2 --dist loadgroup`) a file's tests stay on one worker, and
-    every test of the shared `rendered` episodes joins one group, so they are rendered once."""
+    in a subprocess say so themselves); what needs CUDA is `gpu`, skipped where there is none."""
     cuda = None
     for item in items:
-        group = "rendered" if "rendered" in item.fixturenames else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
         if SLOW_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("gpu"):
