@@ -30,7 +30,7 @@ LIBRARY = [TrackRef(path=f"/music/{i}.mp3", artist=artist, title=title, genre=ge
                ("Bill Withers", "Grandma's Hands", "Soul"),
            ])]
 
-# A labelled set: the offline reader must understand each exactly so (README: "requests, read offline").
+# A labelled set: the offline reader must understand each exactly so (the README quotes the count).
 LABELLED = [
     ("more Alice Coltrane tonight", ["more Alice Coltrane"]),
     ("something to bake to", ["a cosy mood"]),
