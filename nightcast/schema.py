@@ -204,10 +204,6 @@ class Steering(Strict):
         asked = [r.interpretation.length_min for r in self.requests if r.interpretation and r.interpretation.length_min]
         return asked[-1] if asked else None
 
-    @property
-    def is_empty(self) -> bool:
-        return self == Steering()
-
 
 # ---------------------------------------------------------------- template
 
