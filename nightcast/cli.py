@@ -434,17 +434,12 @@ def request_command(
     library: Annotated[Optional[Path], typer.Option("--library", help=help_for("music_library"))] = None,
 ) -> None:
     """Send a listener's request: their next episode answers it. Exit 2 if nothing in it was understood."""
-    from nightcast.generators.script import load_writer
-    from nightcast.render.job import library_tracks
-    from nightcast.steering import take_request
+    from nightcast.render.job import take_listener_request
 
     try:
         settings = _listener_settings(out_dir, library)
-        store = settings.profile_store()
-        profile = store.load(listener)
-        library_dir = _library_dir(settings, profile.id)
-        stored = take_request(store, profile, text, "cli", library_tracks(library_dir, settings),
-                              per_hour=settings.listener_messages_per_hour, reader=load_writer(settings).read_request)
+        profile = settings.profile_store().load(listener)
+        stored = take_listener_request(settings, profile, text, "cli", per_hour=settings.listener_messages_per_hour)
     except InputError as exc:
         _fail_input(exc)
     if stored.status == "rejected":
@@ -506,15 +501,6 @@ def feedback_command(
         _fail_input(exc)
     what = given.artist if given.target == "artist" or not given.title else f"“{given.title}” by {given.artist}"
     out.print(f"[green]✓[/] {given.id}: {verdict} {what or segment}", highlight=False)
-
-
-def _library_dir(settings: Settings, listener_id: str) -> Path | None:
-    from nightcast.generators.music.library import check_library, library_folder
-
-    if settings.music_library is None:
-        return None
-    check_library(settings.music_library)
-    return library_folder(settings.music_library, listener_id)
 
 
 profiles_app = typer.Typer(no_args_is_help=True, help="The profile store: YAML files, or a SQL database for many listeners.")

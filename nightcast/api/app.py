@@ -177,17 +177,9 @@ def create_app(settings: Settings) -> FastAPI:
                             episode=links(listener, episode_id) if run.state == "COMPLETED" else None)
 
     def take_listener_request(profile, text: str) -> StoredRequest:
-        from nightcast.generators.script import load_writer
-        from nightcast.render.job import library_tracks
-        from nightcast.steering import take_request
+        from nightcast.render.job import take_listener_request as take
 
-        library_dir = None
-        if settings.music_library is not None:
-            from nightcast.generators.music.library import library_folder
-
-            library_dir = library_folder(settings.music_library, profile.id)
-        stored = take_request(settings.profile_store(), profile, text, "api", library_tracks(library_dir, settings),
-                              per_hour=settings.listener_messages_per_hour, reader=load_writer(settings).read_request)
+        stored = take(settings, profile, text, "api", per_hour=settings.listener_messages_per_hour)
         if stored.status == "rejected":
             raise InputError(f"not understood ({stored.id}): {stored.reason}", field="text")
         return stored

@@ -167,9 +167,8 @@ def prepare_render(listener: str | Path, template_name: str | None, date: str | 
     """`request_text`: a request sent with this render (the UI form's `request`): stored like any
     other, and answered by this episode."""
     from nightcast.generators.music import GENERATORS
-    from nightcast.generators.music.library import check_library, library_folder
-    from nightcast.generators.script import WRITERS, load_writer
-    from nightcast.steering import steering_for, take_request
+    from nightcast.generators.script import WRITERS
+    from nightcast.steering import steering_for
 
     profile, profile_path = resolve_profile(listener, settings)
     name = template_name or profile.template
@@ -196,22 +195,39 @@ def prepare_render(listener: str | Path, template_name: str | None, date: str | 
         except InputError as exc:
             raise InputError(exc.reason, source=option) from None
         registry.load(backend).check(settings)  # a missing model file or server URL fails now, naming the option
-    library_dir = None
-    if settings.music_library is not None:
-        check_library(settings.music_library)
-        library_dir = library_folder(settings.music_library, profile.id)
+    library_dir = listener_library_dir(settings, profile.id)
     episode = episode_id(template.id, when)
-    store = settings.profile_store()
     if request_text:
-        take_request(store, profile, request_text, request_source, library_tracks(library_dir, settings),
-                     reader=load_writer(settings).read_request)
-    steering = steering_for(store, profile.id, episode, when)
+        take_listener_request(settings, profile, request_text, request_source)
+    steering = steering_for(settings.profile_store(), profile.id, episode, when)
     return RenderJob(
         profile=profile, template=with_talk(template, steering.talk), preset=preset, cohost=cohost, date=when,
         episode_id=episode, writer=settings.writer, music=music,
         target_duration_s=target_duration_s(template, profile, steering.length_min),
         templates_dir=settings.templates_dir, settings=settings, library_dir=library_dir, steering=steering,
     )
+
+
+def listener_library_dir(settings: Settings, listener_id: str) -> Path | None:
+    """The listener's own music folder when a library is configured (checked first), else None."""
+    from nightcast.generators.music.library import check_library, library_folder
+
+    if settings.music_library is None:
+        return None
+    check_library(settings.music_library)
+    return library_folder(settings.music_library, listener_id)
+
+
+def take_listener_request(settings: Settings, profile: ListenerProfile, text: str, source: str,
+                          per_hour: int | None = None):
+    """A request taken in the one way every face takes it: read by the configured writer against the
+    listener's own names (their library's tags included), stored, within `per_hour` if given."""
+    from nightcast.generators.script import load_writer
+    from nightcast.steering import take_request
+
+    tracks = library_tracks(listener_library_dir(settings, profile.id), settings)
+    return take_request(settings.profile_store(), profile, text, source, tracks, per_hour=per_hour,
+                        reader=load_writer(settings).read_request)
 
 
 def library_tracks(library_dir: Path | None, settings: Settings):
