@@ -10,6 +10,7 @@ import datetime as dt
 import shutil
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 from prefect import flow
 from prefect.futures import PrefectFuture
@@ -18,7 +19,7 @@ from pydantic import BaseModel
 from nightcast.episode_store import episode_files
 from nightcast.flows.caching import StageCache, StageFolder
 from nightcast.flows.gpu_stages import MusicRequest, SpeechRequest, run_music, run_speech
-from nightcast.flows.qa_gate import keep_failed_report, listen_task, meter_task, qa_task
+from nightcast.flows.qa_gate import keep_failed_report, listen_task, meter_task, qa_task, rate_voices_task
 from nightcast.flows.runners import ConfiguredTaskRunner
 from nightcast.flows.tasks import master_task, mix_task, publish_feed_task, scan_library_task, write_script_task
 from nightcast.generators.music import can_batch
@@ -91,15 +92,25 @@ class RenderedAudio(BaseModel):
     music: list[MusicClip]
 
 
+class Listening(NamedTuple):
+    """The QA gate's work already under way: ASR of the mix, and the voices' predicted MOS (None when off)."""
+
+    hearing: PrefectFuture
+    voices: PrefectFuture | None
+
+
 def render_audio(job: RenderJob, script: Script, speech: list[SpeechClip], folder: StageFolder, cache: StageCache,
                  out: Path, cover: Path | None, timings: dict[str, float],
-                 ducking: dict[str, float] | None = None) -> tuple[RenderedAudio, PrefectFuture | None]:
+                 ducking: dict[str, float] | None = None) -> tuple[RenderedAudio, Listening | None]:
     """speech → timeline → music → mix → master: everything after the voices, redone whole when a
     voice is synthesised again (its length moves every later segment). `ducking`: per segment, its
     music's gain under the voice in place of the format's.
 
-    With QA on, ASR starts listening to the mix as the master begins; the future comes back with it."""
+    With QA on, the voices' MOS is predicted from here on and ASR starts listening to the mix as the
+    master begins; their futures come back with the audio."""
     mix = job.template.mix
+    qa = job.settings.qa
+    voices = rate_voices_task.submit(speech) if qa.enabled and qa.voice_quality else None
     timeline = plan_timeline(script, speech, mix, job.target_duration_s)
     if ducking:
         timeline = timeline.model_copy(update={"entries": [
@@ -110,34 +121,35 @@ def render_audio(job: RenderJob, script: Script, speech: list[SpeechClip], folde
         music_clips = render_music(job, script, timeline, folder, cache)
     with stage("mix", timings):
         mixed = mix_task(timeline, speech, music_clips, mix, folder.fallback / "mix.wav")
-    hearing = listen_task.submit(Path(mixed.path), spoken, job.settings.qa) if job.settings.qa.enabled else None
+    hearing = listen_task.submit(Path(mixed.path), spoken, qa) if qa.enabled else None
     chapters = chapters_for(script, timeline)
     tags = {"title": script.title, "artist": job.template.title, "album": f"nightcast: {job.profile.name}",
             "date": job.date.isoformat(), "genre": "Podcast"}
     with stage("master", timings):
         loudness = master_task(mixed, out, mix, chapters, tags, cover)
     return RenderedAudio(path=out, timeline=timeline, chapters=chapters, loudness=loudness, spoken=spoken,
-                         music=music_clips), hearing
+                         music=music_clips), Listening(hearing, voices) if hearing else None
 
 
 def check_quality(job: RenderJob, script: Script, speech: list[SpeechClip], episode: RenderedAudio,
-                  hearing: PrefectFuture) -> QAReport:
+                  listening: Listening) -> QAReport:
     """The gate's verdict: meters on the encoded file while ASR of the mix finishes, then the checks.
-    A failed ASR or meter raises its own error here (a task given a failed future would not run)."""
+    A failed ASR, MOS or meter raises its own error here (a task given a failed future would not run)."""
     meters = meter_task.submit(episode.path, job.settings.qa)
-    heard = hearing.result()
-    return qa_task(episode, script, job, speech, heard, meters.result())
+    heard = listening.hearing.result()
+    voice_scores = listening.voices.result() if listening.voices else None
+    return qa_task(episode, script, job, speech, heard, meters.result(), voice_scores)
 
 
 def quality_gate(job: RenderJob, script: Script, speech: list[SpeechClip], episode: RenderedAudio,
-                 hearing: PrefectFuture, rerender, folder: StageFolder, cache: StageCache,
+                 listening: Listening, rerender, folder: StageFolder, cache: StageCache,
                  timings: dict[str, float]) -> tuple[QAReport, list[SpeechClip], RenderedAudio]:
     """Check; retry once what the policy (nightcast.qa.retry) says; raise QAFailed, keeping the report
     beside the episode's place, if a hard check still fails. `rerender(speech, ducking)` makes the
     episode's audio again."""
     qa = job.settings.qa
     with stage("qa", timings):
-        report = check_quality(job, script, speech, episode, hearing)
+        report = check_quality(job, script, speech, episode, listening)
     timings["qa_asr"] = report.asr_seconds  # inside qa: mostly beside the master
     plan = plan_retry(report, qa, job.template.mix.duck_db)
     if plan:
@@ -151,8 +163,8 @@ def quality_gate(job: RenderJob, script: Script, speech: list[SpeechClip], episo
                 speech = [retaken.get(clip.segment_id, clip) for clip in speech]
             if plan.remix:
                 print(f"qa: the music masked {', '.join(plan.remix)}: mixing it again, ducked deeper")
-            episode, hearing = rerender(speech, ducking=plan.ducking)
-            report = after_retry(report, check_quality(job, script, speech, episode, hearing), plan)
+            episode, listening = rerender(speech, ducking=plan.ducking)
+            report = after_retry(report, check_quality(job, script, speech, episode, listening), plan)
     if not report.passed:
         keep_failed_report(job.store, job.profile.id, job.episode_id, report)
         raise QAFailed(report)
@@ -188,12 +200,13 @@ def _render_alone(job: RenderJob) -> str:
             speech = render_speech(job, script.segments, folder, cache)
         files = episode_files(mix.format)
         cover = write_cover(build_dir, script, job.profile.name, job.template.title)
-        episode, hearing = render_audio(job, script, speech, folder, cache, build_dir / files["audio"], cover, timings)
+        episode, listening = render_audio(job, script, speech, folder, cache, build_dir / files["audio"], cover,
+                                          timings)
         report = None
         if job.settings.qa.enabled:
             rerender = partial(render_audio, job, script, folder=folder, cache=cache, out=build_dir / files["audio"],
                                cover=cover, timings={})
-            report, speech, episode = quality_gate(job, script, speech, episode, hearing, rerender, folder, cache,
+            report, speech, episode = quality_gate(job, script, speech, episode, listening, rerender, folder, cache,
                                                    timings)
         shutil.rmtree(work)
         write_episode_files(build_dir, script=script, speech=speech, timeline=episode.timeline,

@@ -1,8 +1,9 @@
 """The QA gate's tasks in the render flow: listen while mastering, meter, judge; keep a blocked report.
 
-ASR listens to the mix while the master encodes it (`listen_task`, submitted after the mix), and
-the encoded file is metered while ASR finishes (`meter_task`): on two cores the gate costs the
-part of ASR that does not fit beside the encoder, not ASR plus meters end to end.
+ASR listens to the mix while the master encodes it (`listen_task`, submitted after the mix), the
+voices' predicted MOS is computed while music and mix are made (`rate_voices_task`, submitted after
+the speech), and the encoded file is metered while ASR finishes (`meter_task`): on two cores the
+gate costs the part of its work that does not fit beside the other stages, not all of it end to end.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from prefect.cache_policies import NO_CACHE
 from nightcast.episode_store import EpisodeStore, write_text_atomic
 from nightcast.idle_priority import at_idle_priority
 from nightcast.qa import check_episode, listen
+from nightcast.qa.gate import score_voices
 from nightcast.qa.meters import FileMeters, meter_file
-from nightcast.schema import Hearing, QAReport, Script, SpeechClip, SpokenSegment
+from nightcast.schema import Hearing, QAReport, Script, SpeechClip, SpokenSegment, VoiceQuality
 from nightcast.settings import QASettings
 
 
@@ -26,16 +28,23 @@ def listen_task(mix_wav: Path, spoken: list[SpokenSegment], qa: QASettings) -> H
     return at_idle_priority(lambda: listen(mix_wav, spoken, qa))
 
 
+@task(name="rate-voices", cache_policy=NO_CACHE)
+def rate_voices_task(speech: list[SpeechClip]) -> tuple[dict[str, VoiceQuality], float]:
+    # submitted as the voices exist: predicted MOS fills the cores music and mix leave idle
+    return at_idle_priority(lambda: score_voices(speech))
+
+
 @task(name="meter", cache_policy=NO_CACHE)
 def meter_task(audio: Path, qa: QASettings) -> FileMeters:
     return meter_file(audio, qa.silence_dbfs)
 
 
 @task(name="qa", cache_policy=NO_CACHE)
-def qa_task(episode, script: Script, job, speech: list[SpeechClip], heard: Hearing, meters: FileMeters) -> QAReport:
+def qa_task(episode, script: Script, job, speech: list[SpeechClip], heard: Hearing, meters: FileMeters,
+            voice_scores: tuple[dict[str, VoiceQuality], float] | None) -> QAReport:
     return check_episode(episode.path, script, episode.spoken, job.template,
                          {p.id: p.words_per_minute for p in job.voices.values()}, job.settings.qa, episode.loudness,
-                         heard=heard, meters=meters, speech=speech)
+                         heard=heard, meters=meters, speech=speech, voice_scores=voice_scores)
 
 
 def keep_failed_report(store: EpisodeStore, listener: str, episode: str, report: QAReport) -> Path:

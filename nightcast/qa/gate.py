@@ -135,25 +135,35 @@ def diagnose(segments: list[SegmentQA], speech: list[SpeechClip], qa: QASettings
     return diagnosed, hearing.seconds
 
 
-def rate_voices(segments: list[SegmentQA], script: Script, speech: list[SpeechClip],
-                qa: QASettings) -> tuple[list[SegmentQA], float]:
-    """Each spoken segment's voice clip, on its own, scored by DNSMOS and held to its voice's
-    thresholds; returns the segments and the seconds it took."""
+def score_voices(speech: list[SpeechClip]) -> tuple[dict[str, VoiceQuality], float]:
+    """Each voice clip's predicted MOS (DNSMOS), by segment id, and the seconds it took. A render
+    starts this as soon as the voices exist, so that it runs beside the music and the mix."""
     from nightcast.qa.mos import score_file
 
+    started = time.perf_counter()
+    scores = {}
+    for clip in speech:
+        if Path(clip.path).is_file() and clip.duration_s > 0:
+            predicted, _ = score_file(clip.path)
+            scores[clip.segment_id] = VoiceQuality(ovrl=predicted.ovrl, sig=predicted.sig, bak=predicted.bak,
+                                                   p808=predicted.p808)
+    return scores, round(time.perf_counter() - started, 2)
+
+
+def rate_voices(segments: list[SegmentQA], script: Script, speech: list[SpeechClip], qa: QASettings,
+                scored: tuple[dict[str, VoiceQuality], float] | None = None) -> tuple[list[SegmentQA], float]:
+    """Each spoken segment's voice clip, on its own, held to its voice's thresholds; returns the
+    segments and the seconds the scoring took. `scored`: score_voices(speech), when it already ran."""
     if not qa.voice_quality:
         return segments, 0.0
-    started = time.perf_counter()
-    clips = {clip.segment_id: clip for clip in speech}
+    scores, seconds = scored if scored is not None else score_voices(speech)
     voices = {segment.id: segment.speakers for segment in script.segments}
     rated = []
     for segment in segments:
-        clip = clips.get(segment.segment_id)
-        if not segment.words or clip is None or not Path(clip.path).is_file():
+        quality = scores.get(segment.segment_id)
+        if not segment.words or quality is None:
             rated.append(segment)
             continue
-        predicted, _ = score_file(clip.path)
-        quality = VoiceQuality(ovrl=predicted.ovrl, sig=predicted.sig, bak=predicted.bak, p808=predicted.p808)
         limits = qa.thresholds_for(voices.get(segment.segment_id, []))
         rated.append(segment.model_copy(update={
             "quality": quality,
@@ -165,18 +175,20 @@ def rate_voices(segments: list[SegmentQA], script: Script, speech: list[SpeechCl
                        check("voice quality (DNSMOS OVRL)", quality.ovrl, quality.ovrl >= limits.ovrl_min,
                              f">= {limits.ovrl_min}", "predicted MOS of the voice alone: buzz, noise or "
                                                       "distortion score low")]}))
-    return rated, round(time.perf_counter() - started, 2)
+    return rated, seconds
 
 
 def check_episode(audio_path: Path, script: Script, spoken: list[SpokenSegment], template: EpisodeTemplate,
                   words_per_minute: dict[str, float], qa: QASettings, loudness: Loudness | None = None,
                   transcriber: Transcriber | None = None, heard: Hearing | None = None,
-                  meters: FileMeters | None = None, speech: list[SpeechClip] | None = None) -> QAReport:
+                  meters: FileMeters | None = None, speech: list[SpeechClip] | None = None,
+                  voice_scores: tuple[dict[str, VoiceQuality], float] | None = None) -> QAReport:
     """Every check on a finished episode file; nothing here changes the episode.
 
     A render passes what it already has: `heard`, ASR of the mix made while it was being mastered;
     `meters` and `loudness` of the encoded file. Missing ones are measured here, from the file.
-    `speech`: the voice clips, so that an unclear segment can be told masked from badly voiced."""
+    `speech`: the voice clips, so that an unclear segment can be told masked from badly voiced;
+    `voice_scores`: score_voices(speech), when the render already ran it beside the mix."""
     started = time.perf_counter()
     metered_elsewhere = meters.seconds if meters else 0.0  # a render meters in its own task
     meters = meters or meter_file(audio_path, qa.silence_dbfs)
@@ -202,12 +214,14 @@ def check_episode(audio_path: Path, script: Script, spoken: list[SpokenSegment],
     heard = heard or listen(audio_path, spoken, qa, transcriber)
     segments = check_segments(script, spoken, heard, words_per_minute, qa)
     asr_seconds, asr_here = heard.seconds, heard.seconds if listened_here else 0.0
-    quality_s = 0.0
+    quality_s = scored_here = 0.0
     if speech:
         segments, diagnosis_s = diagnose(segments, speech, qa, transcriber)
         asr_seconds, asr_here = asr_seconds + diagnosis_s, asr_here + diagnosis_s
-        segments, quality_s = rate_voices(segments, script, speech, qa)
+        scoring_started = time.perf_counter()
+        segments, quality_s = rate_voices(segments, script, speech, qa, voice_scores)
+        scored_here = time.perf_counter() - scoring_started if voice_scores is None else 0.0
     report = QAReport(passed=True, checks=checks, segments=segments, asr_model=heard.model,
-                      seconds=round(time.perf_counter() - started - asr_here - quality_s + metered_elsewhere, 2),
+                      seconds=round(time.perf_counter() - started - asr_here - scored_here + metered_elsewhere, 2),
                       asr_seconds=round(asr_seconds, 2), quality_seconds=quality_s)
     return report.model_copy(update={"passed": not report.failures()})

@@ -15,7 +15,10 @@ within 0.02 of the reference on voice clips at a ninth of the cost.
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
 import threading
+from collections import OrderedDict
 import time
 from importlib.resources import files
 from pathlib import Path
@@ -139,10 +142,29 @@ def _at_16k(audio: np.ndarray, rate: int) -> np.ndarray:
     return resample_poly(audio, MOS_RATE // divisor, rate // divisor).astype(np.float32)
 
 
+_SCORED: OrderedDict[str, SpeechQuality] = OrderedDict()  # clip bytes' digest → its scores
+_SCORED_MAX = 2048
+
+
 def score_file(path: str | Path) -> tuple[SpeechQuality, float]:
-    """A voice clip file's predicted quality, and the seconds it took."""
+    """A voice clip file's predicted quality, and the seconds it took.
+
+    Scores are remembered by the file's bytes: after a QA retry only the clips that were spoken
+    again cost anything, and a clip that repeats (a re-render, a shared jingle line) is scored once."""
     import soundfile as sf
 
     started = time.perf_counter()
-    samples, rate = sf.read(str(path), dtype="float32", always_2d=False)
-    return score(samples, rate), time.perf_counter() - started
+    data = Path(path).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    with _LOCK:
+        known = _SCORED.get(digest)
+        if known is not None:
+            _SCORED.move_to_end(digest)
+            return known, time.perf_counter() - started
+    samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=False)
+    quality = score(samples, rate)
+    with _LOCK:
+        _SCORED[digest] = quality
+        while len(_SCORED) > _SCORED_MAX:
+            _SCORED.popitem(last=False)
+    return quality, time.perf_counter() - started

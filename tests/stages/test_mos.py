@@ -92,3 +92,23 @@ def test_a_voice_is_held_to_its_own_thresholds():
     qa = QASettings()
     assert qa.thresholds_for(["robot"]).p808_min < qa.thresholds_for(["host"]).p808_min
     assert qa.thresholds_for(["host", "robot"]) == qa.thresholds_for(["robot"])  # a conversation: the more lenient
+
+
+def test_a_clip_already_scored_costs_nothing_the_second_time(voice, tmp_path):
+    """A QA retry re-rates the episode: the clips that were not spoken again keep their scores."""
+    from nightcast.qa import mos
+
+    samples, rate = voice
+    first, again, changed = tmp_path / "a.wav", tmp_path / "b.wav", tmp_path / "c.wav"
+    sf.write(first, samples, rate)
+    sf.write(again, samples, rate)
+    sf.write(changed, band_limited(samples * 0.9, rate), rate)  # bytes no other test wrote
+    scored, _ = mos.score_file(first)
+    calls = []
+    real = mos.score
+    mos.score = lambda *a: calls.append(1) or real(*a)
+    try:
+        assert mos.score_file(again)[0] == scored and not calls  # same bytes, another file: remembered
+        assert mos.score_file(changed)[0].p808 < scored.p808 and calls == [1]  # new bytes: scored
+    finally:
+        mos.score = real
