@@ -37,7 +37,7 @@ the episode budget are what keep the night short). Its last line is exactly
     nightly: hung writer <B> s, template writer <A> s, ratio <B/A>
 
 `--soak`: one night of `--listeners` episodes (e.g. 200): episodes per hour, failures, this worker's
-resident memory after 20 episodes and at the end, and the Prefect database's growth per episode.
+peak resident memory after 20 episodes and at the end (it also prints progress every 5 minutes), and the Prefect database's growth per episode.
 """
 
 from __future__ import annotations
@@ -363,14 +363,20 @@ def soak(root: Path, args, warm_up: Path) -> None:
     def db_bytes() -> int:
         return sum(p.stat().st_size for p in home.glob("prefect.db*"))
 
-    me, rss, stop = psutil.Process(), {}, threading.Event()
+    me, rss, peak, stop = psutil.Process(), {}, [0.0], threading.Event()
 
     def watch() -> None:
+        ticks = 0
         while not stop.wait(1.0):
+            ticks += 1
             done = len(list(out.glob("*/*/episode.json")))
+            peak[0] = max(peak[0], me.memory_info().rss / 2**20)
             for mark in (20, args.listeners):
                 if done >= mark and mark not in rss:
-                    rss[mark] = me.memory_info().rss / 2**20
+                    rss[mark] = peak[0]  # the peak so far, not one sample
+            if ticks % 300 == 0:  # a long run says how it goes
+                print(f"soak: {done} episodes after {time.perf_counter() - started:.0f} s, "
+                      f"RSS peak {peak[0]:.0f} MiB, Prefect DB {db_bytes() / 2**20:.1f} MiB", flush=True)
 
     watcher = threading.Thread(target=watch, daemon=True)
     db_before, started = db_bytes(), time.perf_counter()
@@ -378,10 +384,10 @@ def soak(root: Path, args, warm_up: Path) -> None:
     report = nightly(date=DATE, out_dir=str(out))
     wall = time.perf_counter() - started
     stop.set()
-    rss.setdefault(args.listeners, me.memory_info().rss / 2**20)
+    rss.setdefault(args.listeners, max(peak[0], me.memory_info().rss / 2**20))
     made = len(report.rendered)
     print(f"soak: {made}/{args.listeners} rendered, {len(report.failed)} failed, {wall:.0f} s, "
-          f"{3600 * made / wall:.0f} episodes/h; worker RSS {rss.get(20, float('nan')):.0f} MiB after 20 episodes, "
+          f"{3600 * made / wall:.0f} episodes/h; worker peak RSS {rss.get(20, float('nan')):.0f} MiB after 20 episodes, "
           f"{rss[args.listeners]:.0f} MiB after {args.listeners}; Prefect DB +{(db_bytes() - db_before) / max(made, 1) / 1024:.0f} KiB "
           f"per episode; failed: {report.failed or 'none'}")
 
