@@ -27,6 +27,7 @@ import httpx
 WATCH_S = 0.5
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0
+GRACEFUL_SHUTDOWN_S = 1.0  # open connections get this long to finish before the server closes them
 CHILD_MODULE = "nightcast.flows.prefect_server"
 # The URL of the temporary server in use, for this process and the ones it starts: a temporary
 # server runs no services, so nightcast does the lease keeping itself (flows/limits.py).
@@ -123,8 +124,10 @@ def main() -> None:
     os.environ.update({"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"})
     import uvicorn
 
+    # A served runner keeps a websocket open to its server: without a bound on the graceful shutdown,
+    # uvicorn waits out STOP_TIMEOUT_S for it and `deploy --serve` took 15 s to stop on SIGTERM.
     uvicorn.run("prefect.server.api.server:create_app", factory=True, host="127.0.0.1", port=args.port,
-                log_level="error", lifespan="on")
+                log_level="error", lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
 
 
 if __name__ == "__main__":

@@ -84,3 +84,31 @@ def test_a_killed_command_leaves_no_prefect_server_behind(tmp_path):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_deploy_serve_stops_within_seconds_of_sigterm(tmp_path):
+    """What a process manager sends first: SIGTERM ends the served deployments and their server promptly
+    (it took 15 s, past most managers' grace before SIGKILL, while the server waited on the runner's socket)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), NIGHTCAST_OUTPUTS_DIR=str(tmp_path / "out"),
+               PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    log = tmp_path / "serve.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "nightcast.cli", "deploy", "--serve"], env=env, cwd=tmp_path,
+                                stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        server, _ = _server_child(psutil.Process(proc.pid))
+        deadline = time.monotonic() + 90
+        while "being served" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()[-2000:]
+            time.sleep(0.2)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        stopped_s = time.monotonic() - sent
+        assert stopped_s < 6.0, f"deploy --serve took {stopped_s:.1f} s to stop"
+        assert not server.is_running() or server.status() == psutil.STATUS_ZOMBIE
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
