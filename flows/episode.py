@@ -24,13 +24,14 @@ from nightcast.flows.runners import ConfiguredTaskRunner
 from nightcast.flows.tasks import master_task, mix_task, publish_feed_task, scan_library_task, write_script_task
 from nightcast.generators.music import can_batch
 from nightcast.generators.script.memory import recall
-from nightcast.mix import plan_timeline, spoken_segments
+from nightcast.mix import spoken_segments
 from nightcast.progress import stage
 from nightcast.publish import chapters_for
+from nightcast.publish.changes import what_changed
 from nightcast.publish.files import write_cover, write_episode_files
 from nightcast.qa import QAFailed, after_retry, plan_retry
 from nightcast.qa.retry import RESYNTHESIS_SEED
-from nightcast.render.job import RenderJob, describe_backends, prepare_render
+from nightcast.render.job import RenderJob, describe_backends, episode_timeline, prepare_render
 from nightcast.render.request import Backends, RenderRequest
 from nightcast.schema import (
     Chapter,
@@ -111,7 +112,7 @@ def render_audio(job: RenderJob, script: Script, speech: list[SpeechClip], folde
     mix = job.template.mix
     qa = job.settings.qa
     voices = rate_voices_task.submit(speech) if qa.enabled and qa.voice_quality else None
-    timeline = plan_timeline(script, speech, mix, job.target_duration_s)
+    timeline = episode_timeline(job, script, speech)
     if ducking:
         timeline = timeline.model_copy(update={"entries": [
             e.model_copy(update={"duck_db": ducking[e.segment_id]}) if e.segment_id in ducking else e
@@ -190,6 +191,8 @@ def _render_alone(job: RenderJob) -> str:
     mix = job.template.mix
     timings: dict[str, float] = {}
     cache = StageCache(job.settings)
+    # read again under the render's lock: a render that finished since prepare_render is the one to keep from
+    job = job.model_copy(update={"previous": job.store.previous_render(job.profile.id, job.episode_id)})
     with stage("script", timings):
         [script] = cache.run("script", write_script_task, [script_inputs(job)])
     with job.store.building(job.profile.id, job.episode_id) as build_dir:
@@ -216,7 +219,8 @@ def _render_alone(job: RenderJob) -> str:
                             language=job.profile.locale,
                             speaker_names={p.id: p.host_name for p in job.voices.values()}, files=files,
                             stage_cache=cache.counts, spoken=episode.spoken, qa=report,
-                            requests=job.steering.requests)
+                            requests=job.steering.requests,
+                            changes=what_changed(job.previous, script, episode.timeline))
     publish_feed_task(job.store, job.profile, job.settings.public_url)
     mark_used(job.settings.profile_store(), job.steering, job.episode_id)
     return str(job.episode_dir)

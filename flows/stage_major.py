@@ -52,8 +52,7 @@ from nightcast.flows.runners import ConfiguredTaskRunner
 from nightcast.flows.tasks import music_batch_task, script_request_of, write_script_task, write_scripts_task
 from nightcast.generators.music import can_batch, make_music_batch
 from nightcast.generators.script import WRITERS
-from nightcast.mix import plan_timeline
-from nightcast.render.job import RenderJob, prepare_render
+from nightcast.render.job import RenderJob, episode_timeline, prepare_render
 from nightcast.render.request import RenderRequest
 from nightcast.schema import MusicClip, Script, SpeechClip
 from nightcast.settings import Settings
@@ -182,7 +181,7 @@ def music_phase(episodes: list[_Episode], cache: StageCache, folder: StageFolder
     groups: dict[tuple, list[tuple]] = defaultdict(list)
     for episode in episodes:
         job = episode.job
-        timeline = plan_timeline(episode.script, episode.speech, job.template.mix, job.target_duration_s)
+        timeline = episode_timeline(job, episode.script, episode.speech)
         for request in music_requests(job, episode.script, timeline, folder):
             args = music_batch_args(request, job.settings)
             if request.batched and not cache.holds(music_batch_task, args):

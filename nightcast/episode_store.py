@@ -110,6 +110,18 @@ class EpisodeStore:
             return manifest
         return manifest.parent / EpisodeManifest.model_validate_json(manifest.read_bytes()).files[role]
 
+    def previous_render(self, listener: str, episode: str) -> tuple[EpisodeManifest, Script] | None:
+        """This episode as it was last rendered (manifest and script), for a re-render to keep what an
+        edit did not touch; None when there is none or it cannot be read (then nothing is kept)."""
+        manifest = self.file(listener, episode, "manifest")
+        try:
+            if manifest is None:
+                return None
+            found = EpisodeManifest.model_validate_json(manifest.read_bytes())
+            return found, Script.model_validate_json((manifest.parent / found.files["script"]).read_bytes())
+        except (OSError, ValidationError, KeyError):
+            return None
+
     def building(self, listener: str, episode: str):
         """A hidden build folder for the episode, renamed into place when the block succeeds."""
         return building(self.episode_dir(listener, episode))

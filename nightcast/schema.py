@@ -493,6 +493,9 @@ class TimelineEntry(Strict):
 class Timeline(Strict):
     entries: list[TimelineEntry]
     duration_s: float
+    music_scale: float | None = Field(default=None, description="The beds' clear music as a share of their "
+                                                                "nominal length; a re-render of the episode keeps it.")
+    target_s: float | None = Field(default=None, description="The length it was planned for.")
 
 
 class MixedAudio(Strict):
@@ -647,6 +650,15 @@ class AnsweredRequest(Strict):
     segments: list[str] = Field(default_factory=list, description="Segments whose pick or words it shaped.")
 
 
+class SegmentChange(Strict):
+    """What a re-render of an episode made again for one segment, and why (the rest came from the cache)."""
+
+    segment_id: str
+    spoken_again: bool
+    bed_again: bool
+    why: list[str]
+
+
 class EpisodeManifest(Strict):
     nightcast_version: str
     episode_id: str
@@ -670,4 +682,8 @@ class EpisodeManifest(Strict):
     tracks: list[PlayedTrack] = Field(default_factory=list, description="Library tracks played, in order.")
     requests: list[AnsweredRequest] = Field(default_factory=list,
                                             description="The listener's requests this episode answers, and how.")
+    timeline: Timeline | None = Field(default=None, description="Where every segment sits.")
+    changes: list[SegmentChange] | None = Field(
+        default=None, description="A re-render: the segments made again since this episode's previous render, "
+                                  "and why (None: its first render).")
     files: dict[str, str]

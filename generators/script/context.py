@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nightcast.generators.script.memory import EpisodeMemory
 from nightcast.generators.script.track_picks import choose_tracks, history_item
@@ -55,6 +55,18 @@ class ListenerContext:
     memory: EpisodeMemory | None = None
     steering: Steering = Steering()
     mood_requested: StoredRequest | None = None  # the request that set the mood, if one did
+
+    def for_segment(self, index: int, kind: str, artist: str) -> ListenerContext:
+        """This context with a segment's own random stream, seeded by what the segment is (its place,
+        its kind, its featured artist): an edit that changes one segment's choices leaves the other
+        segments' words as they were, so their speech and beds come from the cache."""
+        return replace(self, rng=random.Random(_seed(self.seed, index, kind, artist)))
+
+    def stable_choice(self, options: list[str], *key: object) -> str:
+        """One of `options` for `key`, the same whatever else is in the list unless the winner changes
+        (rendezvous hashing): a new interest changes only the segments it would win, not every draw
+        after it. Empty when there are none."""
+        return min(options, key=lambda option: _seed(self.seed, *key, option)) if options else ""
 
     @property
     def previous(self) -> tuple[str, str] | None:
@@ -120,7 +132,9 @@ def build_context(profile: ListenerProfile, template: EpisodeTemplate, date: dt.
     rng = random.Random(seed)
     local_time = profile.listens_at or DEFAULT_LOCAL_TIME["morning" if "morning" in template.id else "night"]
     daypart = daypart_for(local_time)
-    mood = rng.choice(profile.moods) if profile.moods else ("easy" if daypart in ("night", "evening") else "bright")
+    # hashed, not drawn: a new list of moods changes the mood, not every draw after it
+    mood = min(profile.moods, key=lambda m: _seed(seed, "mood", m)) if profile.moods else \
+        ("easy" if daypart in ("night", "evening") else "bright")
     asked_moods = steering.asked("favour_moods")
     mood_requested = None
     if asked_moods:

@@ -147,9 +147,14 @@ class TemplateWriter(ScriptWriter):
         slots = request.template.expanded_slots()
         running_order = _running_order(slots, ctx.picks)
         planned = []
+        episode_ctx = ctx
         for index, slot in enumerate(slots):
             pick, following = running_order[index]
-            variables = self._variables(request, ctx, pick, following)
+            ctx = episode_ctx.for_segment(index, slot.kind.value, pick.artist)
+            variables = self._variables(request, ctx, pick, following, index)
+            # drawn before the words, whose number of draws follows the listener's data
+            cue = music_cue(slot, ctx, pick)
+            title = self._render(ctx.rng.choice(bank["titles"][slot.kind.value]), variables)[:120]
             budget = word_budget(slot.speech_s, request.words_per_minute)
             story_facts = self._candidates("lore", bank, lore_pool, variables, pick, ctx.rng)[:6]
             choose = self._chooser(bank, lore_pool, variables, ctx, pick, used, said)
@@ -165,12 +170,12 @@ class TemplateWriter(ScriptWriter):
             segment = Segment(
                 id=f"s{index + 1:02d}-{slot.kind.value}",
                 kind=slot.kind,
-                title=self._render(ctx.rng.choice(bank["titles"][slot.kind.value]), variables)[:120],
+                title=title,
                 speaker=request.speaker,
                 text=text,
                 lines=lines,
                 word_budget=budget,
-                cue=music_cue(slot, ctx, pick),
+                cue=cue,
                 notes=self._notes(slot, ctx, pick),
                 artist=pick.artist if is_pick else None,
                 track=(pick.record or pick.track).title if is_pick and (pick.record or pick.track) else None,
@@ -178,18 +183,20 @@ class TemplateWriter(ScriptWriter):
                 request=shaped_by,
             )
             planned.append(PlannedSegment(segment=segment, pick=pick, following=following, lore=story_facts))
+        ctx = episode_ctx
         title = f"{request.template.title} for {ctx.profile.first_name}, {ctx.weekday} {request.date:%B} {request.date.day}"
         return ScriptPlan(context=ctx, title=title[:120], segments=planned, said=said)
 
     # ------------------------------------------------------------ pieces
 
     @staticmethod
-    def _variables(request: ScriptRequest, ctx: ListenerContext, pick: Pick, following: Pick) -> dict:
+    def _variables(request: ScriptRequest, ctx: ListenerContext, pick: Pick, following: Pick, index: int) -> dict:
         profile = ctx.profile
         interests = [i for i in profile.interests if not profile.avoids(i)]
         top = ctx.top_track
-        others = [h for h in profile.history if h.artist != pick.artist and not profile.avoids(h.artist)]
-        other = ctx.rng.choice(others) if others else None
+        others = {f"{h.artist}\x1f{h.title}": h for h in profile.history
+                  if h.artist != pick.artist and not profile.avoids(h.artist)}
+        other = others.get(ctx.stable_choice(list(others), index, "other"))
         previous_artist, previous_when = ctx.previous or ("", "")
         steer = ctx.steering
         tracks = [f"“{t.title}”" for t in steer.asked("favour_tracks")]
@@ -212,7 +219,7 @@ class TemplateWriter(ScriptWriter):
             "track": f"“{pick.track.title}”" if pick.track else "",
             "plays": pick.track.plays if pick.track else 0,
             "now_playing": f"“{pick.record.title}”" if pick.record else "",
-            "interest": ctx.rng.choice(interests) if interests else "",
+            "interest": ctx.stable_choice(interests, index, "interest"),
             "next_artist": following.artist,
             "total_plays": ctx.total_plays,
             "top_artist": top.artist if top else pick.artist,

@@ -31,31 +31,48 @@ from nightcast.schema import (
 FINAL_FADE_S = 4.0
 
 
-def plan_timeline(script: Script, speech: list[SpeechClip], mix: MixSettings, target_duration_s: float) -> Timeline:
+def plan_timeline(script: Script, speech: list[SpeechClip], mix: MixSettings, target_duration_s: float,
+                  keep_scale: float | None = None, duration_range: tuple[float, float] | None = None) -> Timeline:
+    """Where every segment sits. The beds' clear music is their nominal length × one scale that makes
+    the episode its target length; each bed ends on its own nearest bar line, and the last bed takes
+    up what the rounding left over, so a bed's length follows only its own segment's speech.
+
+    `keep_scale`: the scale of this episode's previous render. Kept while the episode stays within
+    `duration_range`, so after an edit only the beds of segments whose speech changed (and the last)
+    move: the others come from the cache, and the episode's length absorbs the change where it happened."""
     by_id = {clip.segment_id: clip for clip in speech}
     speech_s = [by_id[s.id].duration_s if s.id in by_id else 0.0 for s in script.segments]
     nominal = [s.cue.duration_s for s in script.segments]
     fixed = sum(mix.pre_roll_s + d for d in speech_s)
-    scale = max(0.0, target_duration_s - fixed) / sum(nominal) if sum(nominal) else 0.0
-    clear = [min(max(n * scale, mix.min_music_s), max(n * 2.5, mix.min_music_s)) for n in nominal]
+    # rounded as stored, so a kept scale places every bed exactly where this one did
+    scale = round(max(0.0, target_duration_s - fixed) / sum(nominal), 6) if sum(nominal) else 0.0
+    if keep_scale is not None and duration_range is not None:
+        kept = _placed(script, speech_s, nominal, keep_scale, mix)
+        if duration_range[0] <= kept.duration_s <= duration_range[1]:
+            return kept.model_copy(update={"target_s": target_duration_s})
+    return _placed(script, speech_s, nominal, scale, mix).model_copy(update={"target_s": target_duration_s})
 
+
+def _placed(script: Script, speech_s: list[float], nominal: list[float], scale: float, mix: MixSettings) -> Timeline:
+    clear = [min(max(n * scale, mix.min_music_s), max(n * 2.5, mix.min_music_s)) for n in nominal]
     entries: list[TimelineEntry] = []
     cursor = planned_end = 0.0
     last = len(script.segments) - 1
     for index, (segment, spoken, music) in enumerate(zip(script.segments, speech_s, clear)):
         speech_start = cursor + mix.pre_roll_s
         planned_end += mix.pre_roll_s + spoken + music
+        # every bed its own length; the last one also takes up the others' rounding (the running plan)
+        wanted = planned_end - cursor if index == last else mix.pre_roll_s + spoken + music
         outgoing_bpm = segment.cue.track.bpm if segment.cue.track and segment.cue.track.bpm else segment.cue.bpm
         tail = 0.0 if index == last else beat_crossfade_s(outgoing_bpm, mix.crossfade_s)
         track_start = None
         if segment.cue.track is not None:
-            clear_s = max(mix.min_music_s, planned_end - speech_start - spoken)
+            clear_s = max(mix.min_music_s, wanted - mix.pre_roll_s - spoken)
             track_at, played = place_track(segment.cue, mix.pre_roll_s, spoken, clear_s, tail, mix)
             track_start = cursor + track_at
             end = track_start + played
         else:
-            # Snap the running plan, not each length, so the rounding never adds up over an episode.
-            end = cursor + on_bar_line(planned_end - cursor, segment.cue.bpm,
+            end = cursor + on_bar_line(wanted, segment.cue.bpm,
                                        earliest_s=mix.pre_roll_s + spoken + min(music, mix.min_music_s))
         entries.append(
             TimelineEntry(
@@ -70,7 +87,7 @@ def plan_timeline(script: Script, speech: list[SpeechClip], mix: MixSettings, ta
             )
         )
         cursor = end
-    return Timeline(entries=entries, duration_s=round(cursor, 4))
+    return Timeline(entries=entries, duration_s=round(cursor, 4), music_scale=scale)
 
 
 def beat_crossfade_s(bpm: float, longest_s: float) -> float:

@@ -24,6 +24,7 @@ from nightcast.schema import (
     QAReport,
     QASummary,
     Script,
+    SegmentChange,
     SpeechClip,
     SpokenSegment,
     StoredRequest,
@@ -44,10 +45,11 @@ def write_episode_files(episode_dir: Path, *, script: Script, speech: list[Speec
                         files: dict[str, str] = EPISODE_FILES,
                         stage_cache: dict[str, dict[str, int]] | None = None,
                         spoken: list[SpokenSegment] | None = None, qa: QAReport | None = None,
-                        requests: list[StoredRequest] | None = None) -> EpisodeManifest:
+                        requests: list[StoredRequest] | None = None,
+                        changes: list[SegmentChange] | None = None) -> EpisodeManifest:
     """Every file of a finished episode but the audio, and last the manifest. `requests`: the
     listener's requests this episode answers; the manifest says what was understood of each (never
-    their words) and which segments each shaped."""
+    their words) and which segments each shaped; `changes`: what a re-render made again, and why."""
     write_text_atomic(episode_dir / files["script"], script.model_dump_json(indent=2))
     write_text_atomic(episode_dir / files["transcript"], webvtt(script, speech, timeline))
     write_text_atomic(episode_dir / files["transcript_srt"], srt(script, speech, timeline, speaker_names))
@@ -83,6 +85,8 @@ def write_episode_files(episode_dir: Path, *, script: Script, speech: list[Speec
                                   interpreter=r.interpretation.interpreter,
                                   segments=[s.id for s in script.segments if s.request == r.id])
                   for r in requests or [] if r.interpretation is not None],
+        timeline=timeline,
+        changes=changes,
         files=files,
     )
     write_text_atomic(episode_dir / files["manifest"], manifest.model_dump_json(indent=2))

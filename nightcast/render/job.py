@@ -12,6 +12,7 @@ from nightcast.episode_store import EpisodeStore, episode_id
 from nightcast.errors import InputError, NightcastError
 from nightcast.schema import (
     BackendInfo,
+    EpisodeManifest,
     EpisodeTemplate,
     ListenerProfile,
     MixSettings,
@@ -21,6 +22,7 @@ from nightcast.schema import (
     SpeechClip,
     Steering,
     TalkAmount,
+    Timeline,
 )
 from nightcast.settings import Settings
 from nightcast.voices.presets import VoicePreset, load_preset
@@ -41,6 +43,8 @@ class RenderJob(BaseModel):
     templates_dir: Path
     settings: Settings
     steering: Steering = Steering()  # the listener's requests and feedback this episode answers
+    # this episode's last render (manifest, script), if any: what a re-render keeps and reports changes against
+    previous: tuple[EpisodeManifest, Script] | None = None
 
     @property
     def store(self) -> EpisodeStore:
@@ -205,7 +209,19 @@ def prepare_render(listener: str | Path, template_name: str | None, date: str | 
         episode_id=episode, writer=settings.writer, music=music,
         target_duration_s=target_duration_s(template, profile, steering.length_min),
         templates_dir=settings.templates_dir, settings=settings, library_dir=library_dir, steering=steering,
+        previous=settings.episode_store().previous_render(profile.id, episode),
     )
+
+
+def episode_timeline(job: RenderJob, script: Script, speech: list[SpeechClip]) -> Timeline:
+    """Where every segment sits: a re-render keeps its previous render's music scale while the episode
+    stays in the format's range and is planned for the same length (nightcast/mix/timeline.py)."""
+    from nightcast.mix import plan_timeline
+
+    before = job.previous[0].timeline if job.previous else None
+    keep = before.music_scale if before is not None and before.target_s == job.target_duration_s else None
+    return plan_timeline(script, speech, job.template.mix, job.target_duration_s, keep_scale=keep,
+                         duration_range=(job.template.min_duration_s, job.template.max_duration_s))
 
 
 def listener_library_dir(settings: Settings, listener_id: str) -> Path | None:

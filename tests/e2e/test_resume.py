@@ -95,19 +95,31 @@ def test_profile_edit_redoes_only_the_segments_it_changed(resumed, tmp_path):
     out, episode, _ = resumed
     before = json.loads((episode / "script.json").read_text())
     profile = yaml.safe_load((PROFILES / "maya.yaml").read_text())
-    profile["interests"][0] = "birdwatching"  # the greeting and a story mention it; the music does not
+    dropped, profile["interests"][0] = profile["interests"][0], "birdwatching"  # one interest for another
     edited = tmp_path / "maya.yaml"
     edited.write_text(yaml.safe_dump(profile))
 
     again = Path(render_episode(str(edited), template="nightly-digest", out_dir=str(out), date=DATE, qa=False))
     after = json.loads((again / "script.json").read_text())
     changed = [a["id"] for a, b in zip(before["segments"], after["segments"]) if a["text"] != b["text"]]
-    assert 1 <= len(changed) < 6 and "birdwatching" in " ".join(s["text"] for s in after["segments"])
+    # only segments that spoke of the dropped interest, or now speak of the new one, are written again
+    assert 1 <= len(changed) < 6
+    assert all(dropped in a["text"] or "birdwatching" in b["text"]
+               for a, b in zip(before["segments"], after["segments"]) if a["id"] in changed)
 
     counts = manifest(again)["stage_cache"]
     assert counts["script"] == {"ran": 1, "cached": 0}
     assert counts["speech"] == {"ran": len(changed), "cached": 6 - len(changed)}
-    assert counts["music"]["ran"] <= len(changed)  # a bed is redone only if its segment's length moved
+    # a bed is made again only where its own segment's speech moved, and the last bed, which takes up
+    # the others' rounding: the kept music scale holds every other bed's length
+    last = after["segments"][-1]["id"]
+    changes = manifest(again)["changes"]
+    assert [c["segment_id"] for c in changes if c["spoken_again"]] == changed
+    beds = {c["segment_id"] for c in changes if c["bed_again"]}
+    assert beds <= set(changed) | {last} and counts["music"]["ran"] == len(beds)
+    assert all(c["why"] for c in changes) and all("its words changed" in c["why"] for c in changes if c["spoken_again"])
+    assert manifest(again)["timeline"]["music_scale"] == manifest(episode)["timeline"]["music_scale"]
+    assert manifest(episode)["changes"] is None  # the first published render of the episode
     assert ffprobe_duration(again / "episode.mp3") > 120
 
 

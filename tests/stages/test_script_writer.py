@@ -6,6 +6,7 @@ import yaml
 from nightcast.data_files import load_profile, load_template
 from nightcast.errors import UnknownNameError
 from nightcast.generators.script import WRITERS, CoHost, write_script
+from nightcast.generators.script.context import build_context
 from nightcast.schema import ListenerProfile, Script
 
 from helpers import DATE, PROFILES, SETTINGS, TEMPLATES
@@ -47,7 +48,8 @@ def test_script_is_about_this_listener():
     assert any(mood in text for mood in profile.moods)
     mentioned = [a for a in profile.favourite_artists if a in text]
     assert len(mentioned) >= 3
-    assert "“DNA.”" in text and "31" in text  # their most-played track and its play count
+    # one of their own tracks, with how often they played it
+    assert any(f"“{h.title}" in text and str(h.plays) in text for h in profile.history)
     picks = [s for s in script.segments if s.kind.value == "pick"]
     assert all(p.notes for p in picks)
 
@@ -131,3 +133,29 @@ def test_two_host_slots_are_written_as_a_conversation(listener):
 def test_without_a_cohost_a_two_host_format_is_one_voice():
     script = script_for("maya", "two-hosts")
     assert all(s.lines == [] and s.speakers == ["host"] for s in script.segments)
+
+
+def _spoken(segment) -> str:
+    return " ".join([segment.text, *(line.text for line in segment.lines)]).lower()
+
+
+@pytest.mark.parametrize("listener", ["maya", "dre", "hiro"])
+@pytest.mark.parametrize("template", ["morning-drive", "nightly-digest", "two-hosts"])
+def test_an_edit_changes_only_the_segments_it_touches(listener, template):
+    """Each segment's choices follow its own inputs: a new interest rewrites only segments that now talk
+    about it, a new mood only segments that speak of the mood (the beds follow the mood, as they should)."""
+    profile = load_profile(PROFILES / f"{listener}.yaml")
+    before = script_for(profile, template)
+    added = script_for(profile.model_copy(update={"interests": [*profile.interests, "birdwatching"]}), template)
+    changed = [(a, b) for a, b in zip(before.segments, added.segments) if _spoken(a) != _spoken(b)]
+    assert all("birdwatching" in _spoken(b) for _, b in changed), [b.id for _, b in changed]
+    assert [s.cue for s in before.segments] == [s.cue for s in added.segments]
+    assert [s.title for s in before.segments] == [s.title for s in added.segments]
+
+    moody = script_for(profile.model_copy(update={"moods": ["wistful"]}), template)
+    old_mood = build_context(profile, load_template(template, TEMPLATES), DATE).mood.lower()
+    for a, b in zip(before.segments, moody.segments):
+        if _spoken(a) != _spoken(b):
+            assert old_mood in _spoken(a) or "wistful" in _spoken(b), (a.id, a.text, b.text)
+        # the bed changes its mood (and its mode with it), not its tempo or its root
+        assert a.cue.bpm == b.cue.bpm and a.cue.key.split()[0] == b.cue.key.split()[0]
