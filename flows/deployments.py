@@ -17,6 +17,7 @@ from pathlib import Path
 from prefect.schedules import Cron
 
 from nightcast.flows.episode import render_episode
+from nightcast.flows.form import render_description, render_form
 from nightcast.flows.gpu_stages import GPU_DEPLOYMENT, music_stage, speech_stage
 from nightcast.flows.nightly import nightly
 from nightcast.flows.stage_major import batch_heavy_stages
@@ -37,11 +38,19 @@ def nightly_schedule(settings: Settings) -> Cron:
     return Cron(settings.nightly_cron, timezone=settings.timezone)
 
 
+def with_form(deployment, settings: Settings):
+    """The render deployment with the form flows/form.py describes. Prefect derives the schema from
+    the signature and offers no argument to replace it, so the derived one is rewritten in place."""
+    deployment._parameter_openapi_schema = render_form(settings, deployment._parameter_openapi_schema)
+    deployment.enforce_parameter_schema = True
+    return deployment
+
+
 def runner_deployments(settings: Settings) -> list:
     """Both deployments, for `prefect.serve` (executed by the serving process)."""
     return [
-        render_episode.to_deployment(name=RENDER, tags=TAGS,
-                                     description="Render one listener's episode (listener id or profile path)."),
+        with_form(render_episode.to_deployment(name=RENDER, tags=TAGS, description=render_description(settings)),
+                  settings),
         nightly.to_deployment(name=NIGHTLY, tags=TAGS, schedules=[nightly_schedule(settings)],
                               description=f"Every listener's episode, {settings.nightly_cron} ({settings.timezone}).",
                               concurrency_limit=1),  # one nightly run at a time; renders inside are limited too
@@ -86,7 +95,8 @@ def deploy(settings: Settings) -> list[str]:
               for flow_ in (speech_stage, music_stage)]
     phases = batch_heavy_stages.from_source(source=str(FLOWS_DIR), entrypoint="stage_major.py:batch_heavy_stages")
     return [
-        str(render.to_deployment(name=RENDER, work_pool_name=CPU_POOL, tags=TAGS).apply()),
+        str(with_form(render.to_deployment(name=RENDER, work_pool_name=CPU_POOL, tags=TAGS,
+                                           description=render_description(settings)), settings).apply()),
         str(night.to_deployment(name=NIGHTLY, work_pool_name=CPU_POOL, tags=TAGS, concurrency_limit=1,
                                 schedules=[nightly_schedule(settings)]).apply()),
         *(str(stage.to_deployment(name=GPU_DEPLOYMENT, work_pool_name=GPU_POOL, tags=TAGS,

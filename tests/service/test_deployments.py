@@ -52,9 +52,24 @@ def test_served_deployments_render_from_a_ui_style_run_and_schedule_the_nightly(
     with get_client(sync_client=True) as client:
         render = wait_for_deployment(client, "render-episode/render-episode")
         nightly = wait_for_deployment(client, "nightly/nightly")
-    # the UI's form comes from the typed parameters
-    form = render.parameter_openapi_schema["properties"]
+    # the UI's form comes from the typed parameters, with the CLI's help text and the choices known at deploy time
+    schema = render.parameter_openapi_schema
+    form = schema["properties"]
     assert {"listener", "template", "date", "backends"} <= set(form)
+    assert all(field["description"] for field in form.values())
+    assert "maya" in form["listener"]["description"] and "maya" in render.description
+    assert "time zone" in form["date"]["description"]
+    assert form["template"]["anyOf"][0]["enum"] == ["morning-drive", "nightly-digest", "two-hosts"]
+    voices = schema["definitions"]["Backends"]["properties"]["voice"]["anyOf"][0]["enum"]
+    assert {"host", "kai", "robot"} <= set(voices)
+    # a bad value is refused when the run is created, not minutes later inside it
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    for bad in ({"listener": '"maya"'}, {"listener": "maya", "template": "nightly digest"},
+                {"listener": "maya", "backends": {"voice": "alto"}}):
+        with get_client(sync_client=True) as client, pytest.raises(PrefectHTTPStatusError) as refused:
+            client.create_flow_run_from_deployment(render.id, parameters=bad)
+        assert refused.value.response.status_code in (409, 422), refused.value
     assert nightly.schedules and nightly.schedules[0].schedule.cron == "0 3 * * *"
     assert nightly.schedules[0].schedule.timezone == "Europe/Berlin"
 
