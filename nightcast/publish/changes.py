@@ -28,6 +28,8 @@ def what_changed(previous: tuple[EpisodeManifest, Script] | None, script: Script
             round(old_entry.music_s, 3) != round(entry.music_s, 3)
         if old is not None and old.cue != segment.cue:
             why.append("its music cue changed")
+        elif old is not None and old_entry is None:
+            why.append("the previous render kept no timeline to compare with")
         elif old_entry is not None and bed_again:
             said = round(entry.speech_end_s - entry.speech_start_s, 2)
             was = round(old_entry.speech_end_s - old_entry.speech_start_s, 2)
