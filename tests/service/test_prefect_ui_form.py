@@ -74,8 +74,10 @@ def _deployment(api: str) -> dict | None:
     return answer.json() if answer.status_code == 200 else None
 
 
-def _runs(api: str) -> list[dict]:
-    return httpx.post(f"{api}/flow_runs/filter", json={"limit": 10, "sort": "EXPECTED_START_TIME_DESC"}).json()
+def _runs(api: str, deployment: dict) -> list[dict]:
+    """render-episode's runs (the server also schedules the nightly's)."""
+    return httpx.post(f"{api}/flow_runs/filter", json={"limit": 10, "sort": "EXPECTED_START_TIME_DESC",
+                                                       "deployments": {"id": {"any_": [deployment["id"]]}}}).json()
 
 
 def test_the_run_form_guides_refuses_a_bad_listener_and_renders_a_good_one(ui, browser):
@@ -112,13 +114,13 @@ def test_the_run_form_guides_refuses_a_bad_listener_and_renders_a_good_one(ui, b
     refusal = _wait(lambda: [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".p-toast") if "listener" in t.text],
                     "no refusal was shown", 20)
     assert "does not match" in refusal[0], refusal
-    assert _runs(api) == []
+    assert _runs(api, deployment) == []
 
     textarea = field("listener").find_element(By.TAG_NAME, "textarea")
     textarea.clear()
     textarea.send_keys("maya")
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    [run] = _wait(lambda: _runs(api), "the form created no run", 30)
+    [run] = _wait(lambda: _runs(api, deployment), "the form created no run", 30)
     assert run["parameters"]["listener"] == "maya" and run["parameters"]["template"] == "nightly-digest"
     finished = _wait(lambda: (r := httpx.get(f"{api}/flow_runs/{run['id']}").json())["state"]["type"] in
                      ("COMPLETED", "FAILED", "CRASHED") and r, "the run did not finish", 420)
