@@ -5,9 +5,9 @@ Each host's speech is summarised by its MFCCs (19 cepstral coefficients of 40 me
 root mean square, over the coefficients, of the difference of their means in pooled standard
 deviations: how far apart the two timbres sit, in units of how much each moves within itself.
 
-Measured on the shipped presets (bench/voices_bench.py prints the matrix): one preset saying two
-different paragraphs 0.08; any two different presets 0.52–0.80 (`host`/`kai` 0.60, `host`/`kumo`
-0.54). `hosts_min_distance` (0.3) sits between the two.
+Measured on the shipped presets (bench/voices_bench.py prints the matrix, 2026-12-05): one preset
+on other paragraphs 0.02–0.12; any two different presets 0.49–1.62 (`host`/`kumo` 0.55, `host`/`kai`
+0.58). `hosts_min_distance` (0.3) sits between the two.
 """
 
 from __future__ import annotations
