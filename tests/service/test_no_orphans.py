@@ -107,7 +107,7 @@ def test_deploy_serve_stops_within_seconds_of_sigterm(tmp_path):
         proc.wait(timeout=30)
         stopped_s = time.monotonic() - sent
         assert stopped_s < 6.0, f"deploy --serve took {stopped_s:.1f} s to stop"
-        assert not server.is_running() or server.status() == psutil.STATUS_ZOMBIE
+        server.wait(timeout=15)  # and its Prefect server goes too (it watches its parent)
     finally:
         if proc.poll() is None:
             proc.kill()

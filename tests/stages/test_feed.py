@@ -133,7 +133,8 @@ def test_cover_is_square_podcast_size_and_its_palette_follows_the_mood(tmp_path)
 def test_srt_transcript_names_both_hosts_in_a_two_host_episode(rendered):
     srt = (rendered["maya-two-hosts"] / "transcript.srt").read_text()
     assert srt.startswith("1\n00:00:0") and " --> " in srt and "," in srt.splitlines()[1]
-    assert "Sky: " in srt and "Kai: " in srt
+    cohost = json.loads((rendered["maya-two-hosts"] / "episode.json").read_text())["backends"]["cohost-speech"]["model"]
+    assert "Sky: " in srt and f"{cohost.capitalize()}: " in srt  # Kumo with the kokoro extra, else Kai
 
 
 def test_episode_page_links_its_files_and_lists_chapters_cues_and_notes(rendered):
