@@ -149,8 +149,8 @@ _SCORED_MAX = 2048
 def score_file(path: str | Path) -> tuple[SpeechQuality, float]:
     """A voice clip file's predicted quality, and the seconds it took.
 
-    Scores are remembered by the file's bytes: after a QA retry only the clips that were spoken
-    again cost anything, and a clip that repeats (a re-render, a shared jingle line) is scored once."""
+    Scores are remembered by the file's bytes, within this process (a CLI render, a worker's night):
+    after a QA retry only the clips that were spoken again cost anything."""
     import soundfile as sf
 
     started = time.perf_counter()
