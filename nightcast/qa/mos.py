@@ -81,10 +81,12 @@ def _mel_to_hz(mel):
 
 
 @functools.cache
-def mel_filters() -> np.ndarray:
-    """(N_MELS, 1 + N_FFT // 2) triangular filters, Slaney-normalised (librosa.filters.mel's defaults)."""
-    fft_hz = np.fft.rfftfreq(N_FFT, 1.0 / MOS_RATE)
-    mel_hz = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(MOS_RATE / 2), N_MELS + 2))
+def mel_filters(n_fft: int = N_FFT, n_mels: int = N_MELS, low_hz: float = 0.0,
+                high_hz: float = MOS_RATE / 2) -> np.ndarray:
+    """(n_mels, 1 + n_fft // 2) triangular filters at 16 kHz, Slaney-normalised (librosa.filters.mel's
+    defaults for P.808's input; qa/voiceprint.py asks for its own size and band)."""
+    fft_hz = np.fft.rfftfreq(n_fft, 1.0 / MOS_RATE)
+    mel_hz = _mel_to_hz(np.linspace(_hz_to_mel(low_hz), _hz_to_mel(high_hz), n_mels + 2))
     widths = np.diff(mel_hz)
     ramps = mel_hz[:, None] - fft_hz[None, :]
     lower = -ramps[:-2] / widths[:-1, None]
@@ -109,7 +111,7 @@ def mel_db(audio: np.ndarray) -> np.ndarray:
 
 def score(samples: np.ndarray, rate: int) -> SpeechQuality:
     """A mono voice clip's predicted quality. `samples`: float in −1…1 at any rate (resampled to 16 kHz)."""
-    audio = _at_16k(np.asarray(samples, dtype=np.float32), rate)
+    audio = at_16k(np.asarray(samples, dtype=np.float32), rate)
     if not audio.size:
         raise ValueError("an empty clip has no quality to predict")
     audio = np.clip(audio, -1.0, 1.0)
@@ -131,7 +133,8 @@ def score(samples: np.ndarray, rate: int) -> SpeechQuality:
                          p808=round(float(np.mean(p808_scores)), 3))
 
 
-def _at_16k(audio: np.ndarray, rate: int) -> np.ndarray:
+def at_16k(audio: np.ndarray, rate: int) -> np.ndarray:
+    """Mono (channels averaged) at the 16 kHz both speech models here take."""
     if audio.ndim > 1:
         audio = audio.mean(axis=1)
     if rate == MOS_RATE:

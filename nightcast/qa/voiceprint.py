@@ -12,43 +12,25 @@ on other paragraphs 0.02–0.12; any two different presets 0.49–1.62 (`host`/`
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-PRINT_RATE = 16_000
+from nightcast.qa.mos import at_16k, mel_filters
+
 N_FFT, HOP, N_MELS, N_COEFFS = 512, 160, 40, 19
 LOW_HZ, HIGH_HZ = 60.0, 7600.0
 VOICED_WITHIN_DB = 30.0
 MIN_FRAMES = 150  # 1.5 s of voiced frames: less says nothing reliable about a voice
 
 
-@functools.cache
-def _mel_bank() -> np.ndarray:
-    from nightcast.qa.mos import _hz_to_mel, _mel_to_hz
-
-    fft_hz = np.fft.rfftfreq(N_FFT, 1.0 / PRINT_RATE)
-    mel_hz = _mel_to_hz(np.linspace(_hz_to_mel(LOW_HZ), _hz_to_mel(HIGH_HZ), N_MELS + 2))
-    widths = np.diff(mel_hz)
-    ramps = mel_hz[:, None] - fft_hz[None, :]
-    return np.maximum(0.0, np.minimum(-ramps[:-2] / widths[:-1, None], ramps[2:] / widths[1:, None]))
-
-
 def voice_print(samples: np.ndarray, rate: int) -> np.ndarray:
     """(voiced frames, 19) MFCCs of mono speech at any rate; no frames for silence or a clip too short."""
     from scipy.fft import dct
-    from scipy.signal import resample_poly
 
-    audio = np.asarray(samples, dtype=np.float64)
-    if audio.ndim > 1:
-        audio = audio.mean(axis=1)
-    if rate != PRINT_RATE:
-        divisor = np.gcd(rate, PRINT_RATE)
-        audio = resample_poly(audio, PRINT_RATE // divisor, rate // divisor)
+    audio = at_16k(np.asarray(samples, dtype=np.float32), rate).astype(np.float64)
     if audio.size < N_FFT:
         return np.zeros((0, N_COEFFS))
     frames = np.lib.stride_tricks.sliding_window_view(audio, N_FFT)[::HOP] * np.hanning(N_FFT)
-    mel = (np.abs(np.fft.rfft(frames, axis=1)) ** 2) @ _mel_bank().T
+    mel = (np.abs(np.fft.rfft(frames, axis=1)) ** 2) @ mel_filters(N_FFT, N_MELS, LOW_HZ, HIGH_HZ).T.astype(np.float64)
     energy_db = 10 * np.log10(mel.sum(axis=1) + 1e-12)
     voiced = mel[energy_db > energy_db.max() - VOICED_WITHIN_DB]
     return dct(np.log(voiced + 1e-10), type=2, norm="ortho", axis=1)[:, 1:N_COEFFS + 1]
