@@ -93,8 +93,8 @@ def main() -> None:
                   f"{sum(c['bed_again'] for c in changes)} beds again")
             for change in changes:
                 print(f"  {change['segment_id']}: {'; '.join(change['why'])}")
-    console.print("cold: the speech sentence cache is empty too. Mix and master always run (their input is the "
-                  "whole episode).")
+    console.print("cold: the speech sentence cache is empty too. Mix and master (and the QA's ASR of the mix) are "
+                  "cached by what goes into the mix: they run again only where a clip or the timeline changed.")
 
 
 if __name__ == "__main__":

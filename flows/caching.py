@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import inspect
+import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -39,10 +40,12 @@ class StageInputs(CachePolicy):
     stage: str = ""
     inputs: tuple[str, ...] = ()
     folders: tuple[str, ...] = ()  # inputs naming folders the stage reads: keyed by their files' contents
+    files: tuple[str, ...] = ()  # inputs naming single files the stage reads (or None): keyed by their bytes
 
     def compute_key(self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs) -> str:
         return stage_key(self.stage, {**{name: _lookup(inputs, name) for name in self.inputs},
-                                      **{name: folder_digest(_lookup(inputs, name)) for name in self.folders}})
+                                      **{name: folder_digest(_lookup(inputs, name)) for name in self.folders},
+                                      **{name: file_digest(_lookup(inputs, name)) for name in self.files}})
 
 
 def check_key_names(*tasks) -> None:
@@ -51,7 +54,7 @@ def check_key_names(*tasks) -> None:
     for task in tasks:
         policy = task.cache_policy
         parameters = inspect.signature(task.fn).parameters
-        for dotted in (*policy.inputs, *policy.folders):
+        for dotted in (*policy.inputs, *policy.folders, *policy.files):
             if dotted.split(".")[0] not in parameters:
                 raise TypeError(f"task {task.name}: cache key input '{dotted}' names no parameter of "
                                 f"{task.fn.__name__}{inspect.signature(task.fn)}")
@@ -77,6 +80,30 @@ def folder_digest(folder: Path) -> str:
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def file_digest(path: Path | str | None) -> str | None:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path is not None else None
+
+
+def clip_identity(path: str) -> tuple[str, int, int]:
+    """A cached clip as an input to a later stage: its content-addressed path, and its size and mtime
+    so that a clip computed again after a prune (same path, maybe other bytes) counts as new."""
+    stat = Path(path).stat()
+    return path, stat.st_size, stat.st_mtime_ns
+
+
+def place(source: Path | str, destination: Path) -> None:
+    """Put a finished file from the cache where it is published: a hard link where the filesystem
+    allows (a night of episodes is not stored twice), else a copy; atomic either way."""
+    destination = Path(destination)
+    staging = destination.with_name(f".{destination.name}.placing")
+    staging.unlink(missing_ok=True)
+    try:
+        os.link(source, staging)
+    except OSError:
+        shutil.copyfile(source, staging)
+    os.replace(staging, destination)
 
 
 class StageFolder(BaseModel):
@@ -108,17 +135,18 @@ class StageCache:
     def folder(self, work: Path) -> StageFolder:
         return StageFolder(stages_root=self.root / "stages" if self.enabled else None, fallback=work)
 
-    def task(self, task):
-        """The task with results persisted and cached by its policy, or with caching off."""
-        if not self.enabled:
+    def task(self, task, cacheable: bool = True):
+        """The task with results persisted and cached by its policy, or with caching off (the cache
+        off, or this call's inputs not ones a result can be keyed by)."""
+        if not (self.enabled and cacheable):
             return task.with_options(cache_policy=NO_CACHE, persist_result=False)
         return task.with_options(persist_result=True, result_storage=self.root / "results",
                                  cache_expiration=dt.timedelta(days=self.days))
 
-    def run(self, stage: str, task, calls: Sequence[tuple]) -> list:
+    def run(self, stage: str, task, calls: Sequence[tuple], cacheable: bool = True) -> list:
         """Submit `task` once per argument tuple, all at once; their results in order, counting what
         came from the cache. A cached result whose files were pruned meanwhile is computed again."""
-        task = self.task(task)
+        task = self.task(task, cacheable)
         futures = [task.submit(*args) for args in calls]
         results = []
         for args, future in zip(calls, futures):
@@ -129,6 +157,17 @@ class StageCache:
             self.count(stage, cached)
             results.append(result)
         return results
+
+    def mix_key(self, timeline, speech: Sequence, music: Sequence, settings: BaseModel) -> str | None:
+        """What decides the mix: the timeline, the mix settings and every clip by its identity. None
+        when a clip is not a cached one (the cache off; a file in the render's own work folder): then
+        the mix, and all that is keyed by it, is not cached."""
+        stages = (self.root / "stages").resolve()
+        clips = [clip.path for clip in (*speech, *music)]
+        if not self.enabled or not all(Path(p).resolve().is_relative_to(stages) for p in clips):
+            return None
+        return stage_key("mix", {"timeline": timeline, "settings": settings,
+                                 "clips": [clip_identity(p) for p in clips]})
 
     def key_for(self, task, args: tuple) -> str:
         """The key `task.submit(*args)` will look its result up by (the task's StageInputs policy)."""

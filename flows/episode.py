@@ -17,7 +17,7 @@ from prefect.futures import PrefectFuture
 from pydantic import BaseModel
 
 from nightcast.episode_store import episode_files
-from nightcast.flows.caching import StageCache, StageFolder
+from nightcast.flows.caching import StageCache, StageFolder, place
 from nightcast.flows.gpu_stages import MusicRequest, SpeechRequest, run_music, run_speech
 from nightcast.flows.qa_gate import keep_failed_report, listen_task, meter_task, qa_task, rate_voices_task
 from nightcast.flows.runners import ConfiguredTaskRunner
@@ -94,10 +94,12 @@ class RenderedAudio(BaseModel):
 
 
 class Listening(NamedTuple):
-    """The QA gate's work already under way: ASR of the mix, and the voices' predicted MOS (None when off)."""
+    """The QA gate's work already under way: ASR of the mix, and the voices' predicted MOS (None when off).
+    `heard_before`: the ASR came from the cache (the same mix was heard by an earlier render)."""
 
     hearing: PrefectFuture
     voices: PrefectFuture | None
+    heard_before: bool = False
 
 
 def render_audio(job: RenderJob, script: Script, speech: list[SpeechClip], folder: StageFolder, cache: StageCache,
@@ -107,8 +109,10 @@ def render_audio(job: RenderJob, script: Script, speech: list[SpeechClip], folde
     voice is synthesised again (its length moves every later segment). `ducking`: per segment, its
     music's gain under the voice in place of the format's.
 
-    With QA on, the voices' MOS is predicted from here on and ASR starts listening to the mix as the
-    master begins; their futures come back with the audio."""
+    The master (and the ASR of the mix) is cached by what goes into the mix: when an earlier render
+    made the same mix, neither the mix nor the master runs again. With QA on, the voices' MOS is
+    predicted from here on and ASR starts listening to the mix as the master begins; their futures
+    come back with the audio."""
     mix = job.template.mix
     qa = job.settings.qa
     voices = rate_voices_task.submit(speech) if qa.enabled and qa.voice_quality else None
@@ -120,16 +124,30 @@ def render_audio(job: RenderJob, script: Script, speech: list[SpeechClip], folde
     spoken = spoken_segments(speech, timeline)
     with stage("music", timings):
         music_clips = render_music(job, script, timeline, folder, cache)
-    with stage("mix", timings):
-        mixed = mix_task(timeline, speech, music_clips, mix, folder.fallback / "mix.wav")
-    hearing = listen_task.submit(Path(mixed.path), spoken, qa) if qa.enabled else None
     chapters = chapters_for(script, timeline)
     tags = {"title": script.title, "artist": job.template.title, "album": f"nightcast: {job.profile.name}",
             "date": job.date.isoformat(), "genre": "Podcast"}
+    mix_key = cache.mix_key(timeline, speech, music_clips, mix)
+    mix_wav = folder.fallback / "mix.wav"
+    master_args = (None, folder, out.name, mix, chapters, tags, cover, mix_key)
+    listen_args = (mix_wav, spoken, qa, mix_key)
+    made_before = (mix_key is not None and cache.holds(master_task, master_args)
+                   and (not qa.enabled or cache.holds(listen_task, listen_args)))
+    if made_before:
+        timings["mix"] = 0.0
+        cache.count("mix", cached=True)
+    else:
+        with stage("mix", timings):
+            mixed = mix_task(timeline, speech, music_clips, mix, mix_wav)
+        cache.count("mix", cached=False)
+        master_args = (mixed, *master_args[1:])
+    hearing = cache.task(listen_task, mix_key is not None).submit(*listen_args) if qa.enabled else None
     with stage("master", timings):
-        loudness = master_task(mixed, out, mix, chapters, tags, cover)
-    return RenderedAudio(path=out, timeline=timeline, chapters=chapters, loudness=loudness, spoken=spoken,
-                         music=music_clips), Listening(hearing, voices) if hearing else None
+        [mastered] = cache.run("master", master_task, [master_args], cacheable=mix_key is not None)
+        place(mastered.path, out)
+    listening = Listening(hearing, voices, heard_before=made_before) if hearing else None
+    return RenderedAudio(path=out, timeline=timeline, chapters=chapters, loudness=mastered.loudness, spoken=spoken,
+                         music=music_clips), listening
 
 
 def check_quality(job: RenderJob, script: Script, speech: list[SpeechClip], episode: RenderedAudio,
@@ -151,7 +169,8 @@ def quality_gate(job: RenderJob, script: Script, speech: list[SpeechClip], episo
     qa = job.settings.qa
     with stage("qa", timings):
         report = check_quality(job, script, speech, episode, listening)
-    timings["qa_asr"] = report.asr_seconds  # inside qa: mostly beside the master
+    if not listening.heard_before:
+        timings["qa_asr"] = report.asr_seconds  # inside qa: mostly beside the master
     plan = plan_retry(report, qa, job.template.mix.duck_db)
     if plan:
         with stage("qa_retry", timings):  # the first pass's stage timings stay as they were

@@ -14,6 +14,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from nightcast.episode_store import EpisodeStore, write_text_atomic
+from nightcast.flows.caching import StageInputs, check_key_names
 from nightcast.idle_priority import at_idle_priority
 from nightcast.qa import check_episode, listen
 from nightcast.qa.gate import score_voices
@@ -22,8 +23,10 @@ from nightcast.schema import Hearing, QAReport, Script, SpeechClip, SpokenSegmen
 from nightcast.settings import QASettings
 
 
-@task(name="listen", cache_policy=NO_CACHE)
-def listen_task(mix_wav: Path, spoken: list[SpokenSegment], qa: QASettings) -> Hearing:
+@task(name="listen", cache_policy=StageInputs(stage="hearing", inputs=("mix_key", "spoken", "qa")))
+def listen_task(mix_wav: Path, spoken: list[SpokenSegment], qa: QASettings, mix_key: str | None = None) -> Hearing:
+    """`mix_key` (StageCache.mix_key) keys what was heard by what went into the mix: a re-render whose
+    mix would be the same needs neither the mix nor the ASR."""
     # lowest priority: ASR should fill the cores the master's encoder leaves idle, not slow it down
     return at_idle_priority(lambda: listen(mix_wav, spoken, qa))
 
@@ -52,3 +55,6 @@ def keep_failed_report(store: EpisodeStore, listener: str, episode: str, report:
     path = store.failed_report_path(listener, episode)
     write_text_atomic(path, report.model_dump_json(indent=2))
     return path
+
+
+check_key_names(listen_task)

@@ -1,8 +1,8 @@
 """Prefect tasks: one library call each. Retries sit here; results stay small (paths and models).
 
 Script, speech and music are cached by their inputs (flows/caching.py), so a re-run reuses them.
-Mix and master always run: their input is the whole episode, so any change redoes them anyway,
-and caching them would keep a float mix of the full episode on disk to save seconds.
+The master is cached by what went into the mix (`StageCache.mix_key`), so a re-render whose mix would
+come out the same skips the mix and the master both; the float mix itself is never kept.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from nightcast.schema import (
     Chapter,
     EpisodeTemplate,
     ListenerProfile,
-    Loudness,
+    MasteredAudio,
     MixedAudio,
     MixSettings,
     MusicClip,
@@ -116,10 +116,16 @@ def mix_task(timeline: Timeline, speech: list[SpeechClip], music: list[MusicClip
     return mix_episode(timeline, speech, music, mix, out_wav)
 
 
-@task(name="master", cache_policy=NO_CACHE)
-def master_task(mixed: MixedAudio, out: Path, mix: MixSettings, chapters: list[Chapter],
-                tags: dict[str, str], cover: Path | None = None) -> Loudness:
-    return master_episode(mixed, out, mix, chapters, tags, cover)
+@task(name="master", cache_policy=StageInputs(stage="master", inputs=("mix_key", "name", "mix", "chapters", "tags"),
+                                              files=("cover",)))
+def master_task(mixed: MixedAudio | None, folder: StageFolder, name: str, mix: MixSettings, chapters: list[Chapter],
+                tags: dict[str, str], cover: Path | None, mix_key: str | None) -> MasteredAudio:
+    """`mix_key`: the mix's inputs (StageCache.mix_key), which key the result, so that a cached master
+    is found before the mix is made (`mixed` is not needed then)."""
+    if mixed is None:
+        raise ValueError("the master is not in the cache and no mix was given")
+    out = folder.path() / name
+    return MasteredAudio(path=str(out), loudness=master_episode(mixed, out, mix, chapters, tags, cover))
 
 
 @task(name="publish-feed", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
@@ -127,4 +133,4 @@ def publish_feed_task(store: EpisodeStore, profile: ListenerProfile, public_url:
     return write_feed(store, profile, public_url)
 
 
-check_key_names(write_script_task, speak_task, music_task, music_batch_task)
+check_key_names(write_script_task, speak_task, music_task, music_batch_task, master_task)

@@ -507,6 +507,13 @@ class MixedAudio(Strict):
     peak: float  # largest absolute sample: a silent mix is refused before mastering
 
 
+class MasteredAudio(Strict):
+    """The finished, tagged episode file and what ebur128 measured on it."""
+
+    path: str
+    loudness: "Loudness"
+
+
 class MusicClip(Strict):
     segment_id: Name
     path: str

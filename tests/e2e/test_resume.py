@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import pytest
 import soundfile as sf
 import yaml
 
-from helpers import DATE, PROFILES, ROOT, ebur128, ffprobe_duration
+from helpers import DATE, PROFILES, ROOT, ebur128, ffprobe_duration, short_format
 
 EPISODE = f"{DATE.isoformat()}-nightly-digest"
 
@@ -78,7 +79,8 @@ def test_killed_render_publishes_nothing_and_the_rerun_reuses_its_stages(resumed
     # bit-exact). The MP3s themselves are compared by loudness only: one LSB of input difference
     # changes the encoder's later bit allocation, which shows as coding noise 40 dB down.
     reference_stages = reference.parent.parent / ".cache" / "stages"
-    folders = sorted((out / ".cache" / "stages").iterdir())
+    stages = out / ".cache" / "stages"
+    folders = sorted([*stages.glob("speech-*"), *stages.glob("music-*")])
     assert len(folders) == 12
     for folder in folders:
         for ours_file in folder.glob("*.wav"):
@@ -141,7 +143,31 @@ def test_a_cached_result_whose_files_were_pruned_is_made_again(resumed, tmp_path
     counts = manifest(again)["stage_cache"]
     assert counts["speech"] == {"ran": 6, "cached": 0}
     assert counts["music"] == {"ran": 0, "cached": 6}
+    assert counts["master"] == {"ran": 1, "cached": 0}  # new speech files: the mix is made again
     assert ffprobe_duration(again / "episode.mp3") > 120
+
+
+def test_an_unchanged_rerender_reuses_the_mix_the_master_and_what_asr_heard(prefect_harness, tmp_path,
+                                                                              monkeypatch):
+    """The operator's re-render of an episode nothing changed in: no stage runs, not even the mix,
+    the master or the QA's ASR, and the episode file is the one made before, byte for byte."""
+    from nightcast.flows.episode import render_episode
+
+    monkeypatch.setenv("NIGHTCAST_TEMPLATES_DIR", str(short_format(tmp_path)))
+    render = partial(render_episode, str(PROFILES / "maya.yaml"), template="qa-check", out_dir=str(tmp_path / "out"),
+                     date=DATE, qa=True)
+    first = Path(render())
+    audio, heard = (first / "episode.mp3").read_bytes(), json.loads((first / "qa.json").read_text())
+    assert manifest(first)["stage_cache"]["master"] == {"ran": 1, "cached": 0}
+
+    again = Path(render())
+    counts = manifest(again)["stage_cache"]
+    assert all(c["ran"] == 0 for c in counts.values()), counts
+    assert counts["mix"] == counts["master"] == {"ran": 0, "cached": 1}
+    assert "qa_asr" not in manifest(again)["stage_timings_s"]  # nothing was listened to again
+    assert (again / "episode.mp3").read_bytes() == audio
+    report = json.loads((again / "qa.json").read_text())
+    assert report["passed"] and [s["heard"] for s in report["segments"]] == [s["heard"] for s in heard["segments"]]
 
 
 def test_prune_removes_only_old_entries(tmp_path):
