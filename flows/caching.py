@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic_core import to_json
 
 from nightcast import __version__
+from nightcast.flows.ledger import note_keys
 from nightcast.settings import Settings
 
 
@@ -124,13 +125,24 @@ class StageFolder(BaseModel):
 
 
 class StageCache:
-    """A render's view of the cache: task options, the folders tasks write to, and what was reused."""
+    """A render's view of the cache: task options, the folders tasks write to, and what was reused.
+    `owner`: the listener the render is for; every key it uses is noted in their ledger (flows/ledger.py)."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, owner: str | None = None):
         self.enabled = settings.stage_cache
         self.root = settings.cache_root()
         self.days = settings.stage_cache_days
+        self.owner = owner
         self.counts: dict[str, dict[str, int]] = {}
+
+    def note(self, keys: Sequence[str | None]) -> None:
+        if self.enabled and self.owner:
+            note_keys(self.root, self.owner, [k for k in keys if k])
+
+    def note_files(self, paths: Sequence[str]) -> None:
+        """The keys of stage folders these files live in (results made elsewhere: a GPU worker)."""
+        stages = (self.root / "stages").resolve()
+        self.note([Path(p).resolve().parent.name for p in paths if Path(p).resolve().parent.parent == stages])
 
     def folder(self, work: Path) -> StageFolder:
         return StageFolder(stages_root=self.root / "stages" if self.enabled else None, fallback=work)
@@ -146,6 +158,8 @@ class StageCache:
     def run(self, stage: str, task, calls: Sequence[tuple], cacheable: bool = True) -> list:
         """Submit `task` once per argument tuple, all at once; their results in order, counting what
         came from the cache. A cached result whose files were pruned meanwhile is computed again."""
+        if cacheable and self.enabled and self.owner:
+            self.note([self.key_for(task, args) for args in calls])  # before the work: a crash leaves the note
         task = self.task(task, cacheable)
         futures = [task.submit(*args) for args in calls]
         results = []
@@ -212,6 +226,7 @@ class StageCache:
         """A stage that ran elsewhere (a GPU worker): its clips, its counts added to ours."""
         for kind, n in outcome.counts.items():
             self.count(stage, kind == "cached", n)
+        self.note_files([clip.path for clip in outcome.clips])
         return outcome.clips
 
 

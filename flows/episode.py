@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -17,6 +18,7 @@ from prefect.futures import PrefectFuture
 from pydantic import BaseModel
 
 from nightcast.episode_store import episode_files
+from nightcast.errors import ListenerErased
 from nightcast.flows.caching import StageCache, StageFolder, place
 from nightcast.flows.gpu_stages import MusicRequest, SpeechRequest, run_music, run_speech
 from nightcast.flows.qa_gate import keep_failed_report, listen_task, meter_task, qa_task, rate_voices_task
@@ -141,7 +143,11 @@ def render_audio(job: RenderJob, script: Script, speech: list[SpeechClip], folde
             mixed = mix_task(timeline, speech, music_clips, mix, mix_wav)
         cache.count("mix", cached=False)
         master_args = (mixed, *master_args[1:])
-    hearing = cache.task(listen_task, mix_key is not None).submit(*listen_args) if qa.enabled else None
+    hearing = None
+    if qa.enabled:
+        if mix_key is not None:
+            cache.note([cache.key_for(listen_task, listen_args)])
+        hearing = cache.task(listen_task, mix_key is not None).submit(*listen_args)
     with stage("master", timings):
         [mastered] = cache.run("master", master_task, [master_args], cacheable=mix_key is not None)
         place(mastered.path, out)
@@ -208,8 +214,9 @@ def render_episode(listener: str, template: str | None = None, date: dt.date | N
 def _render_alone(job: RenderJob) -> str:
     """The render itself, with no other render of this episode running (render_episode holds its lock)."""
     mix = job.template.mix
+    started = time.time()
     timings: dict[str, float] = {}
-    cache = StageCache(job.settings)
+    cache = StageCache(job.settings, owner=job.profile.id)
     # read again under the render's lock: a render that finished since prepare_render is the one to keep from
     job = job.model_copy(update={"previous": job.store.previous_render(job.profile.id, job.episode_id)})
     with stage("script", timings):
@@ -240,6 +247,9 @@ def _render_alone(job: RenderJob) -> str:
                             stage_cache=cache.counts, spoken=episode.spoken, qa=report,
                             requests=job.steering.requests,
                             changes=what_changed(job.previous, script, episode.timeline))
+        if job.store.erased_since(job.profile.id, started):  # `nightcast listeners forget` ran meanwhile
+            raise ListenerErased(f"listener {job.profile.id}'s data was erased during this render; "
+                                 "nothing was published")
     publish_feed_task(job.store, job.profile, job.settings.public_url)
     mark_used(job.settings.profile_store(), job.steering, job.episode_id)
     return str(job.episode_dir)

@@ -4,9 +4,12 @@ writers, music generators) and the id pattern a listener must match. The deploym
 schema, so a bad value is refused in the form and by the server's API (422), not minutes later in a
 failed run. Re-deploy after adding a format or voice.
 
-Listeners are named in the field's help and the deployment's description, not offered as a closed
-list: the store changes every day (sign-ups, imports) and a list fixed at deploy time would refuse
-today's new listener.
+Listeners are counted in the field's help and the deployment's description, not named and not
+offered as a closed list: the store changes every day (sign-ups, imports), so a list fixed at deploy
+time would refuse today's new listener; and Prefect's event log keeps every earlier version of a
+deployment's description and schema (a `deployment.updated` event carries the old value) for its
+retention period, with no way to erase one listener from it, so an id written there could not be
+erased (`nightcast listeners forget`). The help says how to list them.
 """
 
 from __future__ import annotations
@@ -22,9 +25,8 @@ from nightcast.schema import NAME_PATTERN
 from nightcast.settings import Settings
 from nightcast.voices.presets import preset_names
 
-LISTENERS_NAMED_MAX = 20  # in the help and the description; `nightcast profiles list` lists them all
 
-LISTENER_HELP = ("A listener id in the profile store, lowercase, without quotes (e.g. maya); "
+LISTENER_HELP = ("A listener id in the profile store, lowercase, without quotes (letters, digits, - and _); "
                  "`nightcast profiles list` lists them.")
 DATE_HELP = ("Episode date YYYY-MM-DD. Default: today in the listener's own time zone (their profile's "
              "`timezone`), not the server's: a listener in Tokyo is already on tomorrow's date after 15:00 UTC.")
@@ -50,7 +52,7 @@ def render_form(settings: Settings, schema: ParameterSchema) -> ParameterSchema:
     for name, field in fields.items():
         model_field = RenderRequest.model_fields.get(name)
         field["description"] = model_field.description if model_field else OUT_DIR_HELP if name == "out_dir" else ""
-    fields["listener"]["description"] = f"{LISTENER_HELP} {_named(listener_ids(settings))}"
+    fields["listener"]["description"] = f"{LISTENER_HELP} {_counted(listener_ids(settings))}"
     fields["listener"]["pattern"] = NAME_PATTERN
     fields["date"]["description"] = DATE_HELP
     _choices(fields["template"], template_names(settings.templates_dir))
@@ -63,14 +65,13 @@ def render_form(settings: Settings, schema: ParameterSchema) -> ParameterSchema:
     return ParameterSchema(**data)
 
 
-def _named(listeners: list[str]) -> str:
+def _counted(listeners: list[str]) -> str:
     if not listeners:
         return "The profile store was empty at deploy time."
-    more = len(listeners) - LISTENERS_NAMED_MAX
-    return (f"Listeners at deploy time ({len(listeners)}): {', '.join(listeners[:LISTENERS_NAMED_MAX])}"
-            f"{f' and {more} more' if more > 0 else ''}.")
+    return f"The profile store held {len(listeners)} listener(s) at deploy time."
 
 
 def render_description(settings: Settings) -> str:
     """The deployment's description: what it does, and who can be rendered."""
-    return f"Render one listener's episode, checked by the QA gate, into their feed. {_named(listener_ids(settings))}"
+    return (f"Render one listener's episode, checked by the QA gate, into their feed. {_counted(listener_ids(settings))} "
+            "`nightcast profiles list` names them.")

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from pathlib import Path
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
@@ -52,14 +54,30 @@ class NightlyReport(BaseModel):
                                     description="listener id → their episode for this date, finished by an earlier run")
     breakers: list[str] = Field(default_factory=list,
                                 description="Each backend breaker that was open during the run, and what it cost.")
+    places: dict[str, int] = Field(default_factory=dict, description="listener id → their place in the night "
+                                                                     "(the render task run is render-<place>)")
+
+    def label(self, who: str) -> str:
+        return f"render-{self.places[who]}" if who in self.places else "render-?"
+
+    def anonymous(self, who: str, text: str) -> str:
+        """`text` with the listener's id and episode folder left out (the summary is a Prefect artifact,
+        and Prefect's event log keeps a copy of every artifact that no erasure can reach)."""
+        return re.sub(rf"(?<![\w-]){re.escape(who)}(?![\w-])", self.label(who), text)
 
     def markdown(self) -> str:
+        """By place in the night, not by listener: the render-<place> task run leads to the listener."""
         already = f", {len(self.already)} already were" if self.already else ""
         lines = [f"# nightly: {len(self.rendered)} of {self.listeners} listeners rendered{already}", "",
-                 "| listener | result |", "|---|---|"]
-        lines += [f"| {who} | ✅ `{where}` |" for who, where in sorted(self.rendered.items())]
-        lines += [f"| {who} | ❌ {why.replace('|', '/')} |" for who, why in sorted(self.failed.items())]
-        lines += [f"| {who} | ☑️ already rendered `{where}` |" for who, where in sorted(self.already.items())]
+                 "| render | result |", "|---|---|"]
+        by_place = sorted([*self.rendered, *self.failed, *self.already], key=lambda who: self.places.get(who, 0))
+        for who in by_place:
+            if who in self.rendered:
+                lines.append(f"| {self.label(who)} | ✅ {Path(self.rendered[who]).name} |")
+            elif who in self.failed:
+                lines.append(f"| {self.label(who)} | ❌ {self.anonymous(who, self.failed[who]).replace('|', '/')} |")
+            else:
+                lines.append(f"| {self.label(who)} | ☑️ already rendered {Path(self.already[who]).name} |")
         if self.phases:
             lines += ["", "## batched heavy stages", "", "| chunk | phase | listeners | made | batches | seconds |",
                       "|---|---|---|---|---|---|"]
@@ -116,9 +134,13 @@ def _transient(task, task_run, state) -> bool:
     return False
 
 
-@task(name="render-listener", task_run_name="render-{listener}", retries=2, retry_delay_seconds=[5, 30],
-      retry_condition_fn=_transient)
-def render_listener_task(listener: str, date: dt.date | None, template: str | None, out_dir: str | None) -> str:
+# Named by its place in the night, not by the listener: Prefect's event log keeps task-run names for
+# its retention period and has no per-listener delete, so no listener id goes there. Nothing cached
+# or persisted: the render caches its own stages, and a persisted result would be a file naming them.
+@task(name="render-listener", task_run_name="render-{place}", retries=2, retry_delay_seconds=[5, 30],
+      retry_condition_fn=_transient, cache_policy=NO_CACHE, persist_result=False)
+def render_listener_task(listener: str, date: dt.date | None, template: str | None, out_dir: str | None,
+                         place: int = 0) -> str:
     with held_slot(RENDER_LIMIT):
         return render_episode(listener, template=template, out_dir=out_dir, date=date)
 
@@ -151,7 +173,8 @@ def nightly(date: dt.date | None = None, template: str | None = None, out_dir: s
     pruned = prune_stage_cache(settings.cache_root(), settings.stage_cache_days)
     if pruned:
         print(f"nightly: pruned {pruned} stage cache entries older than {settings.stage_cache_days} days")
-    report = NightlyReport(date=date, listeners=len(listeners), unbatched=why_not_batched(settings))
+    report = NightlyReport(date=date, listeners=len(listeners), unbatched=why_not_batched(settings),
+                           places={who: place for place, who in enumerate(listeners, 1)})
     started = time.time()
     for who in listeners:
         if (folder := finished_episode(who, date, template, settings)) is not None:
@@ -166,7 +189,8 @@ def nightly(date: dt.date | None = None, template: str | None = None, out_dir: s
         if report.unbatched is None:
             report.phases += batch_ahead(members, chunk, date, template, settings)
         # The renders run while the next chunk's heavy stages do: the GPU and the CPUs both busy.
-        futures.update({who: render_listener_task.submit(who, date, template, out_dir) for who in members})
+        futures.update({who: render_listener_task.submit(who, date, template, out_dir, report.places[who])
+                        for who in members})
     for who, future in futures.items():
         outcome = future.result(raise_on_failure=False)
         if isinstance(outcome, BaseException):
@@ -178,6 +202,6 @@ def nightly(date: dt.date | None = None, template: str | None = None, out_dir: s
         print(f"nightly: {line}")
     create_markdown_artifact(markdown=report.markdown(), key="nightly-summary",
                              description=f"{len(report.rendered)} rendered, {len(report.failed)} failed")
-    if report.failed:
-        print(f"nightly: failed: {', '.join(sorted(report.failed))}")
+    if report.failed:  # by place: the run's logs stay on the server after a listener is erased
+        print(f"nightly: failed: {', '.join(report.label(who) for who in sorted(report.failed))}")
     return report

@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from nightcast.episode_store import EpisodeStore
 from nightcast.flows.caching import StageFolder, StageInputs, check_key_names
+from nightcast.flows.ledger import write_sentence_keys
 from nightcast.generators.music import make_music, make_music_batch
 from nightcast.generators.music.library import MusicLibrary, scan_library
 from nightcast.generators.script import CoHost, ScriptRequest, script_request, write_scripts
@@ -83,8 +84,12 @@ def write_scripts_task(requests: list[ScriptRequest], settings: Settings, n: int
                                                        "segment.lines", "voices", "sample_rate", "seed")))
 def speak_task(segment: Segment, voices: dict[str, VoicePreset], folder: StageFolder, sample_rate: int,
                cache_dir: Path | None, seed: int = 0) -> SpeechClip:
-    return speak_segment(segment, voices, folder.path(), sample_rate, seed=seed,
-                         cache=SpeechCache(cache_dir) if cache_dir else None)
+    sentences = SpeechCache(cache_dir) if cache_dir else None
+    out = folder.path()
+    clip = speak_segment(segment, voices, out, sample_rate, seed=seed, cache=sentences)
+    if sentences is not None:
+        write_sentence_keys(out, sentences.used)  # whose sentences these are goes with the clip
+    return clip
 
 
 MUSIC_INPUTS = ("generator", "sample_rate", "settings.music_model", "settings.music_stems",

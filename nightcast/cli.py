@@ -550,6 +550,110 @@ def profiles_import(
               f"{', '.join(p.id for p in profiles)}", highlight=False)
 
 
+listeners_app = typer.Typer(no_args_is_help=True, help="A listener's data: what nightcast holds, a copy of it, erasing it.")
+app.add_typer(listeners_app, name="listeners")
+NO_SERVER_HELP = "Leave the Prefect server's records alone (default: PREFECT_API_URL's, or this machine's own)."
+
+
+@listeners_app.command("holdings")
+def listeners_holdings(
+    listener: Annotated[str, typer.Argument(help="A listener id.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help=OUT_DIR_HELP)] = None,
+    no_server: Annotated[bool, typer.Option("--no-server", help=NO_SERVER_HELP)] = False,
+) -> None:
+    """Print, as JSON, every place nightcast keeps something about the listener."""
+    from nightcast.rights import holdings
+
+    try:
+        settings = _listener_settings(out_dir, None)
+        with _server(not no_server):
+            found = holdings(settings, listener, server=not no_server)
+    except InputError as exc:
+        _fail_input(exc)
+    print(found.model_dump_json(indent=2))
+
+
+@listeners_app.command("export")
+def listeners_export(
+    listener: Annotated[str, typer.Argument(help="A listener id.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The zip file to write.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help=OUT_DIR_HELP)] = None,
+    no_server: Annotated[bool, typer.Option("--no-server", help=NO_SERVER_HELP)] = False,
+) -> None:
+    """Write a zip of the listener's data: profile, requests, feedback, every episode, and holdings.json
+    listing every place nightcast keeps something about them."""
+    from nightcast.rights import export_listener
+
+    try:
+        settings = _listener_settings(out_dir, None)
+        with _server(not no_server):
+            found = export_listener(settings, listener, output, server=not no_server)
+    except InputError as exc:
+        _fail_input(exc)
+    out.print(f"[green]✓[/] {output}: {len(found.places)} places, "
+              f"{', '.join(f'{p.what} ({p.items})' for p in found.places)}", highlight=False)
+
+
+@listeners_app.command("forget")
+def listeners_forget(
+    listener: Annotated[str, typer.Argument(help="A listener id.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help=OUT_DIR_HELP)] = None,
+    no_server: Annotated[bool, typer.Option("--no-server", help=NO_SERVER_HELP)] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the receipt as JSON.")] = False,
+) -> None:
+    """Erase the listener: profile, requests, feedback, episodes, feed, QA reports, cache entries and
+    their records on the Prefect server. Prints a receipt; running it again removes nothing more."""
+    from nightcast.rights import forget_listener
+
+    try:
+        settings = _listener_settings(out_dir, None)
+        with _server(not no_server):
+            receipt = forget_listener(settings, listener, server=not no_server)
+    except InputError as exc:
+        _fail_input(exc)
+    if as_json:
+        print(receipt.model_dump_json(indent=2))
+        raise typer.Exit(1 if receipt.failed else 0)
+    if receipt.nothing_found:
+        out.print(f"[green]✓[/] nightcast holds nothing about {listener} (nothing to remove)", highlight=False)
+        return
+    out.print(f"[green]✓[/] {listener} erased at {receipt.erased_at:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
+    for label, lines in (("removed", receipt.removed), ("redacted", receipt.redacted), ("kept", receipt.kept)):
+        for line in lines:
+            out.print(f"  {label}: {line}", highlight=False, soft_wrap=True)
+    for line in receipt.failed:
+        err.print(f"[red]✗ not erased:[/] {line}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1 if receipt.failed else 0)
+
+
+@listeners_app.command("import")
+def listeners_import(
+    source: Annotated[Path, typer.Argument(help="An export zip (profile, requests, feedback) or a profile YAML.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help=OUT_DIR_HELP)] = None,
+) -> None:
+    """Put an exported listener back into the profile store (the profile replaces any with its id)."""
+    from nightcast.rights import import_listener
+
+    try:
+        profile, requests, feedback = import_listener(_listener_settings(out_dir, None), source)
+    except InputError as exc:
+        _fail_input(exc)
+    out.print(f"[green]✓[/] {profile.id} into the profile store, with {requests} request(s) and {feedback} "
+              "feedback", highlight=False)
+
+
+def _server(wanted: bool):
+    """The Prefect API the listener commands talk to, when they are to."""
+    from contextlib import nullcontext
+
+    if not wanted:
+        return nullcontext()
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from nightcast.flows.prefect_server import prefect_api
+
+    return prefect_api()
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m nightcast.cli`
     sys.exit(app())
 

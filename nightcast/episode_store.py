@@ -7,6 +7,7 @@ reports, build folders, and listing what is finished.
     <outputs>/<listener>/.building-<episode>-*            a render in progress (renamed into place when done)
     <outputs>/<listener>/.<episode>.lock                  held by the one render of that episode at a time
     <outputs>/<listener>/.feed.lock                       held while the feed is rebuilt
+    <outputs>/.erased/<sha256 of an id>                   when a listener's data was erased (no id in it)
 
 An episode directory appears only when complete: it is built in a hidden sibling and renamed, and
 its manifest is written last, so a folder with a manifest is a finished episode.
@@ -15,6 +16,7 @@ its manifest is written last, so a folder with a manifest is a finished episode.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import os
 import re
@@ -121,6 +123,42 @@ class EpisodeStore:
             return found, Script.model_validate_json((manifest.parent / found.files["script"]).read_bytes())
         except (OSError, ValidationError, KeyError):
             return None
+
+    # ------------------------------------------------------------ erasure
+
+    def _erased_mark(self, listener: str) -> Path:
+        return Path(self.root) / ".erased" / hashlib.sha256(listener.encode()).hexdigest()
+
+    def forget(self, listener: str) -> list[str]:
+        """Remove everything under the listener's folder: episodes, feed, failed QA reports, builds
+        and locks. Marks the time, so a render that started before and publishes after is discarded
+        (`erased_since`). What was removed, one line each."""
+        mark = self._erased_mark(listener)
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.touch()
+        folder = self.listener_dir(listener)
+        if not folder.is_dir():
+            return []
+        entries = sorted(folder.iterdir())
+        episodes = [e.name for e in entries if e.is_dir() and not e.name.startswith(".")]
+        reports = [e.name for e in entries if e.name.endswith(".qa-failed.json")]
+        builds = [e.name for e in entries if e.name.startswith(".building-")]
+        shutil.rmtree(folder, ignore_errors=True)
+        if folder.exists():  # a render's build appeared while removing: once more
+            shutil.rmtree(folder)
+        removed = [f"{len(episodes)} episode(s): {', '.join(episodes)}" if episodes else None,
+                   "their feed" if FEED_FILE in {e.name for e in entries} else None,
+                   f"{len(reports)} failed-QA report(s)" if reports else None,
+                   f"{len(builds)} unfinished build(s)" if builds else None]
+        return [line for line in removed if line] or ["their outputs folder (locks only)"]
+
+    def erased_since(self, listener: str, started: float) -> bool:
+        """Whether the listener's data was erased after `started` (a time.time()): the render that
+        started then must not publish."""
+        try:
+            return self._erased_mark(listener).stat().st_mtime >= started
+        except FileNotFoundError:
+            return False
 
     def building(self, listener: str, episode: str):
         """A hidden build folder for the episode, renamed into place when the block succeeds."""

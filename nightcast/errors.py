@@ -51,3 +51,7 @@ class TooManyMessages(InputError):
 
 class EpisodeBusy(NightcastError):
     """Another process is rendering the same listener's episode for the same date and format."""
+
+
+class ListenerErased(NightcastError):
+    """The listener's data was erased while their episode was being rendered: nothing is published."""

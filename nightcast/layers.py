@@ -21,6 +21,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "post-production": ("nightcast.mix", "nightcast.qa", "nightcast.publish"),
     "render": ("nightcast.render",),
     "flows": ("nightcast.flows",),
+    # a listener's data across the stores, the cache and the Prefect server: export, erasure
+    "rights": ("nightcast.rights",),
     "faces": ("nightcast.cli", "nightcast.cli_progress", "nightcast.api"),
 }
 SIBLINGS = ("nightcast.generators.script", "nightcast.voices", "nightcast.generators.music")

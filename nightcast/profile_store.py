@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
@@ -52,6 +53,13 @@ class ProfileStore(Protocol):
 
     def feedback(self, listener_id: str) -> list[Feedback]:
         """Every verdict this listener gave, oldest first."""
+
+    def save(self, profiles: Iterable[ListenerProfile]) -> int:
+        """Insert or replace each profile; returns how many were written."""
+
+    def forget(self, listener_id: str) -> list[str]:
+        """Remove the listener's profile, requests and feedback; what was removed, one line each
+        (nothing when there was nothing: forgetting twice is not an error)."""
 
 
 def check_listener_id(listener_id: str) -> str:
@@ -126,6 +134,40 @@ class FolderStore:
 
     def feedback(self, listener_id: str) -> list[Feedback]:
         return self._read(self._records(listener_id, "feedback"), Feedback)
+
+    # ------------------------------------------------------------ data rights
+
+    def save(self, profiles: Iterable[ListenerProfile]) -> int:
+        written = 0
+        for profile in profiles:
+            path = self.path_for(profile.id)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_text_atomic(path, yaml.safe_dump(profile.model_dump(mode="json", exclude_none=True),
+                                                       sort_keys=False, allow_unicode=True))
+            except OSError as exc:
+                raise InputError(f"cannot write the profile ({exc.strerror})", source=path) from None
+            written += 1
+        return written
+
+    def forget(self, listener_id: str) -> list[str]:
+        removed = []
+        path = self.path_for(listener_id)
+        if path.is_file():
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise InputError(f"cannot remove the profile ({exc.strerror})", source=path) from None
+            removed.append(f"profile {path.name} (profile folder)")
+        for kind, model in (("requests", StoredRequest), ("feedback", Feedback)):
+            records = self._records(listener_id, kind)
+            if records.is_file():
+                removed.append(f"{len(self._read(records, model))} {kind} (listener data folder)")
+                records.unlink()
+        folder = self.data_dir / listener_id
+        if folder.is_dir():
+            shutil.rmtree(folder)  # the lock files beside the records
+        return removed
 
 
 class SqlStore:
@@ -237,6 +279,20 @@ class SqlStore:
 
     def feedback(self, listener_id: str) -> list[Feedback]:
         return self._rows(self.feedback_table, listener_id, Feedback)
+
+    def forget(self, listener_id: str) -> list[str]:
+        import sqlalchemy as sa
+
+        check_listener_id(listener_id)
+        removed = []
+        with self.engine.begin() as conn:  # one transaction: all of the listener's rows, or none
+            for table, what in ((self.table, "profile"), (self.requests_table, "requests"),
+                                (self.feedback_table, "feedback")):
+                column = table.c.id if table is self.table else table.c.listener_id
+                count = conn.execute(sa.delete(table).where(column == listener_id)).rowcount
+                if count:
+                    removed.append(f"{count} {what} row(s) in {table.name} (database)")
+        return removed
 
 
 def open_store(profiles_dir: Path, database_url: str | None, data_dir: Path | None = None) -> ProfileStore:

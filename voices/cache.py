@@ -18,8 +18,12 @@ import soundfile as sf
 
 
 class SpeechCache:
+    """`used`: the keys this instance read or wrote, so a speech stage can say which sentences made
+    its clip (erasing a listener's data removes them too)."""
+
     def __init__(self, root: Path):
         self.root = Path(root)
+        self.used: set[str] = set()
 
     @staticmethod
     def key(text: str, *, engine: str, engine_version: str, model: str | None, speaker: str | None,
@@ -33,15 +37,22 @@ class SpeechCache:
     def __contains__(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def path_of(self, key: str) -> Path:
+        return self._path(key)
+
     def get(self, key: str, sample_rate: int) -> np.ndarray | None:
         path = self._path(key)
         try:
             samples, rate = sf.read(path, dtype="float32")
         except (OSError, RuntimeError, sf.LibsndfileError):
             return None  # missing or unreadable: synthesise again
-        return samples if rate == sample_rate else None
+        if rate != sample_rate:
+            return None
+        self.used.add(key)
+        return samples
 
     def put(self, key: str, samples: np.ndarray, sample_rate: int) -> None:
+        self.used.add(key)
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")

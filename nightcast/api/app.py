@@ -8,6 +8,7 @@ will be and can answer with its URLs once the run completes.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Annotated, Literal
 from uuid import UUID
@@ -25,6 +26,7 @@ from nightcast.errors import InputError, TooManyMessages
 from nightcast.publish.page import with_feedback
 from nightcast.render.job import parse_date
 from nightcast.render.request import RenderRequest
+from nightcast.rights.forget import ErasureReceipt
 from nightcast.schema import LISTENER_ID_PATTERN, NAME_PATTERN, Feedback, FeedbackVerdict, StoredRequest
 from nightcast.untrusted import NOTE_MAX_CHARS, REQUEST_MAX_CHARS
 from nightcast.settings import Settings
@@ -156,7 +158,8 @@ def create_app(settings: Settings) -> FastAPI:
         parameters = body.model_copy(update={"template": template.id, "date": date, "request": None}).model_dump(
             mode="json", exclude_none=True)
         try:
-            run = create_render_run(parameters, tags=["api", f"listener:{body.listener}"])
+            # no listener tag: tags go into Prefect's event log, which cannot be erased per listener
+            run = create_render_run(parameters, tags=["api"])
         except DeploymentMissing as exc:
             raise HTTPException(503, str(exc)) from None
         return RenderStatus(id=run.id, listener=body.listener, episode_id=f"{date.isoformat()}-{template.id}",
@@ -218,6 +221,40 @@ def create_app(settings: Settings) -> FastAPI:
         except InputError as exc:
             if exc.field == "episode":
                 raise HTTPException(404, "not found") from None
+            raise refused(exc) from None
+
+    @app.get("/v1/listeners/{listener}/export", response_class=FileResponse,
+             responses={200: {"content": {"application/zip": {}},
+                              "description": "A zip: holdings.json (every place nightcast keeps something about "
+                                             "the listener), profile, requests, feedback, feed and every episode."}})
+    def export(listener: ListenerId, grant: Grant = Depends(client_grant)):
+        """The listener's copy of their data (GDPR access and portability)."""
+        import tempfile
+
+        from starlette.background import BackgroundTask
+
+        from nightcast.rights import export_listener
+
+        visible(grant, listener)
+        folder = Path(tempfile.mkdtemp(prefix="nightcast-export-"))
+        try:
+            export_listener(settings, listener, folder / f"{listener}.zip", server=True)
+        except InputError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise HTTPException(404, "not found") if exc.field == "listener" else refused(exc) from None
+        return FileResponse(folder / f"{listener}.zip", media_type="application/zip", filename=f"{listener}.zip",
+                            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+
+    @app.delete("/v1/listeners/{listener}", response_model=ErasureReceipt)
+    def forget(listener: ListenerId, grant: Grant = Depends(client_grant)) -> ErasureReceipt:
+        """Erase the listener: profile, requests, feedback, episodes, feed, cache entries and their records
+        on the Prefect server. Idempotent: a second call answers with a receipt that removed nothing."""
+        from nightcast.rights import forget_listener
+
+        visible(grant, listener)
+        try:
+            return forget_listener(settings, listener, server=True)
+        except InputError as exc:
             raise refused(exc) from None
 
     @app.get("/v1/listeners/{listener}/feed.xml", response_class=FileResponse)

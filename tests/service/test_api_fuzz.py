@@ -23,8 +23,11 @@ SENT: list[int] = []
 
 def _api_app():
     """Built at import, as schemathesis wants the schema then; Prefect is only needed once requests run."""
+    import shutil
     import tempfile
     from pathlib import Path
+
+    from helpers import PROFILES
 
     from nightcast.api import create_app
     from nightcast.settings import Settings
@@ -35,7 +38,9 @@ def _api_app():
     (episode / "episode.mp3").write_bytes(b"ID3" + b"\0" * 64)
     (episode / "episode.json").write_text(json.dumps({"files": {"audio": "episode.mp3"}}))
     (outputs / "maya" / "feed.xml").write_text("<rss><channel><title>maya</title></channel></rss>")
-    settings = Settings(outputs_dir=outputs, api_tokens=f"{TOKEN},{HIRO_ONLY}:hiro", api_rate_per_minute=100_000)
+    profiles = outputs.parent / f"{outputs.name}-profiles"  # DELETE /v1/listeners/{id} erases from a copy
+    shutil.copytree(PROFILES, profiles)
+    settings = Settings(outputs_dir=outputs, profiles_dir=profiles, api_tokens=f"{TOKEN},{HIRO_ONLY}:hiro", api_rate_per_minute=100_000)
     app = create_app(settings)
     app.state.fuzz_paths = [str(outputs), str(settings.profiles_dir), str(settings.cache_root())]
     return app
