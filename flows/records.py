@@ -181,3 +181,32 @@ def _remove_result_file(run, mentioning: str | None = None) -> None:
         path = Path(get_current_settings().results.local_storage_path) / key
     if path.is_file() and (mentioning is None or mentioning.encode() in path.read_bytes()):
         path.unlink()
+
+
+def compact_database() -> str | None:
+    """Deleted rows stay in a SQLite file's free pages and write-ahead log until it is vacuumed: a
+    search of the file would still find them. When the Prefect database is a local SQLite file, fold
+    the log in and vacuum it; returns what was done, or why not (None: not a local SQLite file)."""
+    import sqlite3
+
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().server.database.connection_url
+    url = url.get_secret_value() if url is not None and hasattr(url, "get_secret_value") else url
+    if not url or not url.startswith("sqlite") or ":///" not in url:
+        return None
+    path = Path(url.split(":///", 1)[1])
+    if not path.is_file():
+        return None
+    try:
+        with sqlite3.connect(path, timeout=10) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db = sqlite3.connect(path, timeout=10, isolation_level=None)
+        try:
+            db.execute("VACUUM")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        return f"not vacuumed ({exc}): deleted rows stay in its free pages until it is; run forget again later"
+    return "vacuumed (deleted rows no longer in its free pages or write-ahead log)"

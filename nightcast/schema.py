@@ -426,6 +426,14 @@ class FactClaim(Strict):
                                              "None: nothing does (an ungrounded claim).")
 
 
+class DataShared(Strict):
+    """What of the listener's data went to a writer on another machine, and which."""
+
+    with_url: str = Field(description="The writer's server (not loopback).")
+    policy: Literal["minimal", "full"]
+    fields: list[str] = Field(description="Every field sent, as a dotted path in the segment's data block.")
+
+
 class Script(Strict):
     episode_id: Name
     listener_id: str
@@ -441,6 +449,8 @@ class Script(Strict):
     stats: WritingStats | None = None
     facts: list[FactClaim] = Field(default_factory=list, description="The fact ledger: every sentence that states "
                                                                      "a listener fact, and what it rests on.")
+    shared: DataShared | None = Field(default=None, description="Listener data sent to a writer on another machine "
+                                                                "(None: none left this machine).")
 
     @model_validator(mode="after")
     def _unique_segment_ids(self) -> Script:
@@ -678,6 +688,8 @@ class EpisodeManifest(Strict):
     backends: dict[str, BackendInfo]
     segment_writers: dict[str, str] = Field(default_factory=dict, description="Who wrote each segment's text.")
     writer_fallbacks: list[WriterFallback] = Field(default_factory=list)
+    shared: DataShared | None = Field(default=None, description="Listener data sent to a writer on another machine, "
+                                                                "with whom, under which policy, which fields.")
     stage_timings_s: dict[str, float]
     stage_cache: dict[str, dict[str, int]] = Field(
         default_factory=dict, description="Per stage: tasks that ran and results reused from the stage cache.")

@@ -163,6 +163,11 @@ class Settings(BaseSettings):
     writer: str = Field(default="template", description="Script writer: template, llamacpp, transformers, openai.")
     writer_model: str | None = Field(default=None, description="GGUF file, model directory, or served model name.")
     writer_url: str | None = Field(default=None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
+    remote_share: Literal["minimal", "full"] = Field(
+        default="minimal", description="What a writer on another machine (a writer_url that is not loopback) is sent: "
+        "minimal: per segment only what it needs (first name, time, mood, the pick, its facts, what requests were "
+        "understood; never the full name, interests, moods, avoid list, play counts or past episodes), and a "
+        "listener's request is read here, its words never sent; full: the whole data block.")
     writer_api_key: SecretStr | None = Field(default=None, description="Else $OPENAI_API_KEY.")
     memory_days: int = Field(default=7, ge=0, le=365, description="How far back the writer reads past episodes.")
     generation: GenerationSettings = GenerationSettings()

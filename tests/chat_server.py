@@ -1,4 +1,5 @@
-"""A small OpenAI-compatible chat-completions server on loopback, for the openai writer's tests.
+"""A small OpenAI-compatible chat-completions server (loopback, or another address of this machine
+to play a remote one), for the openai writer's tests.
 
 It speaks the protocol (POST /v1/chat/completions, GET /v1/models, usage, error bodies) and its
 replies are chosen per test by a `reply(payload) -> (status, body)` function; it records every
@@ -32,7 +33,8 @@ def good_draft(payload: dict) -> dict:
                  f"It is {listener['daypart']} and you said {listener['mood']}, so here is {pick['artist']}."]
     if pick["listener_track"]:
         track = pick["listener_track"]
-        sentences.append(f"You have played {track['title']} {track['plays']} times, and it still lands.")
+        played = f"{track['plays']} times" if "plays" in track else "before"  # counts stay home (remote_share)
+        sentences.append(f"You have played {track['title']} {played}, and it still lands.")
     sentences.append(f"There is a thread from {pick['artist']} to {data['next_artist']}, and it runs through {pick['genre']}.")
     fillers = ["Stay with me for a moment and listen closely to how the room breathes.",
                "Some records ask for your attention, and this one earns it.",
@@ -67,7 +69,7 @@ def error(status: int, message: str) -> tuple[int, dict]:
 
 
 class ChatServer:
-    def __init__(self, reply):
+    def __init__(self, reply, host: str = "127.0.0.1"):
         self.reply = reply
         self.requests: list[dict] = []
         self.headers: list[dict] = []
@@ -104,9 +106,9 @@ class ChatServer:
                     return
                 self._send(*server.reply(payload))
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.url = f"http://{host}:{self.httpd.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def __enter__(self) -> ChatServer:

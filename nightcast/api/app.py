@@ -15,8 +15,10 @@ from uuid import UUID
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi import Path as PathParam
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nightcast import __version__
 from nightcast.api.auth import Grant, RateLimiter, client_grant, parse_tokens
@@ -72,6 +74,7 @@ class FeedbackBody(BaseModel):
 
 # Every route may answer these; documented so that clients (and the schema fuzz test) expect them.
 ERRORS = {
+    400: {"model": ErrorBody, "description": "A body that is not JSON."},
     401: {"model": ErrorBody, "description": "Missing or invalid bearer token."},
     404: {"model": ErrorBody, "description": "No such thing, or not this token's listener (the same answer)."},
     413: {"model": ErrorBody, "description": f"Request body over {MAX_BODY_BYTES} bytes."},
@@ -111,6 +114,21 @@ def create_app(settings: Settings) -> FastAPI:
             if len(await request.body()) > MAX_BODY_BYTES:  # chunked: count what actually arrived
                 return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413)
         return await call_next(request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def every_allowed_method(request: Request, exc: StarletteHTTPException):
+        """Starlette's 405 names only the first route whose path matched; a path several routes share
+        (GET and POST on a listener's requests) should list every method it takes. Among templates
+        that match, the most specific ones (most literal segments) are the resource."""
+        if exc.status_code == 405:
+            matching = [route for route in app.router.routes
+                        if getattr(route, "path_regex", None) and route.path_regex.match(request.url.path)]
+            literal = max((sum("{" not in part for part in r.path.split("/")) for r in matching), default=0)
+            methods = sorted({method for route in matching
+                              if sum("{" not in part for part in route.path.split("/")) == literal
+                              for method in getattr(route, "methods", None) or ()})
+            exc = StarletteHTTPException(405, exc.detail, headers={**(exc.headers or {}), "Allow": ", ".join(methods)})
+        return await http_exception_handler(request, exc)
 
     def refused(exc: InputError) -> HTTPException:
         """An InputError as HTTP: 429 over the listener's rate, else 422 in the shape FastAPI gives its own

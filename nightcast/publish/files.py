@@ -72,6 +72,7 @@ def write_episode_files(episode_dir: Path, *, script: Script, speech: list[Speec
         backends=backends,
         segment_writers={s.id: s.written_by or script.writer for s in script.segments if s.text},
         writer_fallbacks=script.fallbacks,
+        shared=script.shared,
         stage_timings_s=timings,
         stage_cache=stage_cache or {},
         speech=spoken or [],

@@ -48,6 +48,14 @@ def forget_listener(settings: Settings, listener_id: str, server: bool = True) -
         except Exception as exc:  # noqa: BLE001 - the server down must not stop the local erasure
             failed.append(f"the Prefect server's records ({type(exc).__name__}: {str(exc)[:200]}): "
                           "run forget again when it is up")
+        else:
+            from nightcast.flows.records import compact_database
+
+            compacted = compact_database() if removed or redacted else None
+            if compacted and compacted.startswith("not"):
+                failed.append(f"the Prefect database file: {compacted}")
+            elif compacted:
+                removed.append(f"the Prefect database file {compacted}")
     removed += settings.episode_store().forget(listener_id)
     entries = cache_entries(settings, listener_id)
     count = remove_cache_entries(settings, entries)

@@ -175,6 +175,30 @@ def _response_format(kind: str | None, schema: dict) -> dict:
     return {}
 
 
+def is_loopback_url(url: str | None) -> bool:
+    """Whether a server URL is on this machine's loopback: `localhost`, 127.0.0.0/8, ::1, or a name
+    every address of which is loopback. Another address of this machine counts as remote (traffic
+    to it can leave through a proxy or a forwarded port); a name that does not resolve too."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url or "").hostname
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
+
+
 class OpenAIWriter(LLMWriter):
     name = "openai"
 
@@ -186,6 +210,9 @@ class OpenAIWriter(LLMWriter):
                              source="--writer-url")
         if not url.startswith(("http://", "https://")):
             raise InputError(f"'{url}' is not an http(s) URL", source="--writer-url")
+
+    def remote_address(self) -> str | None:
+        return None if is_loopback_url(self.settings.writer_url) else self.settings.writer_url
 
     def make_client(self) -> OpenAIChatClient:
         try:

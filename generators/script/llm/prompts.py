@@ -37,6 +37,36 @@ SMALL_NUMBERS = frozenset(str(n) for n in range(13))  # "one of 2 records", "top
 MEMORY_EPISODES = 3
 DO_NOT_REPEAT_LINES = 8
 STORY_FACTS = 4
+EVERYTHING = None
+# What a segment's data block keeps for a writer on another machine (`remote_share: minimal`): the
+# greeting, the hour and the mood, the pick and its public facts, and what requests were understood.
+# Not the full name (the block never has it), interests, mood list, avoid list (the reply checks
+# enforce it here), play counts and last-played dates, or past episodes and our earlier lines.
+MINIMAL_SHARE = {
+    "listener": {"first_name": EVERYTHING, "local_time": EVERYTHING, "daypart": EVERYTHING, "weekday": EVERYTHING,
+                 "mood": EVERYTHING, "requests": EVERYTHING},
+    "segment": EVERYTHING,
+    "pick": {"artist": EVERYTHING, "genre": EVERYTHING, "is_favourite": EVERYTHING, "requested": EVERYTHING,
+             "listener_track": {"title": EVERYTHING}, "plays_next": EVERYTHING},
+    "next_artist": EVERYTHING,
+    "facts": EVERYTHING,
+}
+
+
+def kept(data, allowed):
+    """`data` with only the keys `allowed` names (None: all of it), nested."""
+    if allowed is EVERYTHING or not isinstance(data, dict):
+        return data
+    return {key: kept(value, allowed[key]) for key, value in data.items() if key in allowed}
+
+
+def field_paths(data: dict, prefix: str = "") -> set[str]:
+    """Every field of a data block as a dotted path, for the manifest's record of what was shared."""
+    paths = set()
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        paths |= field_paths(value, f"{path}.") if isinstance(value, dict) and value else {path}
+    return paths
 
 
 def quoted(value):
@@ -56,6 +86,7 @@ class SegmentPrompt:
     schema: dict
     rules: DraftRules
     task: str  # the last user turn's instructions, for the repair turn
+    sent: frozenset[str] = frozenset()  # the data block's fields, as dotted paths
 
 
 class PromptSet:
@@ -81,7 +112,9 @@ class PromptSet:
 
     # ------------------------------------------------------------------ building
 
-    def segment_prompt(self, request: ScriptRequest, plan: ScriptPlan, index: int) -> SegmentPrompt:
+    def segment_prompt(self, request: ScriptRequest, plan: ScriptPlan, index: int,
+                       share: str = "full") -> SegmentPrompt:
+        """`share`: "minimal" keeps only MINIMAL_SHARE of the data block (a writer on another machine)."""
         planned = plan.segments[index]
         segment = planned.segment
         template = request.template
@@ -90,6 +123,8 @@ class PromptSet:
         hosts = conversation_hosts(request, planned)
         task = self._task(segment.kind.value, hosts, **limits)
         data = segment_data(request, plan, index)
+        if share == "minimal":
+            data = kept(data, MINIMAL_SHARE)
         messages = [{"role": "system", "content": system}]
         example = self._examples.get("dialogue" if hosts else segment.kind.value)
         if example:
@@ -115,7 +150,7 @@ class PromptSet:
             listener=ListenerData.of(request),
         )
         schema = dialogue_schema([name for name, _ in hosts]) if hosts else draft_schema()
-        return SegmentPrompt(messages=messages, schema=schema, rules=rules, task=task)
+        return SegmentPrompt(messages=messages, schema=schema, rules=rules, task=task, sent=frozenset(field_paths(data)))
 
     def _task(self, kind: str, hosts: tuple[tuple[str, str], ...], **limits) -> str:
         """The segment kind's task; for a two-host segment, followed by how to write the conversation."""
@@ -158,7 +193,7 @@ def anchors(data: dict) -> frozenset[str]:
     """Names a reply can use to show it is about this listener: their name, artists, genres, tracks."""
     listener, pick = data["listener"], data["pick"]
     names = [listener["first_name"], pick["artist"], pick["genre"], data["next_artist"],
-             *listener["favourite_genres"], *listener["interests"]]
+             *listener.get("favourite_genres", []), *listener.get("interests", [])]
     if pick["listener_track"]:
         names.append(pick["listener_track"]["title"])
     if pick.get("plays_next"):

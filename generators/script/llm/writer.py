@@ -22,7 +22,7 @@ from nightcast.generators.script.llm.base import ChatRequest, Completion, LLMCli
 from nightcast.generators.script.llm.prompts import PromptSet, SegmentPrompt
 from nightcast.generators.script.llm.reply_checks import Draft, DraftRejected, accept
 from nightcast.generators.script.template_writer import ScriptPlan, TemplateWriter
-from nightcast.schema import ListenerProfile, ListenerRequest, Script, Segment, TrackRef, WriterFallback, WritingStats
+from nightcast.schema import DataShared, ListenerProfile, ListenerRequest, Script, Segment, TrackRef, WriterFallback, WritingStats
 from nightcast.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,15 @@ class LLMWriter(ScriptWriter):
     def model(self) -> str | None:
         return self._client.model_name if self._client is not None else self.settings.writer_model
 
+    def remote_address(self) -> str | None:
+        """Where the listener's data goes when it leaves this machine (a server at a non-loopback
+        address); None for a model in this process or on loopback."""
+        return None
+
+    def share_policy(self) -> str:
+        """What a segment's data block carries: the whole of it unless it leaves this machine."""
+        return self.settings.remote_share if self.remote_address() else "full"
+
     def version(self) -> str:
         try:
             return f"nightcast {__version__}; {self.client().version()}"
@@ -84,6 +93,9 @@ class LLMWriter(ScriptWriter):
         from nightcast.generators.script.llm.prompts import user_turn
         from nightcast.steering.interpret import Vocabulary, from_reply, interpret, request_schema
 
+        if self.share_policy() == "minimal":  # the listener's own words stay on this machine
+            return interpret(text, profile, library).model_copy(
+                update={"interpreter": "parser (remote_share: minimal keeps a request's words here)"})
         vocabulary = Vocabulary.of(profile, library)
         messages = [{"role": "system", "content": PromptSet(self.templates_dir, "host").render("read_request")},
                     {"role": "user", "content": user_turn("Read this listener's request.", {"request": text})}]
@@ -116,8 +128,9 @@ class LLMWriter(ScriptWriter):
             return [plan.script(r, self.fallback.name, fallbacks=[whole]) for r, plan in zip(requests, plans)]
 
         prompts = {name: PromptSet(self.templates_dir, name) for name in {r.template.prompt for r in requests}}
+        share = self.share_policy()
         jobs = [
-            _Job(script=i, segment=j, prompt=prompts[request.template.prompt].segment_prompt(request, plan, j),
+            _Job(script=i, segment=j, prompt=prompts[request.template.prompt].segment_prompt(request, plan, j, share),
                  seed=self.settings.generation.seed + j)  # not its place in the batch: the same alone
             for i, (request, plan) in enumerate(zip(requests, plans))
             for j, planned in enumerate(plan.segments) if planned.segment.word_budget > 0
@@ -197,7 +210,13 @@ class LLMWriter(ScriptWriter):
             else:
                 fallbacks.append(WriterFallback(segment_id=planned.id, reason=job.problem, attempts=job.attempts,
                                                 used=self.fallback.name))
-        return plan.script(request, self.name, segments, writer_model=self.model(), fallbacks=fallbacks, stats=stats)
+        script = plan.script(request, self.name, segments, writer_model=self.model(), fallbacks=fallbacks, stats=stats)
+        remote = self.remote_address()
+        if remote and jobs:
+            sent = sorted(set().union(*(job.prompt.sent for job in jobs)))
+            script = script.model_copy(update={"shared": DataShared(with_url=remote, policy=self.share_policy(),
+                                                                    fields=sent)})
+        return script
 
 
 def require_model_path(settings: Settings, what: str, *, directory: bool) -> Path:
