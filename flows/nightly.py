@@ -56,6 +56,9 @@ class NightlyReport(BaseModel):
                                 description="Each backend breaker that was open during the run, and what it cost.")
     places: dict[str, int] = Field(default_factory=dict, description="listener id → their place in the night "
                                                                      "(the render task run is render-<place>)")
+    cold_start: dict[str, list[str]] = Field(
+        default_factory=dict, description="listener id → the starter-taste artists their episode featured, for "
+                                          "each listener whose own data could not fill the show")
 
     def label(self, who: str) -> str:
         return f"render-{self.places[who]}" if who in self.places else "render-?"
@@ -68,12 +71,14 @@ class NightlyReport(BaseModel):
     def markdown(self) -> str:
         """By place in the night, not by listener: the render-<place> task run leads to the listener."""
         already = f", {len(self.already)} already were" if self.already else ""
-        lines = [f"# nightly: {len(self.rendered)} of {self.listeners} listeners rendered{already}", "",
+        cold = f"; {len(self.cold_start)} of them new (starter taste)" if self.cold_start else ""
+        lines = [f"# nightly: {len(self.rendered)} of {self.listeners} listeners rendered{already}{cold}", "",
                  "| render | result |", "|---|---|"]
         by_place = sorted([*self.rendered, *self.failed, *self.already], key=lambda who: self.places.get(who, 0))
         for who in by_place:
             if who in self.rendered:
-                lines.append(f"| {self.label(who)} | ✅ {Path(self.rendered[who]).name} |")
+                starter = " (starter taste)" if who in self.cold_start else ""
+                lines.append(f"| {self.label(who)} | ✅ {Path(self.rendered[who]).name}{starter} |")
             elif who in self.failed:
                 lines.append(f"| {self.label(who)} | ❌ {self.anonymous(who, self.failed[who]).replace('|', '/')} |")
             else:
@@ -88,6 +93,14 @@ class NightlyReport(BaseModel):
         if self.breakers:
             lines += ["", "## circuit breakers", "", *(f"- {line}" for line in self.breakers)]
         return "\n".join(lines)
+
+
+def starter_picks_of(episode: Path) -> list[str]:
+    """The starter-taste artists an episode featured (its script says), [] when it cannot be read."""
+    try:
+        return json.loads((episode / EPISODE_FILES["script"]).read_text(encoding="utf-8")).get("starter_picks", [])
+    except (OSError, ValueError):
+        return []
 
 
 def finished_episode(listener: str, date: dt.date | None, template: str | None, settings: Settings) -> str | None:
@@ -197,6 +210,8 @@ def nightly(date: dt.date | None = None, template: str | None = None, out_dir: s
             report.failed[who] = f"{type(outcome).__name__}: {outcome}"
         else:
             report.rendered[who] = outcome
+            if starter := starter_picks_of(Path(outcome)):
+                report.cold_start[who] = starter
     report.breakers = breaker_lines(settings.breakers_dir(), started, time.time(), list(report.rendered.values()))
     for line in report.breakers:
         print(f"nightly: {line}")

@@ -412,7 +412,9 @@ def nightly_command(
     with prefect_api():
         report = nightly(date=episode_date, template=template, out_dir=str(out_dir) if out_dir else None)
     already = f", {len(report.already)} already had this night's episode" if report.already else ""
-    out.print(f"[green]✓[/] {len(report.rendered)} of {report.listeners} listeners rendered{already}", highlight=False)
+    cold = f"; {len(report.cold_start)} new listener(s) on the starter taste" if report.cold_start else ""
+    out.print(f"[green]✓[/] {len(report.rendered)} of {report.listeners} listeners rendered{already}{cold}",
+              highlight=False)
     for line in report.breakers:
         out.print(f"[yellow]![/] {line}", highlight=False)
     for who, why in sorted(report.failed.items()):

@@ -57,8 +57,9 @@ class ListenerProfile(Strict):
     listens_at: dt.time | None = Field(
         default=None, description="When they usually press play, local time; sets the time of day."
     )
-    favourite_artists: list[ShortText] = Field(min_length=1, max_length=50)
-    favourite_genres: list[ShortText] = Field(min_length=1, max_length=20)
+    # A new listener has no taste data yet: their first shows draw on templates/starter_taste.yaml.
+    favourite_artists: list[ShortText] = Field(default_factory=list, max_length=50)
+    favourite_genres: list[ShortText] = Field(default_factory=list, max_length=20)
     history: list[HistoryItem] = Field(default_factory=list, max_length=500)
     moods: list[ShortText] = Field(default_factory=list, max_length=20)
     interests: list[ShortText] = Field(default_factory=list, max_length=30)
@@ -451,6 +452,8 @@ class Script(Strict):
                                                                      "a listener fact, and what it rests on.")
     shared: DataShared | None = Field(default=None, description="Listener data sent to a writer on another machine "
                                                                 "(None: none left this machine).")
+    starter_picks: list[str] = Field(default_factory=list, description="Artists featured from the starter taste "
+                                     "(templates/starter_taste.yaml) because the listener's own data had too few.")
 
     @model_validator(mode="after")
     def _unique_segment_ids(self) -> Script:

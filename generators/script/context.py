@@ -37,6 +37,7 @@ class Pick:
     record: TrackRef | None = None  # the library track this pick plays, when the listener has a library
     requested: StoredRequest | None = None  # the listener's request that brought this pick in
     requested_what: str = ""  # what that request asked for: the artist, a track, a genre
+    starter: bool = False  # from the starter taste: nothing in the listener's data is about this artist
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,17 @@ class ListenerContext:
     memory: EpisodeMemory | None = None
     steering: Steering = Steering()
     mood_requested: StoredRequest | None = None  # the request that set the mood, if one did
+    library_size: int = 0
+
+    @property
+    def getting_to_know(self) -> bool:
+        """No artist of their own yet (no favourites, history or library): the show says so."""
+        return not (self.profile.favourite_artists or self.profile.history or self.library_size)
+
+    @property
+    def first_show(self) -> bool:
+        """Getting to know them, and no earlier episode of theirs in memory."""
+        return self.getting_to_know and (self.memory is None or self.memory.last is None)
 
     def for_segment(self, index: int, kind: str, artist: str) -> ListenerContext:
         """This context with a segment's own random stream, seeded by what the segment is (its place,
@@ -122,11 +134,29 @@ def library_picks(tracks: list[TrackRef], count: int, profile: ListenerProfile, 
     return picks
 
 
+def starter_picks(starter: list[dict], have: list[Pick], needed: int, profile: ListenerProfile,
+                  memory: EpisodeMemory | None, rng: random.Random) -> list[Pick]:
+    """Picks from the starter taste for the slots the listener's own artists cannot fill: styles of
+    their favourite genres first (what little we know), then the others, the ones not featured lately
+    first; one artist per style, so the first feedback tells the show something."""
+    taken = {p.artist.casefold() for p in have}
+    entries = [e for e in starter if e["artist"].casefold() not in taken and not profile.avoids(e["artist"])
+               and not profile.avoids(e["genre"])]
+    rng.shuffle(entries)
+    theirs = {style_for(g) for g in profile.favourite_genres}
+    entries.sort(key=lambda e: style_for(e["genre"]) not in theirs)  # stable: shuffled within each group
+    by_name = {e["artist"]: e for e in entries}
+    ordered = _freshest_first([e["artist"] for e in entries], memory)
+    return [Pick(artist=name, genre=by_name[name]["genre"], style=style_for(by_name[name]["genre"]), track=None,
+                 starter=True) for name in ordered[:max(0, needed - len(have))]]
+
+
 def build_context(profile: ListenerProfile, template: EpisodeTemplate, date: dt.date,
                   memory: EpisodeMemory | None = None, library: list[TrackRef] | None = None,
-                  steering: Steering | None = None) -> ListenerContext:
+                  steering: Steering | None = None, starter: list[dict] | None = None) -> ListenerContext:
     """The listener's facts for this date; with a library, the format's pick slots play their own tracks.
-    `steering` (their requests and feedback) re-ranks the picks and may set the mood."""
+    `steering` (their requests and feedback) re-ranks the picks and may set the mood. `starter`: the
+    starter taste, which fills the pick and story slots the listener's own artists cannot."""
     steering = steering or Steering()
     seed = _seed(profile.id, template.id, date.isoformat())
     rng = random.Random(seed)
@@ -166,6 +196,9 @@ def build_context(profile: ListenerProfile, template: EpisodeTemplate, date: dt.
         playing = library_picks(library, slots, profile, genres, rng, memory, steering)
         # Pick slots take the tracks in mixing order; stories take the artists not already playing.
         picks = playing + [p for p in picks if p.artist.casefold() not in {q.artist.casefold() for q in playing}]
+    featured = sum(1 for slot in template.expanded_slots() if slot.kind in (SegmentKind.pick, SegmentKind.story))
+    if len(picks) < max(featured, 1) and starter:
+        picks += starter_picks(starter, picks, max(featured, 1), profile, memory, random.Random(_seed(seed, "starter")))
     return ListenerContext(
         profile=profile,
         date=date,
@@ -181,4 +214,5 @@ def build_context(profile: ListenerProfile, template: EpisodeTemplate, date: dt.
         memory=memory,
         steering=steering,
         mood_requested=mood_requested,
+        library_size=len(library or ()),
     )

@@ -22,6 +22,7 @@ from nightcast.data_files import read_yaml
 from nightcast.generators.script.base import ScriptRequest, ScriptWriter, word_budget
 from nightcast.generators.script.context import ListenerContext, Pick, build_context, style_for
 from nightcast.generators.script.cues import music_cue
+from nightcast.generators.script.facts import ListenerData, claims_in, ungrounded
 from nightcast.schema import Line, Script, Segment, SegmentKind, Slot
 from nightcast.settings import Settings
 from nightcast.text import sentence_key, split_sentences
@@ -30,7 +31,11 @@ _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 # Phrase-bank parts that only make sense when the listener's data has the fact they quote.
 NEEDS = {"history_link": "other_track", "track_memory": "last_played", "interest_nod": "interest",
          "history_stat": "top_track", "callback": "previous_artist", "mood_line": "mood_stated",
-         "co_mood": "mood_stated", "request_ack": "ack_kind", "talk_ack": "talk_asked"}
+         "co_mood": "mood_stated", "request_ack": "ack_kind", "talk_ack": "talk_asked",
+         "invite": "uses_starter", "listener_note": "knows_taste"}
+# What a show that does not know the listener's taste (yet, or well) says in place of these parts.
+NEW_LISTENER_PARTS = {"show": "show_new", "co_hello": "co_hello_new"}
+KNOWN_ARTISTS = 3  # own artists (favourites, history, library) before the show talks as if it knows their taste
 ACK_PARTS = {"favour": "request_ack", "mood": "ack_mood", "leave_out": "ack_leave_out"}
 
 
@@ -43,6 +48,16 @@ def _bank(templates_dir: Path) -> tuple[dict, dict[str, list[str]]]:
     bank = read_yaml(templates_dir / "prompts" / "host_lines.yaml")
     lore = read_yaml(templates_dir / "prompts" / "lore.yaml")
     return bank, lore
+
+
+@functools.cache
+def starter_taste(templates_dir: Path, locale: str) -> list[dict]:
+    """The starter taste for a locale (templates/starter_taste.yaml): the locale's list, else the default."""
+    path = templates_dir / "starter_taste.yaml"
+    if not path.is_file():
+        return []
+    taste = read_yaml(path) or {}
+    return list((taste.get("locales") or {}).get(locale) or taste.get("default") or [])
 
 
 def _words(text: str) -> int:
@@ -83,6 +98,11 @@ class ScriptPlan:
     segments: list[PlannedSegment]
     said: dict[str, dt.date]  # sentence keys from recent episodes, and when each was last said
 
+    @property
+    def starter_picks(self) -> list[str]:
+        return list(dict.fromkeys(p.pick.artist for p in self.segments
+                                  if p.pick.starter and p.segment.kind in (SegmentKind.pick, SegmentKind.story)))
+
     def script(self, request: ScriptRequest, writer: str, segments: list[Segment] | None = None, **extra) -> Script:
         """The plan as a Script; `segments` replaces the planned ones (an LLM writer's versions)."""
         return Script(
@@ -94,6 +114,7 @@ class ScriptPlan:
             title=self.title,
             writer=writer,
             segments=segments if segments is not None else [p.segment for p in self.segments],
+            starter_picks=self.starter_picks,
             **extra,
         )
 
@@ -138,7 +159,8 @@ class TemplateWriter(ScriptWriter):
         bank, lore = _bank(self.templates_dir)
         memory = request.recalled()
         ctx = build_context(request.profile, request.template, request.date, memory, library=request.library,
-                            steering=request.steering)
+                            steering=request.steering, starter=starter_taste(self.templates_dir, request.profile.locale))
+        grounds = ListenerData.of(request)
         said = memory.said_keys()
         used: set[str] = set()
         lore_pool = {style: [f for f in facts if sentence_key(f) not in said] for style, facts in lore.items()}
@@ -157,7 +179,7 @@ class TemplateWriter(ScriptWriter):
             title = self._render(ctx.rng.choice(bank["titles"][slot.kind.value]), variables)[:120]
             budget = word_budget(slot.speech_s, request.words_per_minute)
             story_facts = self._candidates("lore", bank, lore_pool, variables, pick, ctx.rng)[:6]
-            choose = self._chooser(bank, lore_pool, variables, ctx, pick, used, said)
+            choose = self._chooser(bank, lore_pool, variables, ctx, pick, used, said, grounds)
             text, lines = "", []
             if budget and slot.dialogue and request.cohost is not None:
                 lines = self._compose_dialogue(slot, bank, choose, ctx, budget, request)
@@ -198,6 +220,7 @@ class TemplateWriter(ScriptWriter):
                   if h.artist != pick.artist and not profile.avoids(h.artist)}
         other = others.get(ctx.stable_choice(list(others), index, "other"))
         previous_artist, previous_when = ctx.previous or ("", "")
+        own = [p for p in ctx.picks if not p.starter]
         steer = ctx.steering
         tracks = [f"“{t.title}”" for t in steer.asked("favour_tracks")]
         asked_for = [*steer.asked("favour_artists"), *tracks, *steer.asked("favour_genres")]
@@ -226,7 +249,7 @@ class TemplateWriter(ScriptWriter):
             "top_track": f"“{top.title}”" if top else "",
             "other_artist": other.artist if other else "",
             "other_track": f"“{other.title}”" if other else "",
-            "artist_count": len(ctx.picks),
+            "artist_count": len(own),
             "genres": [g for g in profile.favourite_genres if not profile.avoids(g)],
             "previous_artist": previous_artist,
             "previous_when": previous_when,
@@ -240,6 +263,11 @@ class TemplateWriter(ScriptWriter):
             "in_history": any(h.artist == pick.artist for h in profile.history),
             "requested": pick.requested is not None,
             "requested_what": pick.requested_what,
+            "starter": pick.starter,
+            "getting_to_know": ctx.getting_to_know,
+            "first_show": ctx.first_show,
+            "uses_starter": len(own) < len(ctx.picks),
+            "knows_taste": len(own) >= KNOWN_ARTISTS,
         }
 
     @staticmethod
@@ -253,6 +281,12 @@ class TemplateWriter(ScriptWriter):
             return [fact for style in dict.fromkeys(styles) for fact in lore_pool.get(style, [])]
         if part in NEEDS and not variables[NEEDS[part]]:
             return []  # e.g. no history: no "you played it 14 times" line
+        if not variables["knows_taste"] and part in NEW_LISTENER_PARTS:
+            part = NEW_LISTENER_PARTS[part]
+            if part == "show_new" and variables["first_show"]:
+                part = "show_first"
+            elif part == "show_new" and not variables["getting_to_know"]:
+                part = "show_some"  # a little of theirs, the rest new ground
         if part == "request_ack":
             part = ACK_PARTS[variables["ack_kind"]]
         elif part == "talk_ack":
@@ -271,6 +305,8 @@ class TemplateWriter(ScriptWriter):
         favourites, their history, their library, or (knowing nothing) why it fits the hour."""
         if variables["requested"]:
             return "why_requested_artist" if variables["requested_what"] == variables["artist"] else "why_requested"
+        if variables["starter"]:
+            return "why_starter"
         if variables["track"] and (rng.random() < 0.7 or not variables["is_favourite"]):
             return "why_track"
         if variables["is_favourite"]:
@@ -280,17 +316,19 @@ class TemplateWriter(ScriptWriter):
         return "why_library" if variables["now_playing"] else "why_fit"
 
     def _chooser(self, bank, lore_pool, variables, ctx: ListenerContext, pick: Pick, used: set[str],
-                 said: dict[str, dt.date]):
+                 said: dict[str, dt.date], grounds: ListenerData):
         """choose(part, required) → one rendered line for a part of a segment, or None.
 
         `used`: sentence keys spoken earlier in this episode (never repeated); `said`: keys from
         recent episodes (avoided; when a required part has nothing else, the line said longest ago
-        is reused)."""
+        is reused). A line that states something about the listener their data does not support
+        (`grounds`: the fact ledger's check) is never a candidate: a new listener hears no "the sound
+        you keep coming home to"."""
         profile = ctx.profile
 
         def choose(part: str, required: bool = False) -> str | None:
             options = [o for o in self._candidates(part, bank, lore_pool, variables, pick, ctx.rng)
-                       if o and not profile.avoids(o)]
+                       if o and not profile.avoids(o) and not ungrounded(claims_in("", o, grounds))]
             passes = [(options, used | said.keys())]
             if required:
                 def last_said(option: str) -> dt.date:
@@ -382,6 +420,8 @@ class TemplateWriter(ScriptWriter):
         else:
             reason = "a favourite artist" if favourite else "in your history" if any(
                 h.artist == pick.artist for h in ctx.profile.history) else "a fit for the hour"
+        if pick.starter:
+            reason = "from the starter taste, while your own is unknown: like or skip it to steer the show"
         if pick.requested:
             reason = f"you asked for {pick.requested_what} (request {pick.requested.id}); {reason}"
         playing = f" (“{pick.record.title}”)" if pick.record else ""

@@ -16,7 +16,7 @@ def test_nightly_renders_every_listener_and_reports_the_broken_one(prefect_harne
         data = yaml.safe_load((PROFILES / f"{name}.yaml").read_text())
         data["template"] = "nightly-digest"
         (store / f"{name}.yaml").write_text(yaml.safe_dump(data))
-    (store / "zed.yaml").write_text("id: zed\nname: Zed\nfavourite_genres: [techno]\n")  # no favourite_artists
+    (store / "zed.yaml").write_text("id: zed\nname: Zed\nfavourite_artists: Daft Punk\n")  # a name, not a list
     monkeypatch.setenv("NIGHTCAST_PROFILES_DIR", str(store))
     monkeypatch.setenv("NIGHTCAST_NIGHTLY_CONCURRENCY", "2")
     # the shared renders already synthesised this speech: reuse their cache (read-only in effect)

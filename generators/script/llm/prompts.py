@@ -44,9 +44,10 @@ EVERYTHING = None
 # enforce it here), play counts and last-played dates, or past episodes and our earlier lines.
 MINIMAL_SHARE = {
     "listener": {"first_name": EVERYTHING, "local_time": EVERYTHING, "daypart": EVERYTHING, "weekday": EVERYTHING,
-                 "mood": EVERYTHING, "requests": EVERYTHING},
+                 "mood": EVERYTHING, "requests": EVERYTHING, "getting_to_know": EVERYTHING, "first_show": EVERYTHING},
     "segment": EVERYTHING,
-    "pick": {"artist": EVERYTHING, "genre": EVERYTHING, "is_favourite": EVERYTHING, "requested": EVERYTHING,
+    "pick": {"artist": EVERYTHING, "genre": EVERYTHING, "is_favourite": EVERYTHING, "starter": EVERYTHING,
+             "requested": EVERYTHING,
              "listener_track": {"title": EVERYTHING}, "plays_next": EVERYTHING},
     "next_artist": EVERYTHING,
     "facts": EVERYTHING,
@@ -221,6 +222,8 @@ def segment_data(request: ScriptRequest, plan: ScriptPlan, index: int) -> dict:
             "daypart": ctx.daypart,
             "weekday": ctx.weekday,
             "mood": ctx.mood,
+            # (set only for a listener with no taste data yet: getting_to_know, and first_show)
+            **({"getting_to_know": True, "first_show": ctx.first_show} if ctx.getting_to_know else {}),
             "favourite_genres": [g for g in profile.favourite_genres if not profile.avoids(g)],
             "interests": [i for i in profile.interests if not profile.avoids(i)],
             "moods": list(profile.moods),
@@ -235,6 +238,8 @@ def segment_data(request: ScriptRequest, plan: ScriptPlan, index: int) -> dict:
             "artist": pick.artist,
             "genre": pick.genre,
             "is_favourite": pick.artist in profile.favourite_artists,
+            # from the starter taste: nothing in their data is about this artist (set only then)
+            **({"starter": True} if pick.starter else {}),
             "requested": pick.requested_what or None,
             "listener_track": {"title": track.title, "plays": track.plays,
                                "last_played": days_ago(track.last_played, request.date) or None} if track else None,
