@@ -52,16 +52,28 @@ def prefect_harness():
 
 
 @pytest.fixture(scope="session")
-def rendered(prefect_harness, tmp_path_factory):
-    """Episodes rendered once through the real flow, shared by the end-to-end tests."""
+def rendered(prefect_harness, tmp_path_factory, worker_id):
+    """Episodes rendered once through the real flow, shared by the end-to-end tests: once per test
+    run, not once per xdist worker (three renders with the QA gate cost minutes). The first worker
+    to need them renders under a file lock; the others wait and read the same folders."""
+    import json
+
+    from filelock import FileLock
+
     from nightcast.flows.episode import render_episode
 
-    out = tmp_path_factory.mktemp("outputs")
-    episodes = {}
-    for key, listener, template in (("maya", "maya", "nightly-digest"), ("hiro", "hiro", "nightly-digest"),
-                                    ("maya-two-hosts", "maya", "two-hosts")):
-        episodes[key] = Path(render_episode(str(PROFILES / f"{listener}.yaml"), template=template,
-                                            out_dir=str(out), date=DATE, qa=True))
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    index = shared / "rendered-episodes.json"
+    with FileLock(str(shared / "rendered-episodes.lock")):
+        if index.is_file():
+            return {key: Path(path) for key, path in json.loads(index.read_text()).items()}
+        out = shared / "rendered-outputs"
+        episodes = {}
+        for key, listener, template in (("maya", "maya", "nightly-digest"), ("hiro", "hiro", "nightly-digest"),
+                                        ("maya-two-hosts", "maya", "two-hosts")):
+            episodes[key] = Path(render_episode(str(PROFILES / f"{listener}.yaml"), template=template,
+                                                out_dir=str(out), date=DATE, qa=True))
+        index.write_text(json.dumps({key: str(path) for key, path in episodes.items()}))
     return episodes
 
 
