@@ -49,7 +49,7 @@ def test_sql_store_round_trips_profiles_imported_from_yaml(tmp_path):
 def test_import_is_all_or_nothing_and_names_the_bad_file(tmp_path):
     url = f"sqlite:///{tmp_path}/profiles.db"
     bad = tmp_path / "bad.yaml"
-    bad.write_text("id: bad\nname: Bad\n")  # no favourite artists or genres
+    bad.write_text("id: bad\nname: Bad\nfavourite_artists: Daft Punk\n")  # a name where a list belongs
     with pytest.raises(InputError) as caught:
         import_profiles([PROFILES / "maya.yaml", bad], SqlStore(url))
     assert str(bad) in str(caught.value) and "favourite_artists" in str(caught.value)
