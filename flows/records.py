@@ -6,7 +6,8 @@ and matched here, each flow by the parameter that names a listener:
     render-episode              `listener` (an id, or a profile file named <id>.yaml)     deleted
     speech-stage, music-stage   the render's work folder, <outputs>/<id>/.building-…      deleted
     batch-heavy-stages          `listeners`, one chunk of the night                        redacted
-    nightly                     its summary artifact lists every listener                  redacted
+    nightly                     a summary artifact with a row for them (written before     redacted
+                                summaries named renders by place)
 
 Deleting a flow run deletes its task runs and states with it (the server cascades); a run still
 going is cancelled first. A persisted result of a deleted run is removed where it is a local file.
@@ -24,7 +25,6 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-
 PAGE = 200
 ERASED = "(erased listener)"
 NAMING_FLOWS = ("render-episode", "speech-stage", "music-stage", "batch-heavy-stages")
@@ -34,7 +34,7 @@ SUMMARY_KEY = "nightly-summary"
 class ServerRecord(BaseModel):
     """One record on the Prefect server that names the listener, and what erasure does (did) to it."""
 
-    kind: Literal["flow run", "artifact", "deployment"]
+    kind: Literal["flow run", "artifact"]
     id: str
     name: str
     action: Literal["delete", "redact"]
@@ -128,8 +128,8 @@ def find_records(listener_id: str) -> list[ServerRecord]:
 
 
 def erase_records(listener_id: str) -> Iterator[ServerRecord]:
-    """Delete or redact every record find_records finds. Yields each record as it is done (a failure part way still tells
-    what was). Running it twice finds nothing the second time."""
+    """Delete or redact every record find_records finds. Yields each record as it is done (a failure
+    part way still tells what was). Running it twice finds nothing the second time."""
     from prefect.client.schemas.actions import ArtifactCreate
     from prefect.exceptions import ObjectNotFound
     from prefect.states import Cancelling
