@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic_core import to_json
 
 from nightcast import __version__
-from nightcast.flows.ledger import note_keys
+from nightcast.flows.ledger import compact_ledgers, note_keys
 from nightcast.settings import Settings
 
 
@@ -251,4 +251,5 @@ def prune_stage_cache(cache_root: Path, older_than_days: float) -> int:
                     removed += 1
             except FileNotFoundError:
                 pass  # another render pruned it first
+    compact_ledgers(cache_root)  # the listeners' ledgers name only what is still there
     return removed

@@ -13,12 +13,20 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from nightcast.episode_store import write_text_atomic
+from nightcast.file_lock import file_lock
+
 OWNERS = "owners"
 SENTENCES_FILE = "sentences.keys"
+LOCK_WAIT_S = 30.0
 
 
 def ledger_path(cache_root: Path, listener_id: str) -> Path:
     return Path(cache_root) / OWNERS / f"{listener_id}.keys"
+
+
+def _locked(path: Path):
+    return file_lock(path.with_suffix(".lock"), LOCK_WAIT_S)
 
 
 def note_keys(cache_root: Path, listener_id: str, keys: Iterable[str]) -> None:
@@ -27,12 +35,36 @@ def note_keys(cache_root: Path, listener_id: str, keys: Iterable[str]) -> None:
         return
     path = ledger_path(cache_root, listener_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # one write() on an O_APPEND descriptor: concurrent renders' notes never interleave within a line
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        os.write(fd, lines.encode())
-    finally:
-        os.close(fd)
+    with _locked(path):  # against compact_ledgers rewriting it meanwhile
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, lines.encode())
+        finally:
+            os.close(fd)
+
+
+def compact_ledgers(cache_root: Path) -> int:
+    """Drop from every ledger the keys whose entries the prune removed, and the repeats (each render
+    notes its keys again): a ledger then holds what the cache holds, not every night ever rendered.
+    Returns how many lines went."""
+    cache_root = Path(cache_root)
+    dropped = 0
+    for listener_id in listeners_noted(cache_root):
+        path = ledger_path(cache_root, listener_id)
+        with _locked(path):
+            lines = path.read_text().split() if path.is_file() else []
+            kept = sorted({key for key in lines
+                           if (cache_root / "results" / key).exists() or (cache_root / "stages" / key).exists()})
+            if len(kept) < len(lines):
+                dropped += len(lines) - len(kept)
+                write_text_atomic(path, "".join(f"{key}\n" for key in kept))
+    return dropped
+
+
+def forget_ledger(cache_root: Path, listener_id: str) -> None:
+    path = ledger_path(cache_root, listener_id)
+    path.unlink(missing_ok=True)
+    path.with_suffix(".lock").unlink(missing_ok=True)
 
 
 def keys_of(cache_root: Path, listener_id: str) -> list[str]:

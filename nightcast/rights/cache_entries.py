@@ -8,7 +8,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nightcast.flows.ledger import keys_of, ledger_path, listeners_noted, sentence_keys
+from nightcast.flows.ledger import forget_ledger, keys_of, ledger_path, listeners_noted, sentence_keys
 from nightcast.settings import Settings
 from nightcast.voices.cache import SpeechCache
 
@@ -58,5 +58,5 @@ def remove_cache_entries(settings: Settings, entries: CacheEntries) -> int:
         path.unlink(missing_ok=True)
         removed += 1
     if entries.ledger is not None:
-        entries.ledger.unlink(missing_ok=True)
+        forget_ledger(root, entries.ledger.stem)
     return removed

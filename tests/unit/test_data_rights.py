@@ -159,3 +159,22 @@ def test_the_nightly_summary_names_renders_by_place_not_listeners():
     assert "render-2 | ✅ 2026-11-23-nightly-digest" in summary and "render-3 | ❌" in summary
     assert "favourite_artists" in summary
     assert not any(who in summary for who in ("dre", "maya", "zed", "/srv"))
+
+
+def test_the_prune_leaves_each_ledger_naming_only_what_the_cache_still_holds(tmp_path):
+    import os
+    import time
+
+    from nightcast.flows.caching import prune_stage_cache
+
+    settings = Settings(outputs_dir=tmp_path)
+    root = settings.cache_root()
+    stage(root, "speech-old")
+    stage(root, "speech-new")
+    note_keys(root, "maya", ["speech-old", "speech-new"])
+    note_keys(root, "maya", ["speech-new"])  # the next night's render notes it again
+    old = time.time() - 3 * 86400
+    for path in (root / "stages" / "speech-old", root / "results" / "speech-old"):
+        os.utime(path, (old, old))
+    assert prune_stage_cache(root, older_than_days=2) == 2
+    assert (root / "owners" / "maya.keys").read_text() == "speech-new\n"
