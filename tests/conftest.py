@@ -13,6 +13,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # workers spinning for the CPU made the llama.cpp tests 2-3x slower after the others had run.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# An ephemeral Prefect server gets 20 s to start by default; two busy xdist workers can need more.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 # ASR costs seconds per render: the QA gate runs where it is the subject (the shared `rendered`
 # episodes and tests/e2e/test_qa.py pass qa=True), not in every other test's render.
 os.environ.setdefault("NIGHTCAST_QA__ENABLED", "false")

@@ -50,8 +50,9 @@ print("freed", reclaim_leaked_slots("test-gpu", settle_s=0), flush=True)
 
 def _env(home) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    # Prefect's ephemeral server gets 20 s to start by default: on two busy cores that is a flake
     return {**env, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_LOGGING_LEVEL": "WARNING"}
+            "PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
 
 
 def _python(code: str, home, timeout: float) -> subprocess.CompletedProcess:
