@@ -22,7 +22,9 @@ and the peak memory. Its last line is exactly
 mixing (what the GPU machine, which has neither Prefect nor ffmpeg, can run): per listener, each
 listener's scripts in one write_scripts call and its beds (each segment's planned length) in one
 generate_many call, as a render does; stage-major, every script in one call and every bed in one
-call. It also reports MusicGen decoder steps per second at batch 1 and at the night's batch, and,
+call. It also reports MusicGen decoder steps per second at batch 1 and at the night's batch, for
+each decoder step side by side (transformers' forward, nightcast's fixed-shape step, and on CUDA
+that step replayed as a CUDA graph; `musicgen.decoder_step` picks the one the night uses), and,
 with `--real-size`, whether the 48 × 28 s batch that crashed EnCodec's decode completes. With
 `--out DIR` every figure is also written as a JSON line, as it is measured.
 
@@ -275,17 +277,20 @@ def stages_only(root: Path, args, out: Path | None) -> tuple[float, float]:
 
     model, tokenizer = generator._model, generator._tokenizer
     frame_rate = model.config.audio_encoder.frame_rate
+    kinds = ["stock", "static"] + (["graph"] if str(generator.device).startswith("cuda") else [])
     for rows in (1, min(64, sum(len(m) for m in b_beds))):
         inputs = tokenizer(["mellow late night jazz radio bed"] * rows, return_tensors="pt", padding=True).to(generator.device)
         frames = frames_for(10.0, frame_rate, model.decoder.num_codebooks)
-        sync()
-        started = time.perf_counter()
-        with torch.inference_mode():
-            generate_codes(model, inputs["input_ids"], inputs["attention_mask"], [frames] * rows, list(range(rows)),
-                           generator.sampling)
-        sync()
-        steps = frames + model.decoder.num_codebooks - 1
-        record(out, figure="musicgen decoder steps/s", batch=rows, steps_per_s=round(steps / (time.perf_counter() - started), 1))
+        for kind in kinds:  # side by side: transformers' forward, the fixed-shape step, its CUDA graph
+            sync()
+            started = time.perf_counter()
+            with torch.inference_mode():
+                generate_codes(model, inputs["input_ids"], inputs["attention_mask"], [frames] * rows, list(range(rows)),
+                               generator.sampling, step=kind)
+            sync()
+            steps = frames + model.decoder.num_codebooks - 1
+            record(out, figure="musicgen decoder steps/s", batch=rows, step=kind, in_use=kind == generator.decoder_step,
+                   steps_per_s=round(steps / (time.perf_counter() - started), 1))
     if args.real_size:
         from nightcast.schema import MusicCue
 

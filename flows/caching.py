@@ -139,10 +139,19 @@ class StageCache:
         if self.enabled and self.owner:
             note_keys(self.root, self.owner, [k for k in keys if k])
 
+    def entry_of(self, path: str | Path) -> str | None:
+        """The key of the stage-cache entry a file lives in; None for a file outside the cache."""
+        if not self.enabled:
+            return None
+        try:
+            inside = Path(path).resolve().relative_to((self.root / "stages").resolve()).parts
+        except ValueError:
+            return None
+        return inside[0] if len(inside) > 1 else None
+
     def note_files(self, paths: Sequence[str]) -> None:
         """The keys of stage folders these files live in (results made elsewhere: a GPU worker)."""
-        stages = (self.root / "stages").resolve()
-        self.note([Path(p).resolve().parent.name for p in paths if Path(p).resolve().parent.parent == stages])
+        self.note([self.entry_of(p) for p in paths])
 
     def folder(self, work: Path) -> StageFolder:
         return StageFolder(stages_root=self.root / "stages" if self.enabled else None, fallback=work)
@@ -176,9 +185,8 @@ class StageCache:
         """What decides the mix: the timeline, the mix settings and every clip by its identity. None
         when a clip is not a cached one (the cache off; a file in the render's own work folder): then
         the mix, and all that is keyed by it, is not cached."""
-        stages = (self.root / "stages").resolve()
         clips = [clip.path for clip in (*speech, *music)]
-        if not self.enabled or not all(Path(p).resolve().is_relative_to(stages) for p in clips):
+        if not all(self.entry_of(p) for p in clips):
             return None
         return stage_key("mix", {"timeline": timeline, "settings": settings,
                                  "clips": [clip_identity(p) for p in clips]})

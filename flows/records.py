@@ -113,15 +113,19 @@ def _row_pattern(listener_id: str) -> re.Pattern:
     return re.compile(rf"^\| {re.escape(listener_id)} \|.*$", re.MULTILINE)
 
 
+def _their_runs(client, listener_id: str) -> Iterator[tuple]:
+    """(run, its record) for each flow run whose parameters name the listener."""
+    for flow_name, run in _our_runs(client):
+        found = _names_listener(flow_name, run.parameters or {}, listener_id)
+        if found:
+            yield run, ServerRecord(kind="flow run", id=str(run.id), name=f"{flow_name}/{run.name}",
+                                    action=found[0], why=found[1])
+
+
 def find_records(listener_id: str) -> list[ServerRecord]:
     """Every record on the server (PREFECT_API_URL) that names the listener."""
-    records = []
     with _client() as client:
-        for flow_name, run in _our_runs(client):
-            found = _names_listener(flow_name, run.parameters or {}, listener_id)
-            if found:
-                records.append(ServerRecord(kind="flow run", id=str(run.id), name=f"{flow_name}/{run.name}",
-                                            action=found[0], why=found[1]))
+        records = [record for _, record in _their_runs(client, listener_id)]
         records += [ServerRecord(kind="artifact", id=str(a.id), name=a.key or "", action="redact",
                                  why="a nightly summary with a row for them") for a in _summaries(client, listener_id)]
     return records
@@ -135,12 +139,7 @@ def erase_records(listener_id: str) -> Iterator[ServerRecord]:
     from prefect.states import Cancelling
 
     with _client() as client:
-        for flow_name, run in list(_our_runs(client)):
-            found = _names_listener(flow_name, run.parameters or {}, listener_id)
-            if not found:
-                continue
-            record = ServerRecord(kind="flow run", id=str(run.id), name=f"{flow_name}/{run.name}", action=found[0],
-                                  why=found[1])
+        for run, record in list(_their_runs(client, listener_id)):  # listed first: deleting shifts the pages
             try:
                 if record.action == "delete":
                     if run.state and not run.state.is_final():

@@ -122,11 +122,15 @@ def db_to_gain(db: float) -> float:
     return float(10 ** (db / 20))
 
 
-def loudness_normalized(clip: Clip, target_lufs: float) -> Clip:
-    """Gain the clip to target_lufs (BS.1770 via pyloudnorm); clips too short or too quiet to gate stay as they are."""
+def loudness_normalized(clip: Clip, target_lufs: float, played_on: int | None = None) -> Clip:
+    """Gain the clip to target_lufs (BS.1770 via pyloudnorm); clips too short or too quiet to gate stay as they are.
+    `played_on`: a mono clip that will be played on that many identical front channels, which BS.1770
+    sums: the target is for that, measured once on the mono (+10·log10(n) dB)."""
     if clip.duration_s < 0.5:
         return clip
     loudness = pyloudnorm.Meter(clip.sample_rate).integrated_loudness(clip.samples)
     if not np.isfinite(loudness):
         return clip
+    if played_on and clip.channels == 1:
+        loudness += 10 * np.log10(played_on)
     return Clip((clip.samples * db_to_gain(target_lufs - loudness)).astype(np.float32), clip.sample_rate)

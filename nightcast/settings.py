@@ -139,6 +139,12 @@ class MusicGenSettings(BaseModel):
         default="counter", description="counter: each bed's noise hashed from its own seed, vectorised over the batch "
                                        "(nightcast/sampling.py); torch: a torch generator per bed, as stock "
                                        "`generate` samples one bed (slower: one draw per bed per step).")
+    decoder_step: Literal["auto", "stock", "static", "graph"] = Field(
+        default="auto", description="How each decoder step runs: stock (transformers' forward), static (nightcast's "
+                                    "fixed-shape step, generators/music/musicgen_step.py: the same tokens, less "
+                                    "overhead), graph (that step captured once per batch as a CUDA graph and "
+                                    "replayed; CUDA only); auto: graph on CUDA, static elsewhere, stock for a "
+                                    "checkpoint the static step does not follow.")
     device: str = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  # auto: fp16 on GPU, fp32 on CPU
 

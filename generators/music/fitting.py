@@ -29,9 +29,12 @@ def looped(clip: Clip, duration_s: float, crossfade_s: float = 1.0) -> Clip:
 def fit_bed(clip: Clip, duration_s: float, sample_rate: int | None = None, channels: int = 2) -> Clip:
     """Exactly duration_s long (padded or cut), nothing under hearing, faded in and out over
     EDGE_FADE_S, at BED_LUFS, or lower where BED_LUFS would put its peak over BED_PEAK_DBFS."""
+    # A mono bed is shaped as mono and spread over `channels` at the end: identical channels would
+    # double the resampling, filtering and metering for nothing (MusicGen's beds are mono).
+    clip = clip if clip.channels == 1 else clip.as_channels(channels)
     if sample_rate and clip.sample_rate != sample_rate:
         clip = clip.resampled(sample_rate)
-    clip = subsonic_removed(clip.as_channels(channels))
+    clip = subsonic_removed(clip)
     frames = round(duration_s * clip.sample_rate)
     samples = clip.samples[:frames].copy()
     if samples.shape[0] < frames:
@@ -40,8 +43,8 @@ def fit_bed(clip: Clip, duration_s: float, sample_rate: int | None = None, chann
     if fade:
         samples[:fade] *= np.linspace(0, 1, fade, dtype=np.float32)[:, None]
         samples[-fade:] *= np.linspace(1, 0, fade, dtype=np.float32)[:, None]
-    bed = loudness_normalized(Clip(samples.astype(np.float32), clip.sample_rate), BED_LUFS)
+    bed = loudness_normalized(Clip(samples.astype(np.float32), clip.sample_rate), BED_LUFS, played_on=channels)
     peak, ceiling = float(np.abs(bed.samples).max(initial=0.0)), db_to_gain(BED_PEAK_DBFS)
     if peak > ceiling:
         bed = Clip((bed.samples * (ceiling / peak)).astype(np.float32), bed.sample_rate)
-    return bed
+    return bed.as_channels(channels)

@@ -18,7 +18,9 @@ nightcast's loop yet, so a melody checkpoint generates one bed per stock `genera
 
 from __future__ import annotations
 
+import os
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 
@@ -34,6 +36,10 @@ from nightcast.settings import MusicGenSettings, Settings
 
 OUTPUT_RATE = 44_100
 LOOP_CROSSFADE_S = 1.5
+
+
+def _fitted(clip: Clip, duration_s: float) -> Clip:
+    return fit_bed(looped(clip, duration_s, LOOP_CROSSFADE_S), duration_s, OUTPUT_RATE)
 
 
 class MusicGenGenerator(MusicGenerator):
@@ -93,6 +99,21 @@ class MusicGenGenerator(MusicGenerator):
         self.melody_stems = Path(settings.music_stems).expanduser() if settings.music_stems else None
         self.sampling = Sampling(guidance_scale=self.options.guidance_scale, temperature=self.options.temperature,
                                  top_k=self.options.top_k, rng=self.options.sampler)
+        self.decoder_step = self._decoder_step(self.options.decoder_step)
+
+    def _decoder_step(self, asked: str) -> str:
+        """The decoder step this model and device run: `asked`, or for auto the fastest that applies."""
+        from nightcast.generators.music.musicgen_step import unsupported_because
+
+        why = None if self.melody else unsupported_because(self._model)
+        on_cuda = str(self.device).startswith("cuda")
+        if asked == "auto":
+            return "stock" if why else ("graph" if on_cuda else "static")
+        if asked != "stock" and why:
+            raise BackendUnavailableError(f"musicgen.decoder_step: {asked} cannot run '{self.model_name}': {why}")
+        if asked == "graph" and not on_cuda:
+            raise BackendUnavailableError(f"musicgen.decoder_step: graph needs a CUDA device, not {self.device}")
+        return asked
 
     def generate(self, cue: MusicCue, duration_s: float, *, seed: int = 0) -> Clip:
         return self.generate_many([cue], [duration_s], seeds=[seed])[0]
@@ -102,17 +123,18 @@ class MusicGenGenerator(MusicGenerator):
         batch holds beds of about one length (an 8 s bed is not generated for 28 s)."""
         seconds = [min(d, self.options.max_chunk_s) for d in durations_s]
         order = sorted(range(len(cues)), key=lambda i: seconds[i])
-        raw: dict[int, np.ndarray] = {}
         size = self.options.batch_size
-        for start in range(0, len(order), size):
-            batch = order[start:start + size]
-            waves = self._generate([cues[i] for i in batch], [seconds[i] for i in batch], [seeds[i] for i in batch])
-            raw.update(zip(batch, waves))
-        beds = []
-        for i, (cue, duration) in enumerate(zip(cues, durations_s)):
-            clip = Clip.from_mono(raw[i][: round(seconds[i] * self.native_rate)], self.native_rate)
-            beds.append(fit_bed(looped(clip, duration, LOOP_CROSSFADE_S), duration, OUTPUT_RATE))
-        return beds
+        beds: dict[int, Future] = {}
+        # Looping, resampling and metering a bed is CPU work: it runs on every core while the model
+        # makes the next batch, not on the model's time (on a GPU worker the GPU would wait for it).
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="fit-bed") as fitting:
+            for start in range(0, len(order), size):
+                batch = order[start:start + size]
+                waves = self._generate([cues[i] for i in batch], [seconds[i] for i in batch], [seeds[i] for i in batch])
+                for i, wave in zip(batch, waves):
+                    clip = Clip.from_mono(wave[: round(seconds[i] * self.native_rate)], self.native_rate)
+                    beds[i] = fitting.submit(_fitted, clip, durations_s[i])
+            return [beds[i].result() for i in range(len(cues))]
 
     def melody_for(self, cue: MusicCue, seconds: float) -> np.ndarray | None:
         """32 kHz mono melody reference for a cue: the track it leads into, else the melodic stems."""
@@ -142,7 +164,7 @@ class MusicGenGenerator(MusicGenerator):
         frames = [frames_for(s, self.frame_rate, codebooks) for s in seconds]
         with self._lock, torch.inference_mode():
             codes = generate_codes(self._model, inputs["input_ids"], inputs["attention_mask"], frames, seeds,
-                                   self.sampling)
+                                   self.sampling, step=self.decoder_step)
             return decode_codes(self._model.audio_encoder, codes)
 
     def _generate_melody(self, cue: MusicCue, seconds: float, seed: int) -> np.ndarray:
@@ -167,4 +189,5 @@ class MusicGenGenerator(MusicGenerator):
         import torch
 
         kind = " (melody-conditioned)" if self.melody else ""
-        return f"transformers {version('transformers')}; torch {torch.__version__}; {self.model_name}{kind} on {self.device}"
+        return (f"transformers {version('transformers')}; torch {torch.__version__}; {self.model_name}{kind} on "
+                f"{self.device}; {self.decoder_step} decoder step")

@@ -57,10 +57,12 @@ def decode_rows_per_chunk(audio_config, frames: int, limit: int = INDEX_LIMIT) -
 
 
 def generate_codes(model, input_ids, attention_mask, frames: list[int], seeds: list[int], sampling: Sampling,
-                   static_cache: bool = True):
+                   static_cache: bool = True, step: str = "stock"):
     """EnCodec codes, one `(codebooks, frames[i])` LongTensor per row, from a standard (not melody)
     MusicGen. Rows run together until the longest is done; each row's tokens depend only on its
-    prompt, its own length and its seed."""
+    prompt, its own length and its seed. `step`: "stock" runs transformers' forward each step;
+    "static" the fixed-shape step (musicgen_step.py); "graph" that step captured as a CUDA graph
+    and replayed (CUDA only)."""
     import torch
     from transformers.generation.logits_process import (
         ClassifierFreeGuidanceLogitsProcessor,
@@ -100,23 +102,35 @@ def generate_codes(model, input_ids, attention_mask, frames: list[int], seeds: l
     if not sampling.greedy:
         if sampling.temperature != 1.0:
             processors.append(TemperatureLogitsWarper(sampling.temperature))
-        if sampling.top_k:
+        if sampling.top_k and sampling.top_k < model.decoder.config.vocab_size:  # else it keeps every token
             processors.append(TopKLogitsWarper(sampling.top_k))
     if sampling.rng == "torch":
         generators = [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
     keys = row_keys(seeds, device)
 
-    tokens = first
-    cache = _static_cache(model, longest) if static_cache else None
-    for step in range(longest - 1):
-        step_input = decoder.apply_delay_pattern_mask(tokens, patterns)
-        step_input = step_input if step == 0 else step_input[:, -1:]
+    if step == "stock":
+        cache = _static_cache(model, longest) if static_cache else None
+
+        def logits_at(step_input, position: int):
+            nonlocal cache
+            output = model(encoder_outputs=encoder_outputs, attention_mask=attention_mask,
+                           decoder_input_ids=step_input, past_key_values=cache, use_cache=True)
+            cache = output.past_key_values
+            return output.logits[:, -1, :]
+    else:
+        from nightcast.generators.music.musicgen_step import StaticDecoderStep
+
+        logits_at = StaticDecoderStep(model, encoded, attention_mask, longest, graph=step == "graph")
+
+    tokens = torch.empty((rows * codebooks, longest), dtype=torch.long, device=device)
+    tokens[:, :1] = first
+    for position in range(longest - 1):
+        # The delay pattern, column by column: where it holds a token (start or padding), that token.
+        column = patterns[:, position:position + 1]
+        step_input = torch.where(column == -1, tokens[:, position:position + 1], column)
         if guided:
             step_input = step_input.repeat((2, 1))
-        output = model(encoder_outputs=encoder_outputs, attention_mask=attention_mask, decoder_input_ids=step_input,
-                       past_key_values=cache, use_cache=True)
-        cache = output.past_key_values
-        scores = processors(tokens, output.logits[:, -1, :].float())
+        scores = processors(tokens[:, :position + 1], logits_at(step_input, position).float())
         if sampling.greedy:
             chosen = scores.argmax(dim=-1)
         elif sampling.rng == "torch":
@@ -124,8 +138,9 @@ def generate_codes(model, input_ids, attention_mask, frames: list[int], seeds: l
             chosen = torch.cat([torch.multinomial(probs[row], 1, generator=generators[row]).squeeze(1)
                                 for row in range(rows)])
         else:
-            chosen = sample_rows(scores.reshape(rows, codebooks, -1), keys, step).reshape(-1)
-        tokens = torch.cat([tokens, chosen[:, None]], dim=-1)
+            chosen = sample_rows(scores.reshape(rows, codebooks, -1), keys, position)
+            chosen = chosen.reshape(-1)
+        tokens[:, position + 1] = chosen
 
     tokens = decoder.apply_delay_pattern_mask(tokens, patterns).reshape(rows, codebooks, longest)
     codes = []
