@@ -53,6 +53,7 @@ import resource
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import yaml
@@ -407,6 +408,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="also write each figure as a JSON line here")
     parser.add_argument("--hung-writer", action="store_true", help="the night against an openai server that hangs")
     parser.add_argument("--soak", action="store_true", help="one long night: throughput, memory, Prefect's DB")
+    parser.add_argument("--keep", type=Path, default=None, help="work here and keep it (both nights' outputs and caches)")
     args = parser.parse_args()
     if args.hung_writer or args.soak:
         with tempfile.TemporaryDirectory(prefix="nightcast-service-bench-") as tmp:
@@ -419,8 +421,9 @@ def main() -> None:
     from tiny_llm import build_tiny_chat_model
     from tiny_musicgen import build_tiny_musicgen
 
-    with tempfile.TemporaryDirectory(prefix="nightcast-nightly-bench-") as tmp:
+    with (nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(prefix="nightcast-nightly-bench-")) as tmp:
         root = Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
         warm_up = synthetic_profiles(root, args.listeners, args.format)
         chat = build_tiny_chat_model(root / "chat", ROOT / "templates", real_size=args.real_size)
         musicgen = build_tiny_musicgen(root / "musicgen", real_size=args.real_size)

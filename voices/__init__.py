@@ -69,8 +69,7 @@ def _synthesize(engine, spoken: str, preset: VoicePreset, seed: int, cache: Spee
     key = _cache_key(engine, spoken, preset, seed)
     samples = cache.get(key, engine.sample_rate)
     if samples is None:
-        samples = engine.synthesize(spoken, speed=preset.speed, seed=seed)
-        cache.put(key, samples, engine.sample_rate)
+        samples = cache.put(key, engine.synthesize(spoken, speed=preset.speed, seed=seed), engine.sample_rate)
     return samples
 
 
@@ -85,9 +84,7 @@ def _synthesize_batched(engine, spoken: list[str], preset: VoicePreset, seed: in
         texts = [spoken[i] for i in missing]
         fresh = engine.synthesize_batch(texts, speed=preset.speed, seeds=[seeds[i] for i in missing])
         for i, samples in zip(missing, fresh):
-            audio[i] = samples
-            if cache:
-                cache.put(keys[i], samples, engine.sample_rate)
+            audio[i] = cache.put(keys[i], samples, engine.sample_rate) if cache else samples
     return [_trim_silence(samples) for samples in audio]
 
 

@@ -51,7 +51,10 @@ class SpeechCache:
         self.used.add(key)
         return samples
 
-    def put(self, key: str, samples: np.ndarray, sample_rate: int) -> None:
+    def put(self, key: str, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Store a sentence; returns it as every later `get` will (24-bit, within ±1), so the render
+        that synthesised it hears what later renders hear. A float a 24-bit step away is inaudible,
+        but a pitch shifter's transient detection can turn it into 100 ms of different waveform."""
         self.used.add(key)
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,3 +67,5 @@ class SpeechCache:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        stored = self.get(key, sample_rate)
+        return samples if stored is None else stored

@@ -155,7 +155,13 @@ class MusicGenGenerator(MusicGenerator):
     def _generate(self, cues: list[MusicCue], seconds: list[float], seeds: list[int]) -> list[np.ndarray]:
         import torch
 
-        from nightcast.generators.music.musicgen_decoding import decode_codes, frames_for, generate_codes
+        from nightcast.generators.music.musicgen_decoding import (
+            CPU_DECODE_LIMIT,
+            INDEX_LIMIT,
+            decode_codes,
+            frames_for,
+            generate_codes,
+        )
 
         if self.melody:  # its conditioning does not go through our loop: one bed per stock call
             return [self._generate_melody(cue, s, seed) for cue, s, seed in zip(cues, seconds, seeds)]
@@ -165,7 +171,8 @@ class MusicGenGenerator(MusicGenerator):
         with self._lock, torch.inference_mode():
             codes = generate_codes(self._model, inputs["input_ids"], inputs["attention_mask"], frames, seeds,
                                    self.sampling, step=self.decoder_step)
-            return decode_codes(self._model.audio_encoder, codes)
+            limit = INDEX_LIMIT if str(self.device).startswith("cuda") else CPU_DECODE_LIMIT
+            return decode_codes(self._model.audio_encoder, codes, limit=limit)
 
     def _generate_melody(self, cue: MusicCue, seconds: float, seed: int) -> np.ndarray:
         import torch

@@ -39,6 +39,24 @@ def test_a_bed_riding_on_dc_keeps_its_audible_level():
     assert loudness_normalized(bed, BED_LUFS).samples.max() == pytest.approx(bed.samples.max(), rel=0.01)
 
 
+@pytest.mark.parametrize("rate, to_rate, seconds", [(32000, 44100, 4.0), (44100, 48000, 2.5), (44100, None, 1.0)])
+def test_a_mono_bed_is_fitted_once_and_spread_the_same_as_its_two_channels(rate, to_rate, seconds):
+    """MusicGen's beds are mono: fitted as mono (resampled, filtered, metered once), then spread over
+    two channels, they are the very samples fitting two identical channels gives, at the bed's loudness."""
+    import pyloudnorm
+
+    from nightcast.audio import Clip
+    from nightcast.generators.music.fitting import BED_LUFS, fit_bed
+
+    rng = np.random.default_rng(3)
+    mono = (0.1 * rng.standard_normal(int(rate * seconds)) * np.sin(np.linspace(0, 40, int(rate * seconds)))).astype(np.float32)
+    from_mono = fit_bed(Clip.from_mono(mono, rate), seconds, to_rate)
+    from_stereo = fit_bed(Clip.from_mono(mono, rate).as_channels(2), seconds, to_rate)
+    assert from_mono.samples.shape == from_stereo.samples.shape == (round(seconds * (to_rate or rate)), 2)
+    np.testing.assert_allclose(from_mono.samples, from_stereo.samples, rtol=0, atol=1e-6)
+    assert pyloudnorm.Meter(from_mono.sample_rate).integrated_loudness(from_mono.samples) == pytest.approx(BED_LUFS, abs=0.01)
+
+
 @pytest.mark.parametrize("style", sorted(STYLES))
 def test_every_style_renders_exact_length_stereo_music(generator, style):
     clip = generator.generate(cue(style), 12.5, seed=3)
