@@ -278,7 +278,7 @@ def stages_only(root: Path, args, out: Path | None) -> tuple[float, float]:
 
     model, tokenizer = generator._model, generator._tokenizer
     frame_rate = model.config.audio_encoder.frame_rate
-    kinds = ["stock", "static"] + (["graph"] if str(generator.device).startswith("cuda") else [])
+    kinds = ["stock", "static"] + (["graph"] if generator.on_cuda else [])
     for rows in (1, min(64, sum(len(m) for m in b_beds))):
         inputs = tokenizer(["mellow late night jazz radio bed"] * rows, return_tensors="pt", padding=True).to(generator.device)
         frames = frames_for(10.0, frame_rate, model.decoder.num_codebooks)

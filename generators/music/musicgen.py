@@ -30,7 +30,7 @@ from nightcast.audio import Clip, decode_audio
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.generators.music.base import MusicGenerator
 from nightcast.generators.music.fitting import fit_bed, looped
-from nightcast.generators.music.musicgen_decoding import Sampling
+from nightcast.generators.music.musicgen_decoding import CPU_DECODE_LIMIT, INDEX_LIMIT, Sampling
 from nightcast.schema import MusicCue
 from nightcast.settings import MusicGenSettings, Settings
 
@@ -99,19 +99,20 @@ class MusicGenGenerator(MusicGenerator):
         self.melody_stems = Path(settings.music_stems).expanduser() if settings.music_stems else None
         self.sampling = Sampling(guidance_scale=self.options.guidance_scale, temperature=self.options.temperature,
                                  top_k=self.options.top_k, rng=self.options.sampler)
+        self.on_cuda = str(self.device).startswith("cuda")
         self.decoder_step = self._decoder_step(self.options.decoder_step)
+        self.decode_limit = INDEX_LIMIT if self.on_cuda else CPU_DECODE_LIMIT
 
     def _decoder_step(self, asked: str) -> str:
         """The decoder step this model and device run: `asked`, or for auto the fastest that applies."""
         from nightcast.generators.music.musicgen_step import unsupported_because
 
         why = None if self.melody else unsupported_because(self._model)
-        on_cuda = str(self.device).startswith("cuda")
         if asked == "auto":
-            return "stock" if why else ("graph" if on_cuda else "static")
+            return "stock" if why else ("graph" if self.on_cuda else "static")
         if asked != "stock" and why:
             raise BackendUnavailableError(f"musicgen.decoder_step: {asked} cannot run '{self.model_name}': {why}")
-        if asked == "graph" and not on_cuda:
+        if asked == "graph" and not self.on_cuda:
             raise BackendUnavailableError(f"musicgen.decoder_step: graph needs a CUDA device, not {self.device}")
         return asked
 
@@ -155,13 +156,7 @@ class MusicGenGenerator(MusicGenerator):
     def _generate(self, cues: list[MusicCue], seconds: list[float], seeds: list[int]) -> list[np.ndarray]:
         import torch
 
-        from nightcast.generators.music.musicgen_decoding import (
-            CPU_DECODE_LIMIT,
-            INDEX_LIMIT,
-            decode_codes,
-            frames_for,
-            generate_codes,
-        )
+        from nightcast.generators.music.musicgen_decoding import decode_codes, frames_for, generate_codes
 
         if self.melody:  # its conditioning does not go through our loop: one bed per stock call
             return [self._generate_melody(cue, s, seed) for cue, s, seed in zip(cues, seconds, seeds)]
@@ -171,8 +166,7 @@ class MusicGenGenerator(MusicGenerator):
         with self._lock, torch.inference_mode():
             codes = generate_codes(self._model, inputs["input_ids"], inputs["attention_mask"], frames, seeds,
                                    self.sampling, step=self.decoder_step)
-            limit = INDEX_LIMIT if str(self.device).startswith("cuda") else CPU_DECODE_LIMIT
-            return decode_codes(self._model.audio_encoder, codes, limit=limit)
+            return decode_codes(self._model.audio_encoder, codes, limit=self.decode_limit)
 
     def _generate_melody(self, cue: MusicCue, seconds: float, seed: int) -> np.ndarray:
         import torch

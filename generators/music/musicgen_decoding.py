@@ -142,8 +142,7 @@ def generate_codes(model, input_ids, attention_mask, frames: list[int], seeds: l
             chosen = torch.cat([torch.multinomial(probs[row], 1, generator=generators[row]).squeeze(1)
                                 for row in range(rows)])
         else:
-            chosen = sample_rows(scores.reshape(rows, codebooks, -1), keys, position)
-            chosen = chosen.reshape(-1)
+            chosen = sample_rows(scores.reshape(rows, codebooks, -1), keys, position).reshape(-1)
         tokens[:, position + 1] = chosen
 
     tokens = decoder.apply_delay_pattern_mask(tokens, patterns).reshape(rows, codebooks, longest)
