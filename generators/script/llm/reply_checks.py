@@ -122,10 +122,11 @@ def numbers_in(text: str) -> frozenset[str]:
 
 def parse_reply(reply: str, model: type[BaseModel] = SegmentDraft):
     """The JSON object in a reply (tolerating code fences and chatter around it), schema-checked."""
-    start, end = reply.find("{"), reply.rfind("}")
+    start = reply.find("{")
     if start < 0:
         raise DraftRejected("it is not a JSON object")
-    if end <= start:
+    end = _closing_brace(reply, start)
+    if end is None:
         raise DraftRejected("the JSON object was cut off before it closed: the text is far too long")
     try:
         data = json.loads(reply[start:end + 1])
@@ -137,6 +138,31 @@ def parse_reply(reply: str, model: type[BaseModel] = SegmentDraft):
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"]) or "the object"
         raise DraftRejected(f"field '{where}': {error['msg']}") from None
+
+
+def _closing_brace(reply: str, start: int) -> int | None:
+    """Where the object opened at `start` closes, braces inside strings not counted; None when the
+    reply stops first. A reply cut off by its token limit inside a dialogue still holds the closing
+    braces of its finished turns, so the last `}` in it says nothing about the object's own end."""
+    depth, in_string, escaped = 0, False, False
+    for i in range(start, len(reply)):
+        char = reply[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
 
 
 def trim_to_budget(text: str, budget: int) -> str:
