@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -53,30 +54,76 @@ def prefect_harness():
         yield
 
 
+SHARED_EPISODES = {"maya": ("maya", "nightly-digest"), "hiro": ("hiro", "nightly-digest"),
+                   "maya-two-hosts": ("maya", "two-hosts")}
+
+
+class RenderedEpisodes(Mapping):
+    """Episodes rendered once per test run through the real flow, with the QA gate, each the first
+    time a test asks for it: under its own file lock, so one xdist worker renders maya while the
+    other renders hiro or waits for maya only, instead of one waiting for all three."""
+
+    def __init__(self, shared: Path):
+        self.shared = shared
+
+    def __getitem__(self, key: str) -> Path:
+        from filelock import FileLock
+
+        from nightcast.flows.episode import render_episode
+
+        listener, template = SHARED_EPISODES[key]
+        record = self.shared / f"rendered-{key}.txt"
+        with FileLock(str(self.shared / f"rendered-{key}.lock")):
+            if not record.is_file():
+                episode = render_episode(str(PROFILES / f"{listener}.yaml"), template=template,
+                                         out_dir=str(self.shared / "rendered-outputs"), date=DATE, qa=True)
+                record.write_text(str(episode))
+        return Path(record.read_text())
+
+    def cache_holding(self, *keys: str) -> Path:
+        """The stage cache the shared renders fill, once these episodes are in it."""
+        return [self[key] for key in keys][0].parent.parent / ".cache"
+
+    def __iter__(self):
+        return iter(SHARED_EPISODES)
+
+    def __len__(self) -> int:
+        return len(SHARED_EPISODES)
+
+
 @pytest.fixture(scope="session")
-def rendered(prefect_harness, tmp_path_factory, worker_id):
-    """Episodes rendered once through the real flow, shared by the end-to-end tests: once per test
-    run, not once per xdist worker (three renders with the QA gate cost minutes). The first worker
-    to need them renders under a file lock; the others wait and read the same folders."""
-    import json
+def rendered(prefect_harness, tmp_path_factory, worker_id) -> RenderedEpisodes:
+    """maya's and hiro's nightly-digest and maya's two-hosts episode, shared by the end-to-end tests
+    and rendered on first use (see RenderedEpisodes). Same date, so no episode's memory holds another."""
+    base = tmp_path_factory.getbasetemp()
+    return RenderedEpisodes(base if worker_id == "master" else base.parent)
+
+
+@pytest.fixture(scope="session")
+def prefect_home(tmp_path_factory, worker_id):
+    """Makes a PREFECT_HOME whose database is already migrated, for tests that run the CLI against a
+    Prefect of their own: a copy of one migrated once per test run (a fresh database costs each
+    first start-up about 6 s of migrations on 2 cores). The wheel test keeps a truly fresh home."""
+    import subprocess
+    import sys
 
     from filelock import FileLock
 
-    from nightcast.flows.episode import render_episode
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent
+    template = shared / "prefect-migrated"
+    with FileLock(str(shared / "prefect-migrated.lock")):
+        if not (template / "prefect.db").is_file():
+            env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+            subprocess.run([sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"], check=True,
+                           env={**env, "PREFECT_HOME": str(template)}, capture_output=True, timeout=300)
 
-    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
-    index = shared / "rendered-episodes.json"
-    with FileLock(str(shared / "rendered-episodes.lock")):
-        if index.is_file():
-            return {key: Path(path) for key, path in json.loads(index.read_text()).items()}
-        out = shared / "rendered-outputs"
-        episodes = {}
-        for key, listener, template in (("maya", "maya", "nightly-digest"), ("hiro", "hiro", "nightly-digest"),
-                                        ("maya-two-hosts", "maya", "two-hosts")):
-            episodes[key] = Path(render_episode(str(PROFILES / f"{listener}.yaml"), template=template,
-                                                out_dir=str(out), date=DATE, qa=True))
-        index.write_text(json.dumps({key: str(path) for key, path in episodes.items()}))
-    return episodes
+    def make(home: Path) -> Path:
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(template / "prefect.db", home / "prefect.db")
+        return home
+
+    return make
 
 
 @pytest.fixture

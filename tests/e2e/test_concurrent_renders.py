@@ -18,9 +18,9 @@ from helpers import DATE, PROFILES, short_format
 pytestmark = pytest.mark.slow
 
 
-def test_a_second_render_of_the_same_episode_waits_then_reuses_the_first(tmp_path):
+def test_a_second_render_of_the_same_episode_waits_then_reuses_the_first(tmp_path, prefect_home):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    env.update(PREFECT_HOME=str(prefect_home(tmp_path / "prefect")), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                NIGHTCAST_TEMPLATES_DIR=str(short_format(tmp_path)))
     command = [sys.executable, "-m", "nightcast.cli", "render", str(PROFILES / "maya.yaml"), "-t", "qa-check",
                "--date", str(DATE), "-o", str(tmp_path / "out"), "--no-qa"]

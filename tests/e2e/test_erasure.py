@@ -58,13 +58,13 @@ def database_naming(database: Path, words) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def night(tmp_path_factory):
+def night(tmp_path_factory, prefect_home):
     root = tmp_path_factory.mktemp("rights")
     (root / "profiles").mkdir()
     for name in ("maya", "hiro", "dre"):
         (root / "profiles" / f"{name}.yaml").write_text((PROFILES / f"{name}.yaml").read_text())
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NIGHTCAST_"))}
-    env.update(PREFECT_HOME=str(root / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    env.update(PREFECT_HOME=str(prefect_home(root / "prefect")), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                NIGHTCAST_PROFILES_DIR=str(root / "profiles"), NIGHTCAST_OUTPUTS_DIR=str(root / "out"),
                NIGHTCAST_TEMPLATES_DIR=str(short_format(root)), NIGHTCAST_QA=json.dumps({"enabled": False}))
     run(env, "render", "maya", "-t", "qa-check", "--date", "2026-11-23")

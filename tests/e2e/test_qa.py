@@ -4,6 +4,7 @@ deliberately broken episodes fail for the right reason; a failing render is not 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from nightcast.data_files import load_template
 from nightcast.schema import EpisodeManifest, Script
 from nightcast.settings import Settings
 
-from helpers import DATE, PROFILES, ROOT, TEMPLATES, short_format
+from helpers import DATE, PROFILES, ROOT, short_format
 
 
 def test_wer_normalisation_is_the_tts_normaliser():
@@ -43,8 +44,13 @@ def check(episode: Path, audio: Path):
     from nightcast.qa import check_episode
 
     manifest, script = load(episode)
-    return check_episode(audio, script, manifest.speech, load_template(manifest.template_id, TEMPLATES),
+    return check_episode(audio, script, manifest.speech, load_template(manifest.template_id, templates_of(episode)),
                          {"host": 165.0, "kai": 165.0}, Settings().qa)
+
+
+def templates_of(episode: Path) -> Path:
+    """The templates folder `good`'s short format lives in (beside its outputs)."""
+    return episode.parent.parent.parent / "templates"
 
 
 def test_every_rendered_episode_carries_a_passing_qa_report(rendered):
@@ -69,19 +75,30 @@ def reencode(samples: np.ndarray, rate: int, out: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def good(rendered, tmp_path_factory) -> tuple[Path, np.ndarray, int]:
-    audio, rate = sf.read(rendered["maya"] / "episode.mp3", dtype="float32", always_2d=True)
-    return rendered["maya"], audio, rate
+def good(prefect_harness, tmp_path_factory) -> tuple[Path, np.ndarray, int]:
+    """maya in the 90-second format with the gate on, for the tests that break it: every check they
+    run hears the whole episode again, a third of what the 5-minute shared one would cost."""
+    from nightcast.flows.episode import render_episode
+
+    root = tmp_path_factory.mktemp("good")
+    templates = short_format(root)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NIGHTCAST_TEMPLATES_DIR", str(templates))
+        episode = Path(render_episode(str(PROFILES / "maya.yaml"), template="qa-check", out_dir=str(root / "out"),
+                                      date=DATE, qa=True))
+    assert templates_of(episode) == templates and json.loads((episode / "qa.json").read_text())["passed"]
+    audio, rate = sf.read(episode / "episode.mp3", dtype="float32", always_2d=True)
+    return episode, audio, rate
 
 
 def test_inserted_silence_is_caught(good, tmp_path):
     episode, audio, rate = good
-    at = int(150 * rate)  # mid-episode: 6 s of nothing, the length kept by trimming the end
+    at = int(45 * rate)  # mid-episode: 6 s of nothing, the length kept by trimming the end
     broken = np.concatenate([audio[:at], np.zeros((6 * rate, 2), np.float32), audio[at:-6 * rate]])
     report = check(episode, reencode(broken, rate, tmp_path / "silence.mp3"))
     assert "longest silence (s)" in failures(report)
     silence = next(c for c in report.checks if c.name == "longest silence (s)")
-    assert silence.value == pytest.approx(6.0, abs=0.3) and "from 15" in silence.detail
+    assert silence.value == pytest.approx(6.0, abs=0.3) and "from 45" in silence.detail
 
 
 def test_speech_replaced_by_noise_is_caught_by_asr(good, tmp_path):
@@ -112,7 +129,7 @@ def test_truncated_segment_is_caught_by_its_speech_rate(good, tmp_path):
     broken[start:end] *= 0.02  # the music bed carries on, the voice is gone
     speech = [truncated if s.segment_id == spoken.segment_id else s for s in manifest.speech]
     report = check_episode(reencode(broken, rate, tmp_path / "cut.mp3"), script, speech,
-                           load_template(manifest.template_id, TEMPLATES), {"host": 165.0}, Settings().qa)
+                           load_template(manifest.template_id, templates_of(episode)), {"host": 165.0}, Settings().qa)
     segment = next(s for s in report.segments if s.segment_id == spoken.segment_id)
     assert [c.name for c in segment.checks if not c.passed] == ["speech rate (words/min)"]
 
@@ -127,7 +144,8 @@ def test_a_clipped_master_is_caught(good, tmp_path):
 def test_qa_command_exit_codes(good, tmp_path):
     episode, audio, rate = good
     exe = [sys.executable, "-m", "nightcast.cli", "qa"]
-    ok = subprocess.run([*exe, str(episode)], capture_output=True, text=True, cwd=ROOT)
+    env = {**os.environ, "NIGHTCAST_TEMPLATES_DIR": str(templates_of(episode))}
+    ok = subprocess.run([*exe, str(episode)], capture_output=True, text=True, cwd=ROOT, env=env)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "intelligibility (WER)" in ok.stdout and "passed" in ok.stdout
 
@@ -136,11 +154,11 @@ def test_qa_command_exit_codes(good, tmp_path):
     sf.write(broken / "episode.mp3.wav", np.clip(audio * 4.0, -1, 1), rate, subtype="PCM_16")
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(broken / "episode.mp3.wav"), "-c:a", "libmp3lame",
                     str(broken / "episode.mp3")], check=True)
-    bad = subprocess.run([*exe, str(broken)], capture_output=True, text=True, cwd=ROOT)
+    bad = subprocess.run([*exe, str(broken)], capture_output=True, text=True, cwd=ROOT, env=env)
     assert bad.returncode == 1 and "clipped runs" in bad.stdout and "FAIL" in bad.stdout
     assert not json.loads((broken / "qa.json").read_text())["passed"]
 
-    missing = subprocess.run([*exe, str(tmp_path / "nowhere")], capture_output=True, text=True, cwd=ROOT)
+    missing = subprocess.run([*exe, str(tmp_path / "nowhere")], capture_output=True, text=True, cwd=ROOT, env=env)
     assert missing.returncode == 2 and "episode.json is missing" in missing.stderr
 
 
@@ -251,7 +269,8 @@ def test_asr_listens_while_the_master_encodes(rendered):
                 if run.state_name == "Completed" and run.name.startswith(f"{name}-"):
                     by_flow.setdefault(run.flow_run_id, {})[name] = run
     overlapped = [runs for runs in by_flow.values() if len(runs) == 3]
-    assert len(overlapped) >= len(rendered)
+    # this worker's QA'd renders: the gate's above, and the shared episodes it rendered itself
+    assert overlapped and len(rendered) == 3
     for runs in overlapped:
         assert runs["listen"].start_time < runs["master"].end_time
         assert runs["meter"].start_time >= runs["master"].end_time

@@ -18,7 +18,7 @@ def served_deployments(prefect_harness, rendered, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("served")
     env = {**os.environ, "PREFECT_API_URL": str(get_current_settings().api.url),
            "NIGHTCAST_OUTPUTS_DIR": str(tmp_path / "outputs"), "NIGHTCAST_TIMEZONE": "Europe/Berlin",
-           "NIGHTCAST_CACHE_DIR": str(rendered["maya"].parent.parent / ".cache"), "PREFECT_LOGGING_LEVEL": "WARNING"}
+           "NIGHTCAST_CACHE_DIR": str(rendered.cache_holding("maya")), "PREFECT_LOGGING_LEVEL": "WARNING"}
     log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "nightcast.cli", "deploy", "--serve"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)

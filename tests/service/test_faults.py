@@ -135,11 +135,11 @@ def test_disk_full_read_only_outputs_and_a_killed_encoder_cost_only_their_own_ep
     assert all(assert_complete_or_absent(out, ["maya", "hiro", "dre", "ana"]).values())
 
 
-def test_a_nightly_killed_mid_render_leaves_no_partial_episode_and_the_rerun_finishes_it(tmp_path):
+def test_a_nightly_killed_mid_render_leaves_no_partial_episode_and_the_rerun_finishes_it(tmp_path, prefect_home):
     store = make_store(tmp_path, {"maya": "maya", "hiro": "hiro"})
     out = tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    env.update(PREFECT_HOME=str(prefect_home(tmp_path / "prefect")), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                NIGHTCAST_PROFILES_DIR=str(store), NIGHTCAST_TEMPLATES_DIR=str(short_format(tmp_path)),
                NIGHTCAST_QA=json.dumps({"enabled": False}), NIGHTCAST_NIGHTLY_CONCURRENCY="4",
                NIGHTCAST_CACHE_DIR=str(tmp_path / "cache"))
@@ -205,7 +205,7 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def test_the_prefect_server_restarted_mid_night_costs_no_episode(tmp_path):
+def test_the_prefect_server_restarted_mid_night_costs_no_episode(tmp_path, prefect_home):
     """Stopped while a render runs and started again five seconds later (leases in files, as the
     README says to run it): the nightly carries on and renders everyone, and no slot stays taken."""
     from prefect.server.api.server import SubprocessASGIServer
@@ -213,7 +213,7 @@ def test_the_prefect_server_restarted_mid_night_costs_no_episode(tmp_path):
     store = make_store(tmp_path, {"maya": "maya", "hiro": "hiro"})
     port = SubprocessASGIServer().find_available_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    env.update(PREFECT_HOME=str(prefect_home(tmp_path / "prefect")), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE="prefect.server.concurrency.lease_storage.filesystem")
     server = _prefect_server(port, env, tmp_path / "server.log")
     env.update(PREFECT_API_URL=f"http://127.0.0.1:{port}/api", NIGHTCAST_PROFILES_DIR=str(store),

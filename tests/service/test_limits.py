@@ -78,7 +78,8 @@ def _earlier(stamp: str, seconds: float) -> str:
     return (datetime.fromisoformat(stamp) - timedelta(seconds=seconds)).isoformat()
 
 
-def test_a_killed_holders_slot_is_taken_over_once_its_lease_expires(tmp_path):
+def test_a_killed_holders_slot_is_taken_over_once_its_lease_expires(tmp_path, prefect_home):
+    prefect_home(tmp_path)
     holder = subprocess.Popen([sys.executable, "-c", HOLD_AND_HANG], env=_env(tmp_path), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -95,7 +96,8 @@ def test_a_killed_holders_slot_is_taken_over_once_its_lease_expires(tmp_path):
     assert "whose holders had died" in taker.stderr
 
 
-def test_a_count_no_lease_explains_is_freed_once_it_has_stood_still(tmp_path):
+def test_a_count_no_lease_explains_is_freed_once_it_has_stood_still(tmp_path, prefect_home):
+    prefect_home(tmp_path)
     fixer = _python(LEAK_WITHOUT_LEASE, tmp_path, timeout=120)
     assert fixer.returncode == 0, fixer.stderr[-3000:]
     assert "freed 1" in fixer.stdout

@@ -20,7 +20,7 @@ def test_nightly_renders_every_listener_and_reports_the_broken_one(prefect_harne
     monkeypatch.setenv("NIGHTCAST_PROFILES_DIR", str(store))
     monkeypatch.setenv("NIGHTCAST_NIGHTLY_CONCURRENCY", "2")
     # the shared renders already synthesised this speech: reuse their cache (read-only in effect)
-    monkeypatch.setenv("NIGHTCAST_CACHE_DIR", str(rendered["maya"].parent.parent / ".cache"))
+    monkeypatch.setenv("NIGHTCAST_CACHE_DIR", str(rendered.cache_holding("maya", "hiro")))
     out = tmp_path / "outputs"
 
     report = nightly(date=DATE, out_dir=str(out))

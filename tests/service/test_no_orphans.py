@@ -53,7 +53,7 @@ def _server_child(parent: psutil.Process, timeout_s: float = 90.0) -> tuple[psut
 STOPPED_BY = {"render": "SIGKILL", "nightly": "SIGKILL", "serve": "SIGTERM", "deploy --serve": "SIGKILL"}
 
 
-def test_a_killed_command_leaves_no_prefect_server_behind(tmp_path):
+def test_a_killed_command_leaves_no_prefect_server_behind(tmp_path, prefect_home):
     """All four at once, each in its own PREFECT_HOME: the four start-ups overlap."""
     procs = {}
     try:
@@ -61,7 +61,7 @@ def test_a_killed_command_leaves_no_prefect_server_behind(tmp_path):
             home = tmp_path / command.replace(" ", "_")
             home.mkdir()
             env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-            env.update(PREFECT_HOME=str(home / "prefect"), NIGHTCAST_OUTPUTS_DIR=str(home / "out"),
+            env.update(PREFECT_HOME=str(prefect_home(home / "prefect")), NIGHTCAST_OUTPUTS_DIR=str(home / "out"),
                        NIGHTCAST_API_TOKENS="orphan-test-token", PREFECT_SERVER_ANALYTICS_ENABLED="false")
             procs[command] = subprocess.Popen([sys.executable, "-m", "nightcast.cli", *args], env=env, cwd=home,
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -86,11 +86,11 @@ def test_a_killed_command_leaves_no_prefect_server_behind(tmp_path):
                 proc.wait()
 
 
-def test_deploy_serve_stops_within_seconds_of_sigterm(tmp_path):
+def test_deploy_serve_stops_within_seconds_of_sigterm(tmp_path, prefect_home):
     """What a process manager sends first: SIGTERM ends the served deployments and their server promptly
     (it took 15 s, past most managers' grace before SIGKILL, while the server waited on the runner's socket)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect"), NIGHTCAST_OUTPUTS_DIR=str(tmp_path / "out"),
+    env.update(PREFECT_HOME=str(prefect_home(tmp_path / "prefect")), NIGHTCAST_OUTPUTS_DIR=str(tmp_path / "out"),
                PREFECT_SERVER_ANALYTICS_ENABLED="false")
     log = tmp_path / "serve.log"
     with log.open("w") as sink:

@@ -24,7 +24,8 @@ def on_disk(url: str, outputs: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def maya_feed(rendered) -> tuple[Path, bytes]:
-    listener_dir = rendered["maya"].parent  # maya has two episodes: nightly-digest and two-hosts
+    listener_dir = rendered["maya-two-hosts"].parent
+    assert rendered["maya"].parent == listener_dir  # maya has two episodes: nightly-digest and two-hosts
     return listener_dir, (listener_dir / "feed.xml").read_bytes()
 
 

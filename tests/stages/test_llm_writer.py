@@ -560,7 +560,8 @@ def llama_cpp_server():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "4096", "--model_alias", "smollm2"],
+                             "--port", str(port), "--n_ctx", "4096", "--model_alias", "smollm2",
+                             "--cache", "true"],  # as the README says to run it: repairs reuse their prompt
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 90
