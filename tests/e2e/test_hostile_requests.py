@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import DATE
+from helpers import DATE, short_format
 from synthetic_library import write_track
 
 pytestmark = pytest.mark.slow
@@ -114,10 +114,12 @@ def test_hostile_requests_and_tags_never_reach_the_episode(prefect_harness, host
     from nightcast.flows.episode import render_episode
     from nightcast.render.request import Backends
 
-    folder = Path(render_episode("maya", template="nightly-digest", date=DATE, out_dir=str(out), qa=False,
-                                 backends=Backends(music_library=str(hostile_library))))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NIGHTCAST_TEMPLATES_DIR", str(short_format(tmp_path)))
+        folder = Path(render_episode("maya", template="qa-check", date=DATE, out_dir=str(out), qa=False,
+                                     backends=Backends(music_library=str(hostile_library))))
     manifest = json.loads((folder / "episode.json").read_text())
-    assert manifest["requests"] and manifest["duration_s"] > 120  # a usable episode, answering what was usable
+    assert manifest["requests"] and 70 <= manifest["duration_s"] <= 110  # a usable episode, answering what was usable
     written = [p for p in [*folder.iterdir(), out / "maya" / "feed.xml"] if p.suffix in (".json", ".vtt", ".srt",
                                                                                         ".html", ".xml", ".txt")]
     assert {"script.json", "episode.json", "index.html", "transcript.vtt", "chapters.json", "feed.xml"} <= {p.name for p in written}

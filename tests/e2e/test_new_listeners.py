@@ -40,6 +40,7 @@ def test_a_new_listener_gets_a_whole_episode_that_passes_qa(prefect_harness, sto
     root, templates = store
     monkeypatch.setenv("NIGHTCAST_PROFILES_DIR", str(root / "profiles"))
     monkeypatch.setenv("NIGHTCAST_TEMPLATES_DIR", str(templates))
+    monkeypatch.setenv("NIGHTCAST_CACHE_DIR", str(root / "cache"))  # the nightly below finds their stages made
     episode = Path(render_episode(listener, template="qa-check", date=DATE, out_dir=str(root / "out"), qa=True))
     manifest = json.loads((episode / "episode.json").read_text())
     script = json.loads((episode / "script.json").read_text())
@@ -57,7 +58,7 @@ def test_a_nightly_renders_the_examples_and_the_new_listeners_and_counts_the_new
 
     root, templates = store
     for name, value in {"PROFILES_DIR": root / "profiles", "TEMPLATES_DIR": templates,
-                        "QA": json.dumps({"enabled": False})}.items():
+                        "QA": json.dumps({"enabled": False}), "CACHE_DIR": root / "cache"}.items():
         monkeypatch.setenv(f"NIGHTCAST_{name}", str(value))
     report = nightly(date=DATE, template="qa-check", out_dir=str(root / "night"))
     assert sorted(report.rendered) == ["dre", "gus", "hana", "hiro", "maya", "nova"], report.failed
