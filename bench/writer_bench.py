@@ -102,7 +102,9 @@ def main() -> None:
     parser.add_argument("--only", choices=["llamacpp", "openai", "transformers"], default=None,
                         help="the template row and this backend's rows only")
     args = parser.parse_args()
-    wanted = (lambda backend: args.only in (None, backend))
+
+    def wanted(backend: str) -> bool:
+        return args.only in (None, backend)
 
     from rich.console import Console
     from rich.table import Table

@@ -76,13 +76,19 @@ class RenderedEpisodes(Mapping):
         with FileLock(str(self.shared / f"rendered-{key}.lock")):
             if not record.is_file():
                 episode = render_episode(str(PROFILES / f"{listener}.yaml"), template=template,
-                                         out_dir=str(self.shared / "rendered-outputs"), date=DATE, qa=True)
+                                         out_dir=str(self.outputs), date=DATE, qa=True)
                 record.write_text(str(episode))
         return Path(record.read_text())
 
+    @property
+    def outputs(self) -> Path:
+        return self.shared / "rendered-outputs"
+
     def cache_holding(self, *keys: str) -> Path:
         """The stage cache the shared renders fill, once these episodes are in it."""
-        return [self[key] for key in keys][0].parent.parent / ".cache"
+        for key in keys:
+            self[key]
+        return self.outputs / ".cache"
 
     def __iter__(self):
         return iter(SHARED_EPISODES)
