@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 
 import httpx
@@ -65,8 +65,9 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def start_server(attempts: int = 3) -> tuple[subprocess.Popen, str]:
-    """A temporary server on a free port, up and healthy: the process and its API URL."""
+def start_server(attempts: int = 3, while_starting: Callable[[], object] | None = None) -> tuple[subprocess.Popen, str]:
+    """A temporary server on a free port, up and healthy: the process and its API URL.
+    `while_starting` runs here once the first server process is launched, before waiting for it."""
     from prefect.settings import get_current_settings
 
     env = {**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True)}
@@ -76,6 +77,13 @@ def start_server(attempts: int = 3) -> tuple[subprocess.Popen, str]:
         url = f"http://127.0.0.1:{port}/api"
         process = subprocess.Popen([sys.executable, "-m", CHILD_MODULE, "--parent", str(os.getpid()),
                                     "--port", str(port)], env=env, stdin=subprocess.DEVNULL)
+        if while_starting is not None:
+            try:
+                while_starting()
+            except BaseException:
+                _stop(process)
+                raise
+            while_starting = None
         if _wait_healthy(process, url, START_TIMEOUT_S):
             return process, url
         _stop(process)
@@ -83,15 +91,20 @@ def start_server(attempts: int = 3) -> tuple[subprocess.Popen, str]:
 
 
 @contextmanager
-def prefect_api() -> Iterator[str | None]:
+def prefect_api(while_starting: Callable[[], object] | None = None) -> Iterator[str | None]:
     """Run the body against PREFECT_API_URL, or against a temporary server of this process's own;
-    yields the URL in use (None when Prefect's settings name one already)."""
+    yields the URL in use (None when Prefect's settings name one already).
+
+    `while_starting` is called once either way; with a temporary server, while the server boots
+    (3-10 s of its own imports and migrations), so work such as the command's own imports overlaps it."""
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
     if get_current_settings().api.url:
+        if while_starting is not None:
+            while_starting()
         yield None
         return
-    process, url = start_server()
+    process, url = start_server(while_starting=while_starting)
     os.environ["PREFECT_API_URL"] = os.environ[TEMPORARY_URL_ENV] = url  # subprocesses use the same server
     try:
         with temporary_settings({PREFECT_API_URL: url}):

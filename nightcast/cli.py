@@ -10,6 +10,8 @@ import os
 import shutil
 import sys
 import tempfile
+from functools import partial
+from importlib import import_module
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -75,7 +77,8 @@ def render(
     from nightcast.cli_progress import StageProgress
     from nightcast.flows.prefect_server import prefect_api
 
-    with prefect_api(), StageProgress(out, f"{job.profile.name} · {job.template.title} · {job.date}"):
+    with (StageProgress(out, f"{job.profile.name} · {job.template.title} · {job.date}"),
+          prefect_api(while_starting=partial(import_module, "nightcast.flows.episode"))):
         from nightcast.flows.episode import render_episode
 
         try:  # the template and date as resolved, so a render that starts at midnight keeps its date
@@ -406,10 +409,11 @@ def nightly_command(
         _fail_input(exc)
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    from nightcast.flows.nightly import nightly
     from nightcast.flows.prefect_server import prefect_api
 
-    with prefect_api():
+    with prefect_api(while_starting=partial(import_module, "nightcast.flows.nightly")):
+        from nightcast.flows.nightly import nightly
+
         report = nightly(date=episode_date, template=template, out_dir=str(out_dir) if out_dir else None)
     already = f", {len(report.already)} already had this night's episode" if report.already else ""
     cold = f"; {len(report.cold_start)} new listener(s) on the starter taste" if report.cold_start else ""

@@ -40,9 +40,17 @@ def ebur128(path: Path) -> dict[str, float]:
     }
 
 
-def short_format(root: Path, **mix) -> Path:
-    """A templates folder with a 90-second format, `qa-check` (intro, story, pick, outro), so the gate's
-    render tests hear a short episode; `mix` overrides its mix settings."""
+SHORT_SLOTS = [{"kind": "intro", "speech_s": 12, "music_s": 4}, {"kind": "story", "speech_s": 22, "music_s": 6},
+               {"kind": "pick", "speech_s": 14, "music_s": 8}, {"kind": "outro", "speech_s": 8, "music_s": 4}]
+# Two picks (one asked for, one to skip) for the steering loop, in the same 90 seconds.
+TWO_PICK_SLOTS = [{"kind": "intro", "speech_s": 16, "music_s": 4}, {"kind": "pick", "speech_s": 12, "music_s": 6},
+                  {"kind": "story", "speech_s": 12, "music_s": 4}, {"kind": "pick", "speech_s": 12, "music_s": 6},
+                  {"kind": "outro", "speech_s": 6, "music_s": 4}]
+
+
+def short_format(root: Path, slots: list[dict] = SHORT_SLOTS, **mix) -> Path:
+    """A templates folder with a 90-second format, `qa-check` (by default intro, story, pick, outro),
+    so the gate's render tests hear a short episode; `mix` overrides its mix settings."""
     import shutil
 
     import yaml
@@ -51,8 +59,24 @@ def short_format(root: Path, **mix) -> Path:
     shutil.copytree(TEMPLATES, templates)
     format_ = yaml.safe_load((TEMPLATES / "formats" / "nightly-digest.yaml").read_text())
     format_.update(id="qa-check", title="QA Check", target_duration_s=90, min_duration_s=70, max_duration_s=110,
-                   slots=[{"kind": "intro", "speech_s": 12, "music_s": 4}, {"kind": "story", "speech_s": 22, "music_s": 6},
-                          {"kind": "pick", "speech_s": 14, "music_s": 8}, {"kind": "outro", "speech_s": 8, "music_s": 4}])
+                   slots=slots)
     format_["mix"].update(mix)
     (templates / "formats" / "qa-check.yaml").write_text(yaml.safe_dump(format_))
+    return templates
+
+
+def duo_format(root: Path) -> Path:
+    """A templates folder with `duo-check`: the shipped two-hosts format (its slots, dialogue and
+    co-hosts) at a third of its 8 minutes, so the shared two-host episode costs what a short one does."""
+    import shutil
+
+    import yaml
+
+    templates = root / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    format_ = yaml.safe_load((TEMPLATES / "formats" / "two-hosts.yaml").read_text())
+    format_.update(id="duo-check", title="Duo Check", target_duration_s=160, min_duration_s=130, max_duration_s=190,
+                   slots=[{**slot, "speech_s": round(slot["speech_s"] / 3), "music_s": round(slot["music_s"] / 3)}
+                          for slot in format_["slots"]])
+    (templates / "formats" / "duo-check.yaml").write_text(yaml.safe_dump(format_))
     return templates

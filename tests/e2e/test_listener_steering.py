@@ -14,7 +14,7 @@ from nightcast.generators.music.library import scan_library
 from nightcast.profile_store import FolderStore
 from nightcast.steering import take_feedback, take_request
 
-from helpers import DATE, PROFILES, TEMPLATES
+from helpers import DATE, PROFILES, TWO_PICK_SLOTS, short_format
 from synthetic_library import write_track
 
 pytestmark = pytest.mark.slow
@@ -36,7 +36,7 @@ def render(out: Path, library: Path, day: int) -> dict:
     from nightcast.flows.episode import render_episode
     from nightcast.render.request import Backends
 
-    folder = Path(render_episode("maya", template="nightly-digest", date=DATE + dt.timedelta(days=day), out_dir=str(out),
+    folder = Path(render_episode("maya", template="qa-check", date=DATE + dt.timedelta(days=day), out_dir=str(out),
                                  backends=Backends(music_library=str(library)), qa=False))
     return {"manifest": json.loads((folder / "episode.json").read_text()),
             "script": json.loads((folder / "script.json").read_text()), "folder": folder}
@@ -52,6 +52,8 @@ def played(episode: dict) -> set[str]:
 
 def test_requests_and_feedback_steer_the_next_episodes(prefect_harness, library, tmp_path, monkeypatch):
     monkeypatch.setenv("NIGHTCAST_MEMORY_DAYS", "0")  # what changes, changes because the listener asked
+    templates = short_format(tmp_path, TWO_PICK_SLOTS)  # four renders: 90 seconds each, two picks
+    monkeypatch.setenv("NIGHTCAST_TEMPLATES_DIR", str(templates))
     out = tmp_path / "out"
     store = FolderStore(PROFILES, out / ".listeners")  # the CLI and the API use this one (listener_data_dir)
     first = render(out, library, 0)
@@ -77,7 +79,7 @@ def test_requests_and_feedback_steer_the_next_episodes(prefect_harness, library,
     assert "never play Nina Simone" not in json.dumps(asked["script"])
     # Less talk: at least 30 % fewer seconds of speech than the same render without it; music fills.
     assert speech_s(asked) <= 0.7 * speech_s(unasked), (speech_s(asked), speech_s(unasked))
-    template = load_template("nightly-digest", TEMPLATES)
+    template = load_template("qa-check", templates)
     assert template.min_duration_s <= asked["manifest"]["duration_s"] <= template.max_duration_s
     assert [r.status for r in store.requests("maya")] == ["used"]
     assert store.requests("maya")[0].episode_id == asked["manifest"]["episode_id"]

@@ -23,6 +23,7 @@ SENT: list[int] = []
 
 def _api_app():
     """Built at import, as schemathesis wants the schema then; Prefect is only needed once requests run."""
+    import atexit
     import shutil
     import tempfile
     from pathlib import Path
@@ -40,6 +41,9 @@ def _api_app():
     (outputs / "maya" / "feed.xml").write_text("<rss><channel><title>maya</title></channel></rss>")
     profiles = outputs.parent / f"{outputs.name}-profiles"  # DELETE /v1/listeners/{id} erases from a copy
     shutil.copytree(PROFILES, profiles)
+    # made at import, in every process that collects this file (-m "not slow" too): gone at its exit
+    atexit.register(shutil.rmtree, profiles, ignore_errors=True)
+    atexit.register(shutil.rmtree, outputs, ignore_errors=True)
     settings = Settings(outputs_dir=outputs, profiles_dir=profiles, api_tokens=f"{TOKEN},{HIRO_ONLY}:hiro", api_rate_per_minute=100_000)
     app = create_app(settings)
     app.state.fuzz_paths = [str(outputs), str(settings.profiles_dir), str(settings.cache_root())]

@@ -25,7 +25,7 @@ def on_disk(url: str, outputs: Path) -> Path:
 @pytest.fixture(scope="module")
 def maya_feed(rendered) -> tuple[Path, bytes]:
     listener_dir = rendered["maya-two-hosts"].parent
-    assert rendered["maya"].parent == listener_dir  # maya has two episodes: nightly-digest and two-hosts
+    assert rendered["maya"].parent == listener_dir  # maya has two episodes: nightly-digest and duo-check (two hosts)
     return listener_dir, (listener_dir / "feed.xml").read_bytes()
 
 
@@ -37,7 +37,7 @@ def test_feed_parses_in_feedparser_with_enclosures_chapters_and_transcripts(maya
     feed = feedparser.parse(xml)
     assert not feed.bozo, feed.bozo_exception
     assert feed.feed.title == "nightcast for Maya Okafor" and feed.feed.language == "en-US"
-    assert {e.id for e in feed.entries} == {"nightcast:maya:2026-11-23-nightly-digest", "nightcast:maya:2026-11-23-two-hosts"}
+    assert {e.id for e in feed.entries} == {"nightcast:maya:2026-11-23-nightly-digest", "nightcast:maya:2026-11-23-duo-check"}
     for entry in feed.entries:
         page = on_disk(entry.link, outputs)
         assert page.name == "index.html" and page.is_file()  # the episode page
@@ -73,7 +73,9 @@ def test_feed_parses_in_podcastparser_as_podcast_apps_read_it(maya_feed):
         (enclosure,) = episode["enclosures"]
         assert enclosure["mime_type"] == "audio/mpeg" and enclosure["file_size"] > 100_000
         assert on_disk(enclosure["url"], listener_dir.parent).is_file()
-        assert episode["total_time"] > 200 and episode["guid"].startswith("nightcast:maya:")
+        assert episode["guid"].startswith("nightcast:maya:")
+        manifest = json.loads((listener_dir / episode["guid"].split(":")[-1] / "episode.json").read_text())
+        assert episode["total_time"] == round(manifest["duration_s"]) > 120
         assert "Why " in episode["description"]  # the "why this pick" notes
 
 

@@ -13,7 +13,7 @@ from nightcast.data_files import load_profile, load_template
 from nightcast.errors import InputError
 from nightcast.schema import MixSettings, MusicCue, TrackRef
 
-from helpers import DATE, PROFILES, SETTINGS, TEMPLATES
+from helpers import DATE, PROFILES, SETTINGS, TEMPLATES, short_format
 from synthetic_library import write_library, write_track
 
 librosa = pytest.importorskip("librosa")
@@ -206,16 +206,22 @@ def test_bed_is_the_bridge_then_the_track_at_the_planned_offset(library, tmp_pat
     assert np.corrcoef(bed[round(2 * rate): round(10 * rate)], source[: round(8 * rate)])[0, 1] < 0.5
 
 
-def test_episode_plays_library_tracks_where_the_manifest_says(library_dir, prefect_harness, tmp_path):
+# Two picks with 16 s of their tracks each, in a 90-second show: every check below hears a track's last 8 s.
+PICKS_ONLY = [{"kind": "intro", "speech_s": 8, "music_s": 3}, {"kind": "pick", "speech_s": 8, "music_s": 16},
+              {"kind": "pick", "speech_s": 8, "music_s": 16}, {"kind": "outro", "speech_s": 6, "music_s": 3}]
+
+
+def test_episode_plays_library_tracks_where_the_manifest_says(library_dir, prefect_harness, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from nightcast.audio import decode_audio, subsonic_removed
     from nightcast.cli import app
 
-    result = CliRunner().invoke(app, ["render", str(PROFILES / "maya.yaml"), "--library", str(library_dir),
-                                      "--out", str(tmp_path), "--date", DATE.isoformat()])
+    monkeypatch.setenv("NIGHTCAST_TEMPLATES_DIR", str(short_format(tmp_path, PICKS_ONLY)))
+    result = CliRunner().invoke(app, ["render", str(PROFILES / "maya.yaml"), "--library", str(library_dir), "-t",
+                                      "qa-check", "--out", str(tmp_path / "out"), "--date", DATE.isoformat()])
     assert result.exit_code == 0, result.output
-    episode = tmp_path / "maya" / f"{DATE.isoformat()}-nightly-digest"
+    episode = tmp_path / "out" / "maya" / f"{DATE.isoformat()}-qa-check"
     manifest = json.loads((episode / "episode.json").read_text())
     assert [t["title"] for t in manifest["tracks"]] == ["Peace Piece", "Feeling Good"]
     audio = decode_audio(episode / "episode.mp3", 8000, 1).samples[:, 0]

@@ -23,7 +23,7 @@ from nightcast.schema import EpisodeTemplate, ListenerProfile, Script
 from nightcast.settings import Settings
 
 from chat_server import ChatServer, completion, error, good_draft
-from helpers import DATE, PROFILES, TEMPLATES
+from helpers import DATE, PROFILES, TEMPLATES, short_format
 
 WPM = 180
 
@@ -520,15 +520,16 @@ def gibberish_for_picks(payload):
 
 
 @pytest.mark.slow
-def test_the_manifest_records_the_writer_model_and_every_fallback(prefect_harness, tmp_path):
+def test_the_manifest_records_the_writer_model_and_every_fallback(prefect_harness, tmp_path, monkeypatch):
     from nightcast.flows.episode import render_episode
     from nightcast.generators.script import load_writer
     from nightcast.render.request import Backends
 
     load_writer.cache_clear()
+    monkeypatch.setenv("NIGHTCAST_TEMPLATES_DIR", str(short_format(tmp_path)))  # what is recorded, not how long
     with ChatServer(gibberish_for_picks) as server:
-        episode = Path(render_episode(str(PROFILES / "maya.yaml"), out_dir=str(tmp_path), date=DATE,
-                                      backends=Backends(writer="openai", writer_url=server.url)))
+        episode = Path(render_episode(str(PROFILES / "maya.yaml"), template="qa-check", out_dir=str(tmp_path / "out"),
+                                      date=DATE, backends=Backends(writer="openai", writer_url=server.url)))
     manifest = json.loads((episode / "episode.json").read_text())
     assert manifest["backends"]["script"]["name"] == "openai"
     assert manifest["backends"]["script"]["model"] == "fake-host"
