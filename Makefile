@@ -2,13 +2,13 @@
 VENV := .venv
 PROFILE ?= profiles/maya.yaml
 
-.PHONY: demo test setup setup-test walkthrough bench bench-writers bench-voices bench-music bench-mix bench-resume bench-qa bench-nightly clean
+.PHONY: demo test setup setup-test walkthrough bench bench-writers bench-voices bench-music bench-mix bench-resume bench-qa bench-nightly bench-cli clean
 
 demo: setup
 	$(VENV)/bin/nightcast render $(PROFILE)
 
 test: setup-test
-	$(VENV)/bin/python -m pytest -q -rs -n 2 --dist loadfile
+	$(VENV)/bin/python -m pytest -q -rs -n 2 --dist loadfile --no-loadscope-reorder
 
 walkthrough: setup
 	@bash scripts/service_walkthrough.sh
@@ -42,6 +42,9 @@ bench-qa: setup
 
 bench-nightly: setup-test
 	$(VENV)/bin/python bench/nightly_bench.py
+
+bench-cli: setup
+	$(VENV)/bin/python bench/cli_bench.py
 
 clean:
 	rm -rf outputs/*/ .pytest_cache
