@@ -51,32 +51,28 @@ TWO_PICK_SLOTS = [{"kind": "intro", "speech_s": 16, "music_s": 4}, {"kind": "pic
 def short_format(root: Path, slots: list[dict] = SHORT_SLOTS, **mix) -> Path:
     """A templates folder with a 90-second format, `qa-check` (by default intro, story, pick, outro),
     so the gate's render tests hear a short episode; `mix` overrides its mix settings."""
-    import shutil
-
-    import yaml
-
-    templates = root / "templates"
-    shutil.copytree(TEMPLATES, templates)
-    format_ = yaml.safe_load((TEMPLATES / "formats" / "nightly-digest.yaml").read_text())
-    format_.update(id="qa-check", title="QA Check", target_duration_s=90, min_duration_s=70, max_duration_s=110,
-                   slots=slots)
-    format_["mix"].update(mix)
-    (templates / "formats" / "qa-check.yaml").write_text(yaml.safe_dump(format_))
-    return templates
+    return _derived_format(root, "nightly-digest", lambda base: {
+        **base, "id": "qa-check", "title": "QA Check", "target_duration_s": 90, "min_duration_s": 70,
+        "max_duration_s": 110, "slots": slots, "mix": {**base["mix"], **mix}})
 
 
 def duo_format(root: Path) -> Path:
     """A templates folder with `duo-check`: the shipped two-hosts format (its slots, dialogue and
     co-hosts) at a third of its 8 minutes, so the shared two-host episode costs what a short one does."""
+    return _derived_format(root, "two-hosts", lambda base: {
+        **base, "id": "duo-check", "title": "Duo Check", "target_duration_s": 160, "min_duration_s": 130,
+        "max_duration_s": 190, "slots": [{**slot, "speech_s": round(slot["speech_s"] / 3),
+                                          "music_s": round(slot["music_s"] / 3)} for slot in base["slots"]]})
+
+
+def _derived_format(root: Path, base: str, derive) -> Path:
+    """`root`/templates: a copy of the repository's, plus the format `derive` makes from the shipped `base`."""
     import shutil
 
     import yaml
 
     templates = root / "templates"
     shutil.copytree(TEMPLATES, templates)
-    format_ = yaml.safe_load((TEMPLATES / "formats" / "two-hosts.yaml").read_text())
-    format_.update(id="duo-check", title="Duo Check", target_duration_s=160, min_duration_s=130, max_duration_s=190,
-                   slots=[{**slot, "speech_s": round(slot["speech_s"] / 3), "music_s": round(slot["music_s"] / 3)}
-                          for slot in format_["slots"]])
-    (templates / "formats" / "duo-check.yaml").write_text(yaml.safe_dump(format_))
+    format_ = derive(yaml.safe_load((TEMPLATES / "formats" / f"{base}.yaml").read_text()))
+    (templates / "formats" / f"{format_['id']}.yaml").write_text(yaml.safe_dump(format_))
     return templates
