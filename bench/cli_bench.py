@@ -19,14 +19,12 @@ import shutil
 import site
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable  # replaced by a bare virtualenv's (see bare_python)
 
 
 def bare_python(folder: Path) -> str:
@@ -43,26 +41,27 @@ def side_env(tree: Path, home: Path) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(tree), "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
 
-def imported_from(tree: Path, home: Path) -> Path:
+def imported_from(python: str, tree: Path, home: Path) -> Path:
     home.mkdir(parents=True, exist_ok=True)  # also the working folder: `python -c` imports from there first
-    out = subprocess.run([PYTHON, "-c", "import nightcast; print(nightcast.__file__)"], env=side_env(tree, home),
+    out = subprocess.run([python, "-c", "import nightcast; print(nightcast.__file__)"], env=side_env(tree, home),
                          capture_output=True, text=True, check=True, cwd=home).stdout.strip()
     return Path(out).resolve().parent.parent
 
 
-def migrated_database(folder: Path) -> Path:
-    subprocess.run([PYTHON, "-m", "prefect", "server", "database", "upgrade", "-y"], check=True,
+def migrated_database(python: str, folder: Path) -> Path:
+    subprocess.run([python, "-m", "prefect", "server", "database", "upgrade", "-y"], check=True,
                    env=side_env(ROOT, folder), capture_output=True, timeout=600)
     return folder / "prefect.db"
 
 
-def render_once(tree: Path, work: Path, database: Path | None, args: argparse.Namespace) -> tuple[float, float]:
+def render_once(python: str, tree: Path, work: Path, database: Path | None,
+                args: argparse.Namespace) -> tuple[float, float]:
     """(seconds to the first line printed, seconds to exit) of one `nightcast render`."""
     home = work / "prefect"
     home.mkdir(parents=True)
     if database is not None:
         shutil.copy2(database, home / "prefect.db")
-    command = [PYTHON, "-m", "nightcast.cli", "render", args.profile, "-t", args.template, "--date", args.date,
+    command = [python, "-m", "nightcast.cli", "render", args.profile, "-t", args.template, "--date", args.date,
                "--out", str(work / "out"), "--no-qa"]
     started = time.perf_counter()
     proc = subprocess.Popen(command, env=side_env(tree, home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -85,7 +84,6 @@ def main() -> None:
     parser.add_argument("--date", default="2026-11-23")
     parser.add_argument("--fresh", action="store_true", help="every command migrates a new Prefect database")
     args = parser.parse_args()
-    global PYTHON
 
     from rich.console import Console
     from rich.table import Table
@@ -100,18 +98,18 @@ def main() -> None:
         other = tmp / "other"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(other), revision], check=True)
         try:
-            PYTHON = bare_python(tmp / "env")
+            python = bare_python(tmp / "env")
             sides = {"this checkout": ROOT, revision: other}
             for name, tree in sides.items():
-                found = imported_from(tree, tmp / "probe")
+                found = imported_from(python, tree, tmp / "probe")
                 if found != tree.resolve():
                     raise SystemExit(f"{name}: nightcast imports from {found}, not {tree}")
-            database = None if args.fresh else migrated_database(tmp / "migrated")
+            database = None if args.fresh else migrated_database(python, tmp / "migrated")
             times: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
             for round_ in range(args.rounds):
                 order = list(sides.items()) if round_ % 2 == 0 else list(reversed(sides.items()))
                 for name, tree in order:
-                    times[name].append(render_once(tree, tmp / f"{round_}-{tree.name}", database, args))
+                    times[name].append(render_once(python, tree, tmp / f"{round_}-{tree.name}", database, args))
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)], check=False)
 
