@@ -410,6 +410,8 @@ def main() -> None:
     parser.add_argument("--soak", action="store_true", help="one long night: throughput, memory, Prefect's DB")
     parser.add_argument("--keep", type=Path, default=None, help="work here and keep it (both nights' outputs and caches)")
     args = parser.parse_args()
+    if args.out is not None:  # a folder to make, not one that must exist: a GPU run should not die on it
+        args.out.mkdir(parents=True, exist_ok=True)
     if args.hung_writer or args.soak:
         with tempfile.TemporaryDirectory(prefix="nightcast-service-bench-") as tmp:
             root = Path(tmp)
