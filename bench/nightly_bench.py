@@ -19,14 +19,18 @@ and the peak memory. Its last line is exactly
     nightly: stage-major <A> episodes/h, per-listener <B> episodes/h, ratio <A/B>
 
 `--stages-only` measures the GPU stages alone, as library calls, with no Prefect server and no
-mixing (what the GPU machine, which has neither Prefect nor ffmpeg, can run): per listener, each
-listener's scripts in one write_scripts call and its beds (each segment's planned length) in one
-generate_many call, as a render does; stage-major, every script in one call and every bed in one
-call. It also reports MusicGen decoder steps per second at batch 1 and at the night's batch, for
-each decoder step side by side (transformers' forward, nightcast's fixed-shape step, and on CUDA
-that step replayed as a CUDA graph; `musicgen.decoder_step` picks the one the night uses), and,
-with `--real-size`, whether the 48 × 28 s batch that crashed EnCodec's decode completes. With
-`--out DIR` every figure is also written as a JSON line, as it is measured.
+mixing (what the GPU machine, which has neither Prefect nor ffmpeg, can run): the scripts, every
+sentence in the GPU voice (the transformers VITS engine on an MMS-TTS-shaped model, tiny here) and
+the beds (each segment's planned length). Per listener, each listener's scripts in one
+write_scripts call, its sentences in one batched synthesis and its beds in one generate_many call,
+as a render makes them; stage-major, every listener's in one call each. In the order a lent GPU's
+few minutes should bring them back: MusicGen decoder steps per second at batch 1 and 64 for each
+decoder step side by side (transformers' forward, nightcast's fixed-shape step, and on CUDA that
+step replayed as a CUDA graph; `musicgen.decoder_step` picks the one the night uses); with
+`--real-size`, whether the 48 × 28 s batch that crashed EnCodec's decode completes; the
+stage-major night, then the per-listener night; then the night's sentences in passes as they come
+against grouped by length. With `--out DIR` every figure is also written as a JSON line, as it is
+measured, so a run cut short still reports what it measured.
 
     python bench/nightly_bench.py [--listeners 16] [--format nightly-digest] [--real-size] [--stages-only]
 
@@ -210,16 +214,20 @@ def record(out: Path | None, **figure) -> None:
             f.write(json.dumps(figure, default=str) + "\n")
 
 
-def stages_only(root: Path, args, out: Path | None) -> tuple[float, float]:
-    """The GPU stages as library calls: (stage-major, per-listener) episodes per hour."""
+def stages_only(root: Path, args, out: Path | None, vits: Path) -> tuple[float, float]:
+    """The GPU stages as library calls: (stage-major, per-listener) episodes per hour. The figures a
+    lent GPU's few minutes must bring back come first: decoder steps per second, the 48 × 28 s
+    batch, then the two nights (stage-major first), then the speech passes."""
     import numpy as np
     import torch
 
     from nightcast.generators.music import load_generator
-    from nightcast.generators.music.musicgen_decoding import Sampling, frames_for, generate_codes
     from nightcast.generators.script import script_request, write_scripts
     from nightcast.render.job import prepare_render
     from nightcast.settings import Settings
+    from nightcast.voices import load_engine, synthesize_ahead
+    from nightcast.voices.cache import SpeechCache
+    from nightcast.voices.presets import load_preset
 
     settings = Settings.from_env(outputs_dir=str(root / "outputs"))
     jobs = [prepare_render(str(p), None, DATE, settings) for p in sorted((root / "store").glob("*.yaml"))]
@@ -227,62 +235,108 @@ def stages_only(root: Path, args, out: Path | None) -> tuple[float, float]:
                                words_per_minute=j.preset.words_per_minute, settings=settings,
                                host_name=j.preset.host_name, cohost=j.cohost_request()) for j in jobs]
     generator = load_generator("musicgen", settings)
+    voice = load_preset("mms-en", settings.presets_dir).model_copy(update={"model": str(vits)})
+    engine = load_engine(voice.engine, voice.model, voice.speaker)
     sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
 
-    def beds(script):
-        cues = [segment.cue for segment in script.segments]
-        return cues, [cue.duration_s for cue in cues], list(range(len(cues)))
-
     write_scripts(requests[:1], settings)  # warm-up: kernels, allocator
-    cues, lengths, seeds = beds(write_scripts(requests[:1], settings)[0])
+    warm = write_scripts(requests[:1], settings)[0]
+    cues, lengths, seeds = _beds(warm)
     generator.generate_many(cues, lengths, seeds=seeds)
-    timings = {}
-    for mode in ("per-listener", "stage-major"):
-        sync()
-        started = time.perf_counter()
-        if mode == "per-listener":
-            scripts = [write_scripts([r], settings)[0] for r in requests]
-        else:
-            scripts = write_scripts(requests, settings)
-        sync()
-        script_s = time.perf_counter() - started
-        started = time.perf_counter()
-        if mode == "per-listener":
-            made = []
-            for script in scripts:
-                cues, lengths, seeds = beds(script)
-                made.append(generator.generate_many(cues, lengths, seeds=seeds))
-        else:
-            cues, lengths, seeds = [], [], []
-            for script in scripts:
-                c, d, s = beds(script)
-                cues += c
-                lengths += d
-                seeds += s
-            flat = generator.generate_many(cues, lengths, seeds=seeds)
-            made, at = [], 0
-            for script in scripts:
-                made.append(flat[at:at + len(script.segments)])
-                at += len(script.segments)
-        sync()
-        music_s = time.perf_counter() - started
-        timings[mode] = (scripts, made)
-        record(out, figure="gpu stages", mode=mode, listeners=len(jobs), script_s=round(script_s, 2),
-               music_s=round(music_s, 2), episodes_per_hour=round(3600 * len(jobs) / (script_s + music_s), 1),
-               beds=sum(len(m) for m in made))
-        timings[mode] += (3600 * len(jobs) / (script_s + music_s),)
-    (a_scripts, a_beds, per_listener), (b_scripts, b_beds, stage_major) = timings["per-listener"], timings["stage-major"]
+    synthesize_ahead(_sentences(warm, voice), SpeechCache(root / "speech" / "warm-up"))
+
+    _decoder_steps(generator, out, sync)
+    if args.real_size:
+        _the_batch_that_crashed(generator, out)
+    nights = {mode: _night(mode, requests, settings, generator, voice, root, out, sync)
+              for mode in ("stage-major", "per-listener")}
+    (a_scripts, a_beds, stage_major), (b_scripts, b_beds, per_listener) = nights["stage-major"], nights["per-listener"]
     same_scripts = [[s.text for s in x.segments] for x in a_scripts] == [[s.text for s in x.segments] for x in b_scripts]
     worst = max(float(np.abs(x.samples - y.samples).max()) for xs, ys in zip(a_beds, b_beds) for x, y in zip(xs, ys))
     record(out, figure="identical", scripts=same_scripts, beds_max_abs_difference=worst)
+    _speech_passes(engine, voice, a_scripts, out, sync)
+    return stage_major, per_listener
+
+
+def _beds(script) -> tuple[list, list[float], list[int]]:
+    """generate_many's arguments for a script's beds: cues, lengths, seeds."""
+    cues = [segment.cue for segment in script.segments]
+    return cues, [cue.duration_s for cue in cues], list(range(len(cues)))
+
+
+def _sentences(script, voice) -> list:
+    """What a render speaks, every segment in the GPU voice."""
+    from nightcast.voices import sentences_to_speak
+
+    return [item for segment in script.segments for item in sentences_to_speak(segment, voice)]
+
+
+def _night(mode: str, requests: list, settings, generator, voice, root: Path, out: Path | None, sync):
+    """One night's GPU stages, per listener (each listener's scripts, speech and beds in their own
+    calls, as a render makes them) or stage-major (every listener's in one call each)."""
+    import soundfile as sf
+
+    from nightcast.generators.script import write_scripts
+    from nightcast.voices import synthesize_ahead
+    from nightcast.voices.cache import SpeechCache
+
+    sync()
+    started = time.perf_counter()
+    if mode == "per-listener":
+        scripts = [write_scripts([r], settings)[0] for r in requests]
+    else:
+        scripts = write_scripts(requests, settings)
+    sync()
+    script_s = time.perf_counter() - started
+    speech_cache = SpeechCache(root / "speech" / mode)  # each night its own: nothing made before is found
+    started = time.perf_counter()
+    if mode == "per-listener":
+        passes = [rows for script in scripts for rows in synthesize_ahead(_sentences(script, voice), speech_cache)]
+    else:
+        passes = synthesize_ahead([item for script in scripts for item in _sentences(script, voice)], speech_cache)
+    sync()
+    speech_s = time.perf_counter() - started
+    speech_audio_s = sum(sf.info(path).duration for path in speech_cache.root.rglob("*.flac"))
+    started = time.perf_counter()
+    if mode == "per-listener":
+        made = []
+        for script in scripts:
+            cues, lengths, seeds = _beds(script)
+            made.append(generator.generate_many(cues, lengths, seeds=seeds))
+    else:
+        cues, lengths, seeds = [], [], []
+        for script in scripts:
+            c, d, s = _beds(script)
+            cues, lengths, seeds = cues + c, lengths + d, seeds + s
+        flat = generator.generate_many(cues, lengths, seeds=seeds)
+        made, at = [], 0
+        for script in scripts:
+            made.append(flat[at:at + len(script.segments)])
+            at += len(script.segments)
+    sync()
+    music_s = time.perf_counter() - started
+    gpu_s = script_s + speech_s + music_s
+    record(out, figure="gpu stages", mode=mode, listeners=len(requests), script_s=round(script_s, 2),
+           speech_s=round(speech_s, 2), music_s=round(music_s, 2),
+           episodes_per_hour=round(3600 * len(requests) / gpu_s, 1), beds=sum(len(m) for m in made),
+           sentences=sum(passes), speech_passes=len(passes), speech_audio_s=round(speech_audio_s, 1),
+           peak_gb=round(peak_memory_gb(), 2))
+    return scripts, made, 3600 * len(requests) / gpu_s
+
+
+def _decoder_steps(generator, out: Path | None, sync) -> None:
+    """MusicGen decoder steps per second at batch 1 and 64, each step kind side by side:
+    transformers' forward, the fixed-shape step and, on CUDA, its CUDA graph."""
+    import torch
+
+    from nightcast.generators.music.musicgen_decoding import frames_for, generate_codes
 
     model, tokenizer = generator._model, generator._tokenizer
-    frame_rate = model.config.audio_encoder.frame_rate
+    frames = frames_for(10.0, model.config.audio_encoder.frame_rate, model.decoder.num_codebooks)
     kinds = ["stock", "static"] + (["graph"] if generator.on_cuda else [])
-    for rows in (1, min(64, sum(len(m) for m in b_beds))):
+    for rows in (1, 64):
         inputs = tokenizer(["mellow late night jazz radio bed"] * rows, return_tensors="pt", padding=True).to(generator.device)
-        frames = frames_for(10.0, frame_rate, model.decoder.num_codebooks)
-        for kind in kinds:  # side by side: transformers' forward, the fixed-shape step, its CUDA graph
+        for kind in kinds:
             sync()
             started = time.perf_counter()
             with torch.inference_mode():
@@ -292,19 +346,44 @@ def stages_only(root: Path, args, out: Path | None) -> tuple[float, float]:
             steps = frames + model.decoder.num_codebooks - 1
             record(out, figure="musicgen decoder steps/s", batch=rows, step=kind, in_use=kind == generator.decoder_step,
                    steps_per_s=round(steps / (time.perf_counter() - started), 1))
-    if args.real_size:
-        from nightcast.schema import MusicCue
 
-        cue = MusicCue(prompt="mellow late night jazz radio bed", style="jazz", mood="calm", bpm=90, key="D minor",
-                       duration_s=28, energy=0.5)
+
+def _the_batch_that_crashed(generator, out: Path | None) -> None:
+    """48 rows × 28 s in one call: EnCodec's single decode of it crossed 2^31 elements on the H200."""
+    from nightcast.schema import MusicCue
+
+    cue = MusicCue(prompt="mellow late night jazz radio bed", style="jazz", mood="calm", bpm=90, key="D minor",
+                   duration_s=28, energy=0.5)
+    reset_peak_memory()
+    started = time.perf_counter()
+    try:
+        generator.generate_many([cue] * 48, [28.0] * 48, seeds=list(range(48)))
+        record(out, figure="48 rows x 28 s", completed=True, seconds=round(time.perf_counter() - started, 1),
+               peak_gb=round(peak_memory_gb(), 2))
+    except RuntimeError as exc:
+        record(out, figure="48 rows x 28 s", completed=False, error=str(exc)[:300])
+
+
+def _speech_passes(engine, voice, scripts: list, out: Path | None, sync) -> None:
+    """The night's sentences in passes of the engine's batch, as they come and grouped by length
+    (synthesize_batch's order): what padding costs."""
+    import torch
+
+    night = list(dict.fromkeys(spoken for script in scripts for _, spoken in _sentences(script, voice)))
+    size = engine.batch_size
+    for order in ("as they come", "by length"):
+        sync()
         started = time.perf_counter()
-        try:
-            generator.generate_many([cue] * 48, [28.0] * 48, seeds=list(range(48)))
-            record(out, figure="48 rows x 28 s", completed=True, seconds=round(time.perf_counter() - started, 1),
-                   peak_gb=round(peak_memory_gb(), 2))
-        except RuntimeError as exc:
-            record(out, figure="48 rows x 28 s", completed=False, error=str(exc)[:300])
-    return stage_major, per_listener
+        with torch.inference_mode():
+            if order == "by length":
+                engine.synthesize_batch(night, speed=voice.speed, seeds=list(range(len(night))))
+            else:
+                for at in range(0, len(night), size):
+                    chunk = night[at:at + size]
+                    engine.synthesize_batch(chunk, speed=voice.speed, seeds=list(range(at, at + len(chunk))))
+        sync()
+        record(out, figure="speech passes", order=order, sentences=len(night), batch=size,
+               seconds=round(time.perf_counter() - started, 2))
 
 
 def service_night(root: Path, mode: str, **env: str) -> dict:
@@ -333,9 +412,9 @@ def service_night(root: Path, mode: str, **env: str) -> dict:
 
 def hung_writer(root: Path, args, warm_up: Path) -> None:
     """The night with the template writer, then with an openai server that never answers."""
-    from chat_server import ChatServer
-
     from nightcast.flows.episode import render_episode
+
+    from chat_server import ChatServer
 
     render_episode(str(warm_up), date=WARM_UP_DATE, out_dir=str(root / "warm-up"))
     template = service_night(root, "template writer")
@@ -422,6 +501,7 @@ def main() -> None:
 
     from tiny_llm import build_tiny_chat_model
     from tiny_musicgen import build_tiny_musicgen
+    from tiny_tts import build_tiny_vits
 
     with (nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(prefix="nightcast-nightly-bench-")) as tmp:
         root = Path(tmp)
@@ -440,7 +520,8 @@ def main() -> None:
         if args.stages_only:
             record(args.out, figure="setup", listeners=args.listeners, format=args.format, device=device,
                    models="real-size" if args.real_size else "tiny", torch=torch.__version__)
-            a, b = stages_only(root, args, args.out)
+            vits = build_tiny_vits(root / "vits", real_size=args.real_size)  # the GPU voice (MMS-TTS's shape)
+            a, b = stages_only(root, args, args.out, vits)
             print(f"nightly: stage-major {a:.0f} episodes/h, per-listener {b:.0f} episodes/h, ratio {a / b:.2f}")
             return
         from rich.console import Console

@@ -61,29 +61,33 @@ class TransformersVitsEngine(TTSEngine):
         return self.synthesize_batch([text], speed=speed, seeds=[seed])[0]
 
     def synthesize_batch(self, texts: list[str], *, speed: float = 1.0, seeds: list[int]) -> list[np.ndarray]:
-        """Many sentences in one padded forward pass (the GPU path's throughput); one waveform each,
-        its noise drawn from its own seed."""
+        """Many sentences in padded forward passes of `batch_size` (the GPU path's throughput); one
+        waveform each, in the order given, its noise drawn from its own seed."""
+        # Neighbours in length share a pass: a pass costs its rows times its longest row, and a
+        # night's sentences in the order they come would pay for padding in almost every pass.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        made: dict[int, np.ndarray] = {}
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            made.update(zip(rows, self._forward([texts[i] for i in rows], speed, [seeds[i] for i in rows])))
+        return [made[i] for i in range(len(texts))]
+
+    def _forward(self, texts: list[str], speed: float, seeds: list[int]) -> list[np.ndarray]:
         import torch
 
         from nightcast.voices.row_noise import row_noise
 
-        out: list[np.ndarray] = []
-        for start in range(0, len(texts), self.batch_size):
-            chunk = texts[start:start + self.batch_size]
-            inputs = self._tokenizer(chunk, return_tensors="pt", padding=True)
-            # Some VITS tokenizers' <pad> id lies outside the model's vocabulary; masked positions may hold any id.
-            inputs["input_ids"][inputs["attention_mask"] == 0] = 0
-            inputs = inputs.to(self.device)
-            if inputs["input_ids"].shape[-1] == 0:
-                out += [np.zeros(0, np.float32)] * len(chunk)
-                continue
-            extra = {"speaker_id": self._speaker} if self._speaker is not None else {}
-            with self._lock, torch.inference_mode(), \
-                    row_noise(seeds[start:start + self.batch_size], inputs["attention_mask"].sum(-1).tolist()):
-                result = self._model(**inputs, speaking_rate=speed, **extra)
-            waveforms = result.waveform.float().cpu().numpy()
-            out += [waveforms[i, :int(n)].astype(np.float32) for i, n in enumerate(result.sequence_lengths.tolist())]
-        return out
+        inputs = self._tokenizer(texts, return_tensors="pt", padding=True)
+        # Some VITS tokenizers' <pad> id lies outside the model's vocabulary; masked positions may hold any id.
+        inputs["input_ids"][inputs["attention_mask"] == 0] = 0
+        inputs = inputs.to(self.device)
+        if inputs["input_ids"].shape[-1] == 0:
+            return [np.zeros(0, np.float32)] * len(texts)
+        extra = {"speaker_id": self._speaker} if self._speaker is not None else {}
+        with self._lock, torch.inference_mode(), row_noise(seeds, inputs["attention_mask"].sum(-1).tolist()):
+            result = self._model(**inputs, speaking_rate=speed, **extra)
+        waveforms = result.waveform.float().cpu().numpy()
+        return [waveforms[i, :int(n)].astype(np.float32) for i, n in enumerate(result.sequence_lengths.tolist())]
 
     def version(self) -> str:
         import torch

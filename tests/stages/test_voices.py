@@ -222,6 +222,30 @@ def test_transformers_vits_batches_a_segments_sentences_and_caches_each(tiny_vit
     assert batches[1:] == [["Here's one for the early birds."]]
 
 
+def test_transformers_vits_passes_group_sentences_by_length_and_answer_in_order(tiny_vits, monkeypatch):
+    """A night's sentences arrive in any order; each forward pass takes neighbours in length (a pass
+    costs its rows times its longest row) and every waveform still comes back in its text's place."""
+    from nightcast.voices import load_engine
+
+    engine = load_engine("transformers", str(tiny_vits), None)
+    monkeypatch.setattr(engine, "batch_size", 2)
+    monkeypatch.setattr(engine._model, "noise_scale_duration", 0.0)  # durations without noise: comparable
+    texts = ["A much longer sentence about the night's last record.", "Hi.", "Medium length here.", "Ok then.",
+             "The longest sentence of them all, about late trains and quiet radio."]
+    passes = []
+    real = engine._forward
+
+    def spying(chunk, speed, seeds):
+        passes.append(list(chunk))
+        return real(chunk, speed, seeds)
+
+    monkeypatch.setattr(engine, "_forward", spying)
+    waveforms = engine.synthesize_batch(texts, seeds=[1, 2, 3, 4, 5])
+    assert passes == [["Hi.", "Ok then."], ["Medium length here.", texts[0]], [texts[4]]]
+    alone = [real([text], 1.0, [seed])[0] for text, seed in zip(texts, [1, 2, 3, 4, 5])]
+    assert [w.size for w in waveforms] == [a.size for a in alone]
+
+
 def test_row_noise_is_each_rows_own_and_prefix_stable():
     """A batched VITS pass draws each sentence's noise from its own seed, as it would alone: a shorter
     row gets the prefix of what it would get at the batch's length, and its text padding is silent."""

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Issue 19's GPU figures, in one command on a lent GPU machine (see ../shared/gpu/README.md):
+#
+#   here:  bash ../shared/gpu/fetch_wheels.sh          # the wheels its image lacks, into .whl/
+#   there: bash bench/gpu_run.sh                       # the device tool's run, carry [".whl"]
+#
+# It installs .whl/ beside the checkout (no index, no network), then runs the nightly bench's GPU
+# stages at real size: decoder steps per second for each step kind, the 48 × 28 s batch, the
+# stage-major night, the per-listener night, the speech passes, in that order, each figure a JSON
+# line in $OUT/figures.jsonl as it is measured (a run cut short keeps what it measured).
+#
+# LISTENERS (default 4) sizes the nights: a real-size random-weight writer never stops early, so
+# each segment runs to max_new_tokens on all three attempts, and the per-listener night pays that
+# one listener at a time. PYTHON (default python3) runs it; a dry run here:
+#   PYTHON=.venv/bin/python OUT=/tmp/gpu-dry LISTENERS=2 REAL_SIZE= bash bench/gpu_run.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+OUT=${OUT:-$PWD/outputs/gpu-run}
+LISTENERS=${LISTENERS:-4}
+REAL_SIZE=${REAL_SIZE---real-size}
+mkdir -p "$OUT"
+if [ -d .whl ]; then
+  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target .site .whl/*.whl \
+    || { echo "gpu_run: installing .whl/ failed" >&2; exit 1; }
+  export PYTHONPATH="$PWD/.site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+else
+  export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+fi
+{ date -u +%FT%TZ; command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  "$PYTHON" -c 'import torch, transformers; print("torch", torch.__version__, "cuda", torch.version.cuda, "transformers", transformers.__version__)'
+} | tee "$OUT/machine.txt"
+PYTHONUNBUFFERED=1 TRANSFORMERS_VERBOSITY=error "$PYTHON" bench/nightly_bench.py --stages-only $REAL_SIZE \
+  --listeners "$LISTENERS" --out "$OUT" 2>&1 | grep -v -e '^Loading weights' -e '^Writing model shards' | tee "$OUT/bench.log"
+exit "${PIPESTATUS[0]}"
