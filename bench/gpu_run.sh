@@ -9,15 +9,19 @@
 # stage-major night, the per-listener night, the speech passes, in that order, each figure a JSON
 # line in $OUT/figures.jsonl as it is measured (a run cut short keeps what it measured).
 #
-# LISTENERS (default 4) sizes the nights: a real-size random-weight writer never stops early, so
-# each segment runs to max_new_tokens on all three attempts, and the per-listener night pays that
-# one listener at a time. PYTHON (default python3) runs it; a dry run here:
-#   PYTHON=.venv/bin/python OUT=/tmp/gpu-dry LISTENERS=2 REAL_SIZE= bash bench/gpu_run.sh
+# LISTENERS (default 16) sizes the stage-major night (one chunk: 96 scripts' segments and beds);
+# PER_LISTENER (default 2) how many of them the per-listener night times, one after another (its
+# episodes per hour do not depend on how many: each listener costs its own). A random-weight
+# writer's replies are never valid, so each segment takes all three attempts (generate, repair,
+# regenerate) before its fallback: the figures count its calls and tokens, about three times what
+# a working model would write. PYTHON (default python3) runs it; a dry run here:
+#   PYTHON=.venv/bin/python OUT=/tmp/gpu-dry LISTENERS=2 PER_LISTENER=1 REAL_SIZE= bash bench/gpu_run.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 OUT=${OUT:-$PWD/outputs/gpu-run}
-LISTENERS=${LISTENERS:-4}
+LISTENERS=${LISTENERS:-16}
+PER_LISTENER=${PER_LISTENER:-2}
 REAL_SIZE=${REAL_SIZE---real-size}
 mkdir -p "$OUT"
 if [ -d .whl ]; then
@@ -31,5 +35,5 @@ fi
   "$PYTHON" -c 'import torch, transformers; print("torch", torch.__version__, "cuda", torch.version.cuda, "transformers", transformers.__version__)'
 } | tee "$OUT/machine.txt"
 PYTHONUNBUFFERED=1 TRANSFORMERS_VERBOSITY=error "$PYTHON" bench/nightly_bench.py --stages-only $REAL_SIZE \
-  --listeners "$LISTENERS" --out "$OUT" 2>&1 | grep -v -e '^Loading weights' -e '^Writing model shards' | tee "$OUT/bench.log"
+  --listeners "$LISTENERS" --per-listener-sample "$PER_LISTENER" --out "$OUT" 2>&1 | grep -v -e '^Loading weights' -e '^Writing model shards' | tee "$OUT/bench.log"
 exit "${PIPESTATUS[0]}"

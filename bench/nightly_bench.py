@@ -239,8 +239,7 @@ def stages_only(root: Path, args, out: Path | None, vits: Path) -> tuple[float, 
     engine = load_engine(voice.engine, voice.model, voice.speaker)
     sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
 
-    write_scripts(requests[:1], settings)  # warm-up: kernels, allocator
-    warm = write_scripts(requests[:1], settings)[0]
+    warm = write_scripts(requests[:1], settings)[0]  # warm-up: kernels, allocator
     cues, lengths, seeds = _beds(warm)
     generator.generate_many(cues, lengths, seeds=seeds)
     synthesize_ahead(_sentences(warm, voice), SpeechCache(root / "speech" / "warm-up"))
@@ -248,12 +247,15 @@ def stages_only(root: Path, args, out: Path | None, vits: Path) -> tuple[float, 
     _decoder_steps(generator, out, sync)
     if args.real_size:
         _the_batch_that_crashed(generator, out)
-    nights = {mode: _night(mode, requests, settings, generator, voice, root, out, sync)
-              for mode in ("stage-major", "per-listener")}
+    # Per listener, a night's cost is each listener's own, one after another: its episodes per hour
+    # are measured on the first `--per-listener-sample` listeners (all by default).
+    sample = requests[:args.per_listener_sample or len(requests)]
+    nights = {mode: _night(mode, listeners, settings, generator, voice, root, out, sync)
+              for mode, listeners in (("stage-major", requests), ("per-listener", sample))}
     (a_scripts, a_beds, stage_major), (b_scripts, b_beds, per_listener) = nights["stage-major"], nights["per-listener"]
-    same_scripts = [[s.text for s in x.segments] for x in a_scripts] == [[s.text for s in x.segments] for x in b_scripts]
+    same_scripts = all([s.text for s in x.segments] == [s.text for s in y.segments] for x, y in zip(a_scripts, b_scripts))
     worst = max(float(np.abs(x.samples - y.samples).max()) for xs, ys in zip(a_beds, b_beds) for x, y in zip(xs, ys))
-    record(out, figure="identical", scripts=same_scripts, beds_max_abs_difference=worst)
+    record(out, figure="identical", listeners=len(b_scripts), scripts=same_scripts, beds_max_abs_difference=worst)
     _speech_passes(engine, voice, a_scripts, out, sync)
     return stage_major, per_listener
 
@@ -319,6 +321,7 @@ def _night(mode: str, requests: list, settings, generator, voice, root: Path, ou
     record(out, figure="gpu stages", mode=mode, listeners=len(requests), script_s=round(script_s, 2),
            speech_s=round(speech_s, 2), music_s=round(music_s, 2),
            episodes_per_hour=round(3600 * len(requests) / gpu_s, 1), beds=sum(len(m) for m in made),
+           script_tokens=sum(s.stats.completion_tokens for s in scripts), script_calls=sum(s.stats.calls for s in scripts),
            sentences=sum(passes), speech_passes=len(passes), speech_audio_s=round(speech_audio_s, 1),
            peak_gb=round(peak_memory_gb(), 2))
     return scripts, made, 3600 * len(requests) / gpu_s
@@ -484,6 +487,8 @@ def main() -> None:
     parser.add_argument("--format", default="nightly-digest", help="the episode format every listener gets")
     parser.add_argument("--real-size", action="store_true", help="Llama-3.2-1B and musicgen-small shapes")
     parser.add_argument("--stages-only", action="store_true", help="the GPU stages as library calls (no Prefect)")
+    parser.add_argument("--per-listener-sample", type=int, default=None,
+                        help="--stages-only: time the per-listener night on this many of the listeners (default: all)")
     parser.add_argument("--out", type=Path, default=None, help="also write each figure as a JSON line here")
     parser.add_argument("--hung-writer", action="store_true", help="the night against an openai server that hangs")
     parser.add_argument("--soak", action="store_true", help="one long night: throughput, memory, Prefect's DB")
