@@ -33,6 +33,10 @@ against grouped by length. With `--out DIR` every figure is also written as a JS
 measured, so a run cut short still reports what it measured.
 
     python bench/nightly_bench.py [--listeners 16] [--format nightly-digest] [--real-size] [--stages-only]
+                                  [--per-listener-sample K] [--out DIR]
+
+`--per-listener-sample K` times the per-listener night on the first K listeners only: its
+episodes per hour are each listener's own cost, whatever the night's size, and a GPU lease is short.
 
 Two service modes measure the nightly itself, with the embedded template writer and the QA gate on:
 
