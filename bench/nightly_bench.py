@@ -26,7 +26,8 @@ write_scripts call, its sentences in one batched synthesis and its beds in one g
 as a render makes them; stage-major, every listener's in one call each. In the order a lent GPU's
 few minutes should bring them back: MusicGen decoder steps per second at batch 1 and 64 for each
 decoder step side by side (transformers' forward, nightcast's fixed-shape step, and on CUDA that
-step replayed as a CUDA graph; `musicgen.decoder_step` picks the one the night uses); with
+step replayed as a CUDA graph; `musicgen.decoder_step` picks the one the night uses; a kind that
+fails on the device is recorded with its error, and the nights run on one that works); with
 `--real-size`, whether the 48 × 28 s batch that crashed EnCodec's decode completes; the
 stage-major night, then the per-listener night; then the night's sentences in passes as they come
 against grouped by length. With `--out DIR` every figure is also written as a JSON line, as it is
@@ -243,12 +244,15 @@ def stages_only(root: Path, args, out: Path | None, vits: Path) -> tuple[float, 
     engine = load_engine(voice.engine, voice.model, voice.speaker)
     sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
 
+    failed = _decoder_steps(generator, out, sync)
+    if generator.decoder_step in failed:  # one try on a lent GPU: the nights still run, on a step that works
+        working = next(kind for kind in ("static", "stock") if kind not in failed)
+        record(out, figure="decoder step for the nights", asked=generator.decoder_step, used=working)
+        generator.decoder_step = working
     warm = write_scripts(requests[:1], settings)[0]  # warm-up: kernels, allocator
     cues, lengths, seeds = _beds(warm)
     generator.generate_many(cues, lengths, seeds=seeds)
     synthesize_ahead(_sentences(warm, voice), SpeechCache(root / "speech" / "warm-up"))
-
-    _decoder_steps(generator, out, sync)
     if args.real_size:
         _the_batch_that_crashed(generator, out)
     # Per listener, a night's cost is each listener's own, one after another: its episodes per hour
@@ -331,9 +335,10 @@ def _night(mode: str, requests: list, settings, generator, voice, root: Path, ou
     return scripts, made, 3600 * len(requests) / gpu_s
 
 
-def _decoder_steps(generator, out: Path | None, sync) -> None:
+def _decoder_steps(generator, out: Path | None, sync) -> set[str]:
     """MusicGen decoder steps per second at batch 1 and 64, each step kind side by side:
-    transformers' forward, the fixed-shape step and, on CUDA, its CUDA graph."""
+    transformers' forward, the fixed-shape step and, on CUDA, its CUDA graph. Returns the kinds
+    that failed (each failure is recorded as a figure, with its error)."""
     import torch
 
     from nightcast.generators.music.musicgen_decoding import frames_for, generate_codes
@@ -341,18 +346,30 @@ def _decoder_steps(generator, out: Path | None, sync) -> None:
     model, tokenizer = generator._model, generator._tokenizer
     frames = frames_for(10.0, model.config.audio_encoder.frame_rate, model.decoder.num_codebooks)
     kinds = ["stock", "static"] + (["graph"] if generator.on_cuda else [])
+    failed: set[str] = set()
+    warm_up = tokenizer(["mellow"], return_tensors="pt").to(generator.device)  # the device's libraries, loaded once
+    with torch.inference_mode():
+        generate_codes(model, warm_up["input_ids"], warm_up["attention_mask"], [8], [0], generator.sampling)
     for rows in (1, 64):
         inputs = tokenizer(["mellow late night jazz radio bed"] * rows, return_tensors="pt", padding=True).to(generator.device)
         for kind in kinds:
+            if kind in failed:
+                continue
             sync()
             started = time.perf_counter()
-            with torch.inference_mode():
-                generate_codes(model, inputs["input_ids"], inputs["attention_mask"], [frames] * rows, list(range(rows)),
-                               generator.sampling, step=kind)
-            sync()
+            try:
+                with torch.inference_mode():
+                    generate_codes(model, inputs["input_ids"], inputs["attention_mask"], [frames] * rows,
+                                   list(range(rows)), generator.sampling, step=kind)
+                sync()
+            except RuntimeError as exc:  # a step that cannot run on this device: say why, measure the others
+                failed.add(kind)
+                record(out, figure="musicgen decoder steps/s", batch=rows, step=kind, error=str(exc)[:300])
+                continue
             steps = frames + model.decoder.num_codebooks - 1
             record(out, figure="musicgen decoder steps/s", batch=rows, step=kind, in_use=kind == generator.decoder_step,
                    steps_per_s=round(steps / (time.perf_counter() - started), 1))
+    return failed
 
 
 def _the_batch_that_crashed(generator, out: Path | None) -> None:
