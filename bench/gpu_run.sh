@@ -9,9 +9,11 @@
 # stage-major night, the per-listener night, the speech passes, in that order, each figure a JSON
 # line in $OUT/figures.jsonl as it is measured (a run cut short keeps what it measured).
 #
-# LISTENERS (default 16) sizes the stage-major night (one chunk: 96 scripts' segments and beds);
-# PER_LISTENER (default 2) how many of them the per-listener night times, one after another (its
-# episodes per hour do not depend on how many: each listener costs its own). A random-weight
+# LISTENERS (default 8) sizes the stage-major night (one chunk: 48 segments' scripts, sentences and
+# beds, so one writer batch and one MusicGen batch); PER_LISTENER (default 1) how many of them the
+# per-listener night times (its episodes per hour do not depend on how many: each listener costs its
+# own). Sized so the whole run, model building included, should fit one 600 s call; the estimate
+# comes from the H200's figures in issue 19, not from a run. A random-weight
 # writer's replies are never valid, so each segment takes all three attempts (generate, repair,
 # regenerate) before its fallback: the figures count its calls and tokens, about three times what
 # a working model would write. PYTHON (default python3) runs it; a dry run here:
@@ -20,8 +22,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 OUT=${OUT:-$PWD/outputs/gpu-run}
-LISTENERS=${LISTENERS:-16}
-PER_LISTENER=${PER_LISTENER:-2}
+LISTENERS=${LISTENERS:-8}
+PER_LISTENER=${PER_LISTENER:-1}
 REAL_SIZE=${REAL_SIZE---real-size}
 mkdir -p "$OUT"
 if [ -d .whl ]; then
