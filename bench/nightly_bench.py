@@ -30,7 +30,8 @@ step replayed as a CUDA graph; `musicgen.decoder_step` picks the one the night u
 fails on the device is recorded with its error, and the nights run on one that works); with
 `--real-size`, whether the 48 × 28 s batch that crashed EnCodec's decode completes; the
 stage-major night, then the per-listener night; then the night's sentences in passes as they come
-against grouped by length. With `--out DIR` every figure is also written as a JSON line, as it is
+against grouped by length; last, the transformers writer's tokens per second with each
+`generation.kv_cache` (dynamic, and static, which a GPU compiles). With `--out DIR` every figure is also written as a JSON line, as it is
 measured, so a run cut short still reports what it measured.
 
     python bench/nightly_bench.py [--listeners 16] [--format nightly-digest] [--real-size] [--stages-only]
@@ -265,6 +266,7 @@ def stages_only(root: Path, args, out: Path | None, vits: Path) -> tuple[float, 
     worst = max(float(np.abs(x.samples - y.samples).max()) for xs, ys in zip(a_beds, b_beds) for x, y in zip(xs, ys))
     record(out, figure="identical", listeners=len(b_scripts), scripts=same_scripts, beds_max_abs_difference=worst)
     _speech_passes(engine, voice, a_scripts, out, sync)
+    _writer_kv_caches(settings, out, sync)
     return stage_major, per_listener
 
 
@@ -386,6 +388,37 @@ def _the_batch_that_crashed(generator, out: Path | None) -> None:
                peak_gb=round(peak_memory_gb(), 2))
     except RuntimeError as exc:
         record(out, figure="48 rows x 28 s", completed=False, error=str(exc)[:300])
+
+
+def _writer_kv_caches(settings, out: Path | None, sync) -> None:
+    """The transformers writer's tokens per second for one render's 6 segments and for a nightly batch
+    of 64, with each `generation.kv_cache` side by side: dynamic (a kernel launch per op per token)
+    and static (on a GPU, generate compiles the step; its first call pays the compile, so each is
+    timed twice). 128 tokens a reply: the rate, not the night."""
+    from nightcast.generators.script.llm.base import ChatRequest
+    from nightcast.generators.script.llm.transformers_lm import TransformersClient
+
+    text = (ROOT / "README.md").read_text()[:5000]  # a prompt about as long as a segment's (~1,300 real tokens)
+    for cache in ("dynamic", "static"):
+        generation = settings.generation.model_copy(update={"kv_cache": cache})
+        try:
+            client = TransformersClient(settings.writer_model, generation)
+            for rows in (6, 64):
+                asks = [ChatRequest(messages=[{"role": "user", "content": f"{n}: {text}"}], schema={},
+                                    max_tokens=128, seed=n) for n in range(rows)]
+                for call in ("first", "second"):
+                    sync()
+                    started = time.perf_counter()
+                    replies = client.complete(asks)
+                    sync()
+                    failed = [r for r in replies if isinstance(r, Exception)]
+                    if failed:
+                        raise failed[0]
+                    record(out, figure="writer tokens/s", kv_cache=cache, batch=rows, call=call,
+                           in_use=cache == settings.generation.kv_cache,
+                           tokens_per_s=round(sum(r.completion_tokens for r in replies) / (time.perf_counter() - started), 1))
+        except Exception as exc:  # noqa: BLE001 - a compile that fails on this device: say why, keep the other figures
+            record(out, figure="writer tokens/s", kv_cache=cache, error=f"{type(exc).__name__}: {str(exc)[:300]}")
 
 
 def _speech_passes(engine, voice, scripts: list, out: Path | None, sync) -> None:

@@ -55,6 +55,12 @@ class GenerationSettings(BaseModel):
                     "cached prefix; 0 turns it off.")
     device: str = Field(default="auto", description="transformers: auto (cuda when present), cpu, cuda, cuda:1, mps.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  # auto: bf16/fp16 on GPU, fp32 on CPU
+    kv_cache: Literal["dynamic", "static"] = Field(
+        default="dynamic",
+        description="transformers: static allocates each batch's keys and values once (prompts padded to a multiple "
+                    "of 256 tokens), so on a GPU generate compiles its step (torch.compile, CUDA graphs) instead of "
+                    "launching every kernel each token; the same tokens as dynamic (tested on a CPU). On a CPU it runs eagerly "
+                    "and is slower for a render's few rows; on a GPU it is not yet measured (bench/gpu_run.sh).")
     json_schema: bool = Field(default=True, description="openai: send response_format json_schema where supported.")
 
 

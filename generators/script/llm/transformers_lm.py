@@ -18,6 +18,8 @@ from nightcast.generators.script.llm.writer import LLMWriter
 from nightcast.sampling import row_keys, sample_rows
 from nightcast.settings import GenerationSettings, Settings
 
+STATIC_PAD_TO = 256  # generation.kv_cache static: prompt lengths are padded to a multiple of this
+
 
 class TransformersClient:
     def __init__(self, model: str, generation: GenerationSettings):
@@ -70,14 +72,22 @@ class TransformersClient:
         gen = self.generation
         from transformers import LogitsProcessorList
 
-        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        static = gen.kv_cache == "static"
+        # A static cache is shaped by its batch: prompts padded to a few lengths and the cache sized for
+        # max_new_tokens whatever the batch asks keep the shapes, and so the compiled steps, few.
+        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False,
+                                 pad_to_multiple_of=STATIC_PAD_TO if static else None).to(self.device)
         processors = LogitsProcessorList()
         if gen.temperature > 0:
             processors.append(RowSampler([r.seed for r in requests], gen.temperature, gen.top_p, self.device))
+        longest = max(r.max_tokens for r in requests)
+        extra = {}
+        if static:  # the cache sized for max_new_tokens, the batch stopped where its longest request ends
+            extra = {"cache_implementation": "static", "max_new_tokens": max(longest, gen.max_new_tokens),
+                     "stopping_criteria": [StopAtLength(encoded["input_ids"].shape[1] + longest)]}
         with torch.inference_mode():  # greedy over the sampler's choice: a sampled row is its seed's draw
-            output = self.model.generate(**encoded, max_new_tokens=max(r.max_tokens for r in requests),
-                                         pad_token_id=self.tokenizer.pad_token_id, do_sample=False,
-                                         logits_processor=processors)
+            output = self.model.generate(**encoded, pad_token_id=self.tokenizer.pad_token_id, do_sample=False,
+                                         logits_processor=processors, **({"max_new_tokens": longest} | extra))
         new_tokens = output[:, encoded["input_ids"].shape[1]:]
         completions = []
         for row, mask, request in zip(new_tokens, encoded["attention_mask"], requests):
@@ -86,6 +96,20 @@ class TransformersClient:
             completions.append(Completion(text=self.tokenizer.decode(row, skip_special_tokens=True),
                                           prompt_tokens=int(mask.sum()), completion_tokens=generated))
         return completions
+
+
+class StopAtLength:
+    """Stops generate at `length` tokens, prompt included: a static cache is sized for more tokens
+    than a batch may ask for (transformers' own length criterion would size the cache too)."""
+
+    def __init__(self, length: int):
+        self.length = length
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        return torch.full((input_ids.shape[0],), input_ids.shape[1] >= self.length, dtype=torch.bool,
+                          device=input_ids.device)
 
 
 class RowSampler:
