@@ -6,7 +6,8 @@
 #
 # It installs .whl/ beside the checkout (no index, no network), then runs the nightly bench's GPU
 # stages at real size: decoder steps per second for each step kind, the 48 × 28 s batch, the
-# stage-major night, the per-listener night, the speech passes, in that order, each figure a JSON
+# stage-major night, the per-listener night, the speech passes, the writer's tokens/s with each
+# generation.kv_cache (the static one compiled on the GPU), in that order, each figure a JSON
 # line in $OUT/figures.jsonl as it is measured (a run cut short keeps what it measured).
 #
 # LISTENERS (default 8) sizes the stage-major night (one chunk: 48 segments' scripts, sentences and
