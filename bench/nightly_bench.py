@@ -223,7 +223,7 @@ def record(out: Path | None, **figure) -> None:
 def stages_only(root: Path, args, out: Path | None, vits: Path) -> tuple[float, float]:
     """The GPU stages as library calls: (stage-major, per-listener) episodes per hour. The figures a
     lent GPU's few minutes must bring back come first: decoder steps per second, the 48 × 28 s
-    batch, then the two nights (stage-major first), then the speech passes."""
+    batch, then the two nights (stage-major first), the speech passes and the writer's KV caches."""
     import numpy as np
     import torch
 
@@ -250,12 +250,12 @@ def stages_only(root: Path, args, out: Path | None, vits: Path) -> tuple[float, 
         working = next(kind for kind in ("static", "stock") if kind not in failed)
         record(out, figure="decoder step for the nights", asked=generator.decoder_step, used=working)
         generator.decoder_step = working
+    if args.real_size:
+        _the_batch_that_crashed(generator, out)
     warm = write_scripts(requests[:1], settings)[0]  # warm-up: kernels, allocator
     cues, lengths, seeds = _beds(warm)
     generator.generate_many(cues, lengths, seeds=seeds)
     synthesize_ahead(_sentences(warm, voice), SpeechCache(root / "speech" / "warm-up"))
-    if args.real_size:
-        _the_batch_that_crashed(generator, out)
     # Per listener, a night's cost is each listener's own, one after another: its episodes per hour
     # are measured on the first `--per-listener-sample` listeners (all by default).
     sample = requests[:args.per_listener_sample or len(requests)]
@@ -292,6 +292,7 @@ def _night(mode: str, requests: list, settings, generator, voice, root: Path, ou
     from nightcast.voices import synthesize_ahead
     from nightcast.voices.cache import SpeechCache
 
+    reset_peak_memory()
     sync()
     started = time.perf_counter()
     if mode == "per-listener":
