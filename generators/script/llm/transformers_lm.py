@@ -81,13 +81,13 @@ class TransformersClient:
         if gen.temperature > 0:
             processors.append(RowSampler([r.seed for r in requests], gen.temperature, gen.top_p, self.device))
         longest = max(r.max_tokens for r in requests)
-        extra = {}
+        length = {"max_new_tokens": longest}
         if static:  # the cache sized for max_new_tokens, the batch stopped where its longest request ends
-            extra = {"cache_implementation": "static", "max_new_tokens": max(longest, gen.max_new_tokens),
-                     "stopping_criteria": [StopAtLength(encoded["input_ids"].shape[1] + longest)]}
+            length = {"cache_implementation": "static", "max_new_tokens": max(longest, gen.max_new_tokens),
+                      "stopping_criteria": [StopAtLength(encoded["input_ids"].shape[1] + longest)]}
         with torch.inference_mode():  # greedy over the sampler's choice: a sampled row is its seed's draw
             output = self.model.generate(**encoded, pad_token_id=self.tokenizer.pad_token_id, do_sample=False,
-                                         logits_processor=processors, **({"max_new_tokens": longest} | extra))
+                                         logits_processor=processors, **length)
         new_tokens = output[:, encoded["input_ids"].shape[1]:]
         completions = []
         for row, mask, request in zip(new_tokens, encoded["attention_mask"], requests):
