@@ -3,6 +3,7 @@
 On a GPU it runs in bf16 (fp16 where bf16 is unsupported); on CPU in fp32. Prompts are padded on
 the left and generated in batches of `generation.batch_size`, sorted by length so a batch wastes
 little on padding: the nightly run writes every listener's segments through the same batches.
+`generation.kv_cache: static` gives generate a fixed-size cache, which it compiles on a GPU.
 A `.gguf` file works too (transformers dequantises it; needs the `gguf` package).
 """
 
