@@ -36,6 +36,9 @@ else
 fi
 { date -u +%FT%TZ; command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   "$PYTHON" -c 'import torch, transformers; print("torch", torch.__version__, "cuda", torch.version.cuda, "transformers", transformers.__version__)'
+  # what torch.compile needs on a GPU (the static KV cache's figures): triton, and a C compiler for its launchers
+  "$PYTHON" -c 'import triton; print("triton", triton.__version__)' 2>/dev/null || echo "triton: not importable"
+  { command -v cc >/dev/null && cc --version | head -1; } || echo "cc: none"
 } | tee "$OUT/machine.txt"
 PYTHONUNBUFFERED=1 TRANSFORMERS_VERBOSITY=error "$PYTHON" bench/nightly_bench.py --stages-only $REAL_SIZE \
   --listeners "$LISTENERS" --per-listener-sample "$PER_LISTENER" --out "$OUT" 2>&1 | grep -v -e '^Loading weights' -e '^Writing model shards' | tee "$OUT/bench.log"
