@@ -13,7 +13,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("nightcast", "nightcast.schema", "nightcast.settings", "nightcast.errors", "nightcast.registry",
              "nightcast.audio", "nightcast.text", "nightcast.styles", "nightcast.keys",
              "nightcast.data_files", "nightcast.profile_store", "nightcast.binaries", "nightcast.idle_priority",
-             "nightcast.devices", "nightcast.sampling", "nightcast.progress", "nightcast.layers", "nightcast.templates",
+             "nightcast.devices", "nightcast.sampling", "nightcast.batching", "nightcast.progress", "nightcast.layers", "nightcast.templates",
              "nightcast.profiles"),
     # profile → script, script → speech, script → music: each unaware of the others
     "stages": ("nightcast.generators", "nightcast.generators.script", "nightcast.voices",

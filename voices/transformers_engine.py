@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nightcast.batching import length_batches
 from nightcast.errors import BackendUnavailableError
 from nightcast.voices.base import TTSEngine
 
@@ -63,12 +64,9 @@ class TransformersVitsEngine(TTSEngine):
     def synthesize_batch(self, texts: list[str], *, speed: float = 1.0, seeds: list[int]) -> list[np.ndarray]:
         """Many sentences in padded forward passes of `batch_size` (the GPU path's throughput); one
         waveform each, in the order given, its noise drawn from its own seed."""
-        # Neighbours in length share a pass: a pass costs its rows times its longest row, and a
-        # night's sentences in the order they come would pay for padding in almost every pass.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        # A night's sentences in the order they come would pay for padding in almost every pass.
         made: dict[int, np.ndarray] = {}
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start:start + self.batch_size]
+        for rows in length_batches([len(text) for text in texts], self.batch_size):
             made.update(zip(rows, self._forward([texts[i] for i in rows], speed, [seeds[i] for i in rows])))
         return [made[i] for i in range(len(texts))]
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from nightcast.audio import Clip, decode_audio
+from nightcast.batching import length_batches
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.generators.music.base import MusicGenerator
 from nightcast.generators.music.fitting import fit_bed, looped
@@ -123,14 +124,11 @@ class MusicGenGenerator(MusicGenerator):
         """One bed per cue. Beds are sorted by length and generated `batch_size` at a time, so a
         batch holds beds of about one length (an 8 s bed is not generated for 28 s)."""
         seconds = [min(d, self.options.max_chunk_s) for d in durations_s]
-        order = sorted(range(len(cues)), key=lambda i: seconds[i])
-        size = self.options.batch_size
         beds: dict[int, Future] = {}
         # Looping, resampling and metering a bed is CPU work: it runs on every core while the model
         # makes the next batch, not on the model's time (on a GPU worker the GPU would wait for it).
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="fit-bed") as fitting:
-            for start in range(0, len(order), size):
-                batch = order[start:start + size]
+            for batch in length_batches(seconds, self.options.batch_size):
                 waves = self._generate([cues[i] for i in batch], [seconds[i] for i in batch], [seeds[i] for i in batch])
                 for i, wave in zip(batch, waves):
                     clip = Clip.from_mono(wave[: round(seconds[i] * self.native_rate)], self.native_rate)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from importlib.metadata import version
 from pathlib import Path
 
+from nightcast.batching import length_batches
 from nightcast.devices import pick_device, pick_dtype
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.generators.script.llm.base import ChatRequest, Completion
@@ -55,11 +56,8 @@ class TransformersClient:
     def complete(self, requests: list[ChatRequest], deadline: float | None = None) -> list[Completion | Exception]:
         prompts = [self.tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
                    for r in requests]
-        order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
         replies: dict[int, Completion | Exception] = {}
-        size = self.generation.batch_size
-        for start in range(0, len(order), size):
-            batch = order[start:start + size]
+        for batch in length_batches([len(prompt) for prompt in prompts], self.generation.batch_size):
             try:
                 outputs = self._generate([prompts[i] for i in batch], [requests[i] for i in batch])
             except RuntimeError as exc:  # out of memory, a bad device: this batch fails, the writer falls back
