@@ -285,50 +285,44 @@ def _sentences(script, voice) -> list:
 
 def _night(mode: str, requests: list, settings, generator, voice, root: Path, out: Path | None, sync):
     """One night's GPU stages, per listener (each listener's scripts, speech and beds in their own
-    calls, as a render makes them) or stage-major (every listener's in one call each)."""
+    calls, as a render makes them) or stage-major (every listener's in one call each): the same
+    calls, over one group of listeners or one group each."""
     import soundfile as sf
 
     from nightcast.generators.script import write_scripts
     from nightcast.voices import synthesize_ahead
     from nightcast.voices.cache import SpeechCache
 
+    groups = [[r] for r in requests] if mode == "per-listener" else [requests]
     reset_peak_memory()
     sync()
     started = time.perf_counter()
-    if mode == "per-listener":
-        scripts = [write_scripts([r], settings)[0] for r in requests]
-    else:
-        scripts = write_scripts(requests, settings)
+    written = [write_scripts(group, settings) for group in groups]
     sync()
     script_s = time.perf_counter() - started
     speech_cache = SpeechCache(root / "speech" / mode)  # each night its own: nothing made before is found
     started = time.perf_counter()
-    if mode == "per-listener":
-        passes = [rows for script in scripts for rows in synthesize_ahead(_sentences(script, voice), speech_cache)]
-    else:
-        passes = synthesize_ahead([item for script in scripts for item in _sentences(script, voice)], speech_cache)
+    passes = [rows for scripts in written
+              for rows in synthesize_ahead([item for script in scripts for item in _sentences(script, voice)],
+                                           speech_cache)]
     sync()
     speech_s = time.perf_counter() - started
     speech_audio_s = sum(sf.info(path).duration for path in speech_cache.root.rglob("*.flac"))
     started = time.perf_counter()
-    if mode == "per-listener":
-        made = []
-        for script in scripts:
-            cues, lengths, seeds = _beds(script)
-            made.append(generator.generate_many(cues, lengths, seeds=seeds))
-    else:
+    made = []
+    for scripts in written:
         cues, lengths, seeds = [], [], []
         for script in scripts:
             c, d, s = _beds(script)
             cues, lengths, seeds = cues + c, lengths + d, seeds + s
-        flat = generator.generate_many(cues, lengths, seeds=seeds)
-        made, at = [], 0
+        flat, at = generator.generate_many(cues, lengths, seeds=seeds), 0
         for script in scripts:
             made.append(flat[at:at + len(script.segments)])
             at += len(script.segments)
     sync()
     music_s = time.perf_counter() - started
     gpu_s = script_s + speech_s + music_s
+    scripts = [script for group in written for script in group]
     record(out, figure="gpu stages", mode=mode, listeners=len(requests), script_s=round(script_s, 2),
            speech_s=round(speech_s, 2), music_s=round(music_s, 2),
            episodes_per_hour=round(3600 * len(requests) / gpu_s, 1), beds=sum(len(m) for m in made),
