@@ -430,7 +430,7 @@ def _speech_passes(engine, voice, scripts: list, out: Path | None, sync) -> None
     import torch
 
     night = list(dict.fromkeys(spoken for script in scripts for _, spoken in _sentences(script, voice)))
-    size = engine.batch_size
+    size = engine.batcher.size
     for order in ("as they come", "by length"):
         sync()
         started = time.perf_counter()

@@ -24,3 +24,19 @@ def pick_dtype(wanted: str, device: str, gpu_default: str = "bfloat16"):
             return torch.float16
         return getattr(torch, gpu_default)
     return torch.float16 if device == "mps" else torch.float32
+
+
+def out_of_memory_errors() -> tuple[type[BaseException], ...]:
+    """What torch raises when a device has no memory left for a batch (CUDA, and the other
+    accelerators torch gives the same error type); a batch that raises it can run again smaller."""
+    import torch
+
+    return (torch.OutOfMemoryError,)
+
+
+def release_memory(device: str) -> None:
+    """Gives a failed batch's cached blocks back to the device, so the smaller batches after it fit."""
+    import torch
+
+    if str(device).startswith("cuda"):
+        torch.cuda.empty_cache()

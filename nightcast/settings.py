@@ -36,7 +36,8 @@ class GenerationSettings(BaseModel):
     max_new_tokens: int = Field(default=384, ge=16, le=4096, description="Per segment.")
     seed: int = 0
     batch_size: int = Field(default=64, ge=1, le=256,
-                            description="Prompts per generate call (transformers), many listeners' in the nightly run.")
+                            description="Prompts per generate call (transformers), many listeners' in the nightly run; "
+                                        "halved for the rest of the run when a batch does not fit in GPU memory.")
     concurrency: int = Field(default=4, ge=1, le=64, description="Requests in flight (openai).")
     timeout_s: float = Field(default=30, gt=0, le=3600, description="Per HTTP request (openai).")
     episode_budget_s: float = Field(
@@ -144,7 +145,8 @@ class MusicGenSettings(BaseModel):
     top_k: int = Field(default=250, ge=0, le=2048)
     batch_size: int = Field(default=64, ge=1, le=256,
                             description="Beds per generate call, across listeners in the nightly run (a GPU decoder "
-                                        "step costs about the same for 64 rows as for one).")
+                                        "step costs about the same for 64 rows as for one); halved for the rest of "
+                                        "the run when a batch does not fit in GPU memory.")
     max_chunk_s: float = Field(default=30, ge=1, le=40, description="Longest stretch generated at once; longer beds loop it.")
     sampler: Literal["counter", "torch"] = Field(
         default="counter", description="counter: each bed's noise hashed from its own seed, vectorised over the batch "

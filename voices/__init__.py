@@ -144,7 +144,8 @@ def sentences_to_speak(segment: Segment, voices: Mapping[str, VoicePreset] | Voi
 
 def synthesize_ahead(sentences: list[tuple[VoicePreset, str]], cache: SpeechCache, seed: int = 0) -> list[int]:
     """Synthesise into the sentence cache every sentence whose engine batches, one batched call per
-    voice over all of them (the cached ones skipped); returns the rows of each batched forward pass."""
+    voice over all of them (the cached ones skipped); returns the rows of each batched forward pass
+    (at the engine's batch size after the call, which is smaller once a pass ran out of memory)."""
     by_voice: dict[str, tuple[VoicePreset, dict[str, None]]] = {}
     for preset, spoken in sentences:
         by_voice.setdefault(preset.model_dump_json(), (preset, {}))[1][spoken] = None

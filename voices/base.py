@@ -18,7 +18,9 @@ class TTSEngine:
     runs_on_gpu: ClassVar[bool] = False  # a heavy stage: the GPU slot, and the gpu pool with gpu_dispatch: pool
     concurrent: ClassVar[bool] = False  # synthesize() may run from several threads at once
     batches: ClassVar[bool] = False  # synthesize_batch() does better than one call per sentence (a padded batch)
-    batch_size: ClassVar[int] = 1  # sentences per forward pass in synthesize_batch, for engines that batch
+    # sentences per forward pass in synthesize_batch, for engines that batch (a GPU engine lowers its
+    # own when a pass does not fit in the device's memory: nightcast/batching.py)
+    batch_size: ClassVar[int] = 1
 
     @classmethod
     def check(cls, model: str | None, speaker: str | None) -> None:

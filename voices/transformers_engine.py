@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nightcast.batching import length_batches
+from nightcast.batching import Batcher
+from nightcast.devices import out_of_memory_errors, release_memory
 from nightcast.errors import BackendUnavailableError
 from nightcast.voices.base import TTSEngine
 
@@ -26,7 +27,7 @@ class TransformersVitsEngine(TTSEngine):
     batches = True  # synthesize_batch: one padded forward pass per batch
     runs_on_gpu = True  # a heavy stage: the gpu pool and the nightcast-gpu limit (flows/gpu_stages.py)
     max_chars = 400
-    batch_size = 16  # sentences per forward pass in synthesize_batch
+    pass_rows = 16  # sentences per forward pass in synthesize_batch, until the GPU runs out of memory
 
     @classmethod
     def check(cls, model: str | None, speaker: str | None) -> None:
@@ -57,6 +58,12 @@ class TransformersVitsEngine(TTSEngine):
         self.sample_rate = int(self._model.config.sampling_rate)
         self._speaker = int(speaker) if speaker is not None else None  # multi-speaker VITS: a speaker index
         self._lock = threading.Lock()
+        self.batcher = Batcher(self.pass_rows, too_big=out_of_memory_errors(),
+                               release=lambda: release_memory(self.device), what="sentences")
+
+    @property
+    def batch_size(self) -> int:  # type: ignore[override]  # the batcher's: smaller once a pass did not fit
+        return self.batcher.size
 
     def synthesize(self, text: str, *, speed: float = 1.0, seed: int = 0) -> np.ndarray:
         return self.synthesize_batch([text], speed=speed, seeds=[seed])[0]
@@ -65,10 +72,8 @@ class TransformersVitsEngine(TTSEngine):
         """Many sentences in padded forward passes of `batch_size` (the GPU path's throughput); one
         waveform each, in the order given, its noise drawn from its own seed."""
         # A night's sentences in the order they come would pay for padding in almost every pass.
-        made: dict[int, np.ndarray] = {}
-        for rows in length_batches([len(text) for text in texts], self.batch_size):
-            made.update(zip(rows, self._forward([texts[i] for i in rows], speed, [seeds[i] for i in rows])))
-        return [made[i] for i in range(len(texts))]
+        return self.batcher.run([len(text) for text in texts],
+                                lambda rows: self._forward([texts[i] for i in rows], speed, [seeds[i] for i in rows]))
 
     def _forward(self, texts: list[str], speed: float, seeds: list[int]) -> list[np.ndarray]:
         import torch

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from nightcast.audio import Clip, decode_audio
-from nightcast.batching import length_batches
+from nightcast.batching import Batcher
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.generators.music.base import MusicGenerator
 from nightcast.generators.music.fitting import fit_bed, looped
@@ -81,7 +81,7 @@ class MusicGenGenerator(MusicGenerator):
             )
         except ImportError as exc:
             raise BackendUnavailableError("musicgen needs torch and transformers: pip install 'nightcast[transformers]'") from exc
-        from nightcast.devices import pick_device, pick_dtype
+        from nightcast.devices import out_of_memory_errors, pick_device, pick_dtype, release_memory
 
         self.options: MusicGenSettings = settings.musicgen
         self.device = pick_device(self.options.device)
@@ -103,6 +103,8 @@ class MusicGenGenerator(MusicGenerator):
         self.on_cuda = str(self.device).startswith("cuda")
         self.decoder_step = self._decoder_step(self.options.decoder_step)
         self.decode_limit = INDEX_LIMIT if self.on_cuda else CPU_DECODE_LIMIT
+        self.batcher = Batcher(self.options.batch_size, too_big=out_of_memory_errors(),
+                               release=lambda: release_memory(self.device), what="beds")
 
     def _decoder_step(self, asked: str) -> str:
         """The decoder step this model and device run: `asked`, or for auto the fastest that applies."""
@@ -122,18 +124,18 @@ class MusicGenGenerator(MusicGenerator):
 
     def generate_many(self, cues: list[MusicCue], durations_s: list[float], *, seeds: list[int]) -> list[Clip]:
         """One bed per cue. Beds are sorted by length and generated `batch_size` at a time, so a
-        batch holds beds of about one length (an 8 s bed is not generated for 28 s)."""
+        batch holds beds of about one length (an 8 s bed is not generated for 28 s); a batch the GPU
+        has no memory for runs again in halves (nightcast/batching.py)."""
         seconds = [min(d, self.options.max_chunk_s) for d in durations_s]
-        beds: dict[int, Future] = {}
         # Looping, resampling and metering a bed is CPU work: it runs on every core while the model
         # makes the next batch, not on the model's time (on a GPU worker the GPU would wait for it).
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="fit-bed") as fitting:
-            for batch in length_batches(seconds, self.options.batch_size):
+            def generate(batch: list[int]) -> list[Future]:
                 waves = self._generate([cues[i] for i in batch], [seconds[i] for i in batch], [seeds[i] for i in batch])
-                for i, wave in zip(batch, waves):
-                    clip = Clip.from_mono(wave[: round(seconds[i] * self.native_rate)], self.native_rate)
-                    beds[i] = fitting.submit(_fitted, clip, durations_s[i])
-            return [beds[i].result() for i in range(len(cues))]
+                return [fitting.submit(_fitted, Clip.from_mono(wave[: round(seconds[i] * self.native_rate)], self.native_rate),
+                                       durations_s[i]) for i, wave in zip(batch, waves)]
+
+            return [bed.result() for bed in self.batcher.run(seconds, generate)]
 
     def melody_for(self, cue: MusicCue, seconds: float) -> np.ndarray | None:
         """32 kHz mono melody reference for a cue: the track it leads into, else the melodic stems."""

@@ -423,6 +423,45 @@ def test_a_transformers_reply_depends_on_its_prompt_and_seed_not_its_batch(tiny_
     assert together[0].text != together[3].text  # the same prompt with another seed
 
 
+def test_a_transformers_batch_the_gpu_has_no_memory_for_runs_again_in_halves(tiny_chat_model, monkeypatch):
+    """Out of GPU memory at 4 prompts a batch: the replies come from batches of 2 and are the ones an
+    unbroken batch writes; a prompt too big even alone fails alone (the writer falls back for that
+    segment only), and any other device error still fails its batch as before."""
+    import torch
+
+    from nightcast.generators.script.llm.base import ChatRequest
+    from nightcast.generators.script.llm.transformers_lm import TransformersClient
+    from nightcast.settings import GenerationSettings
+
+    asks = [ChatRequest(messages=[{"role": "user", "content": text}], schema={}, max_tokens=tokens, seed=seed)
+            for text, tokens, seed in (("write the intro for maya", 24, 1), ("a short outro", 12, 2),
+                                       ("tell the story of a jazz pick late at night for dre " * 4, 30, 3),
+                                       ("write the outro for dre", 16, 4), ("hi", 8, 5))]
+    client = TransformersClient(str(tiny_chat_model), GenerationSettings(temperature=0.9, batch_size=4))
+    whole = client.complete(asks)
+    tried = []
+    real = client._generate
+
+    def small_gpu(prompts, requests):
+        tried.append(len(prompts))
+        if len(prompts) > 2 or any("jazz pick" in p for p in prompts):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.50 GiB")
+        return real(prompts, requests)
+
+    monkeypatch.setattr(client, "_generate", small_gpu)
+    halves = client.complete(asks)
+    assert tried == [4, 2, 2, 1]  # the four shortest fail together, then fit in twos; the longest fails alone
+    assert isinstance(halves[2], torch.OutOfMemoryError) and client.batcher.size == 2
+    assert [r.text for i, r in enumerate(halves) if i != 2] == [r.text for i, r in enumerate(whole) if i != 2]
+
+    def broken_device(prompts, requests):
+        raise RuntimeError("CUDA error: misaligned address")
+
+    monkeypatch.setattr(client, "_generate", broken_device)
+    broken = client.complete(asks[:2])
+    assert all(isinstance(r, RuntimeError) and "misaligned" in str(r) for r in broken)
+
+
 @pytest.mark.parametrize("temperature", [0.0, 0.9])
 def test_a_static_kv_cache_writes_the_same_tokens_as_the_dynamic_one(tiny_chat_model, temperature, monkeypatch):
     """generation.kv_cache: static (what lets a GPU compile the step) pads prompts to a multiple of

@@ -241,6 +241,38 @@ def test_musicgen_is_seeded_and_respects_batch_size(tiny_musicgen, monkeypatch):
     np.testing.assert_allclose(alone[0].samples, first[1].samples, atol=1e-5)
 
 
+def test_a_musicgen_batch_the_gpu_has_no_memory_for_runs_again_in_halves(tiny_musicgen, monkeypatch, caplog):
+    """Out of GPU memory at 4 beds a batch: the beds come in batches of 2, equal to the beds an
+    unbroken batch of 4 makes (a bed is its cue, length and seed), and later calls start at 2."""
+    import torch
+
+    from nightcast.generators.music import GENERATORS
+
+    settings = musicgen_settings(tiny_musicgen, batch_size=4, guidance_scale=1.0)
+    cues = [cue(style, bpm) for style, bpm in (("jazz", 92), ("lofi", 80), ("electronic", 124), ("ambient", 70))]
+    whole = GENERATORS.create("musicgen", settings=settings).generate_many(cues, [1.0] * 4, seeds=[1, 2, 3, 4])
+    backend = GENERATORS.create("musicgen", settings=settings)  # its own: the batch size it learns stays with it
+    tried = []
+    real = backend._generate
+
+    def small_gpu(prompts, *args):
+        tried.append(len(prompts))
+        if len(prompts) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(prompts, *args)
+
+    monkeypatch.setattr(backend, "_generate", small_gpu)
+    with caplog.at_level("WARNING", logger="nightcast.batching"):
+        halves = backend.generate_many(cues, [1.0] * 4, seeds=[1, 2, 3, 4])
+    assert tried == [4, 2, 2]
+    assert "out of device memory at 4 beds a batch: 2 from now on" in caplog.text
+    for a, b in zip(whole, halves):
+        np.testing.assert_allclose(a.samples, b.samples, atol=1e-5)
+    tried.clear()
+    backend.generate_many(cues[:3], [1.0] * 3, seeds=[1, 2, 3])
+    assert tried == [2, 1]
+
+
 @pytest.fixture(scope="module")
 def tiny_melody(tmp_path_factory):
     pytest.importorskip("torch")

@@ -228,7 +228,7 @@ def test_transformers_vits_passes_group_sentences_by_length_and_answer_in_order(
     from nightcast.voices import load_engine
 
     engine = load_engine("transformers", str(tiny_vits), None)
-    monkeypatch.setattr(engine, "batch_size", 2)
+    monkeypatch.setattr(engine.batcher, "size", 2)
     monkeypatch.setattr(engine._model, "noise_scale_duration", 0.0)  # durations without noise: comparable
     texts = ["A much longer sentence about the night's last record.", "Hi.", "Medium length here.", "Ok then.",
              "The longest sentence of them all, about late trains and quiet radio."]
@@ -244,6 +244,36 @@ def test_transformers_vits_passes_group_sentences_by_length_and_answer_in_order(
     assert passes == [["Hi.", "Ok then."], ["Medium length here.", texts[0]], [texts[4]]]
     alone = [real([text], 1.0, [seed])[0] for text, seed in zip(texts, [1, 2, 3, 4, 5])]
     assert [w.size for w in waveforms] == [a.size for a in alone]
+
+
+def test_a_vits_pass_the_gpu_has_no_memory_for_runs_again_in_halves(tiny_vits, monkeypatch):
+    """Out of GPU memory at 4 sentences a pass: the sentences go in passes of 2 and sound as passes of
+    2 would have made them, each in its text's place."""
+    import torch
+
+    from nightcast.voices import ENGINES
+
+    texts = ["Hi.", "Ok then.", "Medium length here.", "A much longer sentence about the night's last record.",
+             "The longest sentence of them all, about late trains and quiet radio."]
+    in_twos = ENGINES.create("transformers", model=str(tiny_vits), speaker=None)
+    in_twos.batcher.size = 2
+    expected = in_twos.synthesize_batch(texts, seeds=[1, 2, 3, 4, 5])
+    engine = ENGINES.create("transformers", model=str(tiny_vits), speaker=None)
+    engine.batcher.size = 4
+    tried = []
+    real = engine._forward
+
+    def small_gpu(chunk, speed, seeds):
+        tried.append(len(chunk))
+        if len(chunk) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 512.00 MiB")
+        return real(chunk, speed, seeds)
+
+    monkeypatch.setattr(engine, "_forward", small_gpu)
+    waveforms = engine.synthesize_batch(texts, seeds=[1, 2, 3, 4, 5])
+    assert tried == [4, 2, 2, 1] and engine.batcher.size == 2
+    for got, want in zip(waveforms, expected):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_row_noise_is_each_rows_own_and_prefix_stable():

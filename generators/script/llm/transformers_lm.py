@@ -12,8 +12,8 @@ from __future__ import annotations
 from importlib.metadata import version
 from pathlib import Path
 
-from nightcast.batching import length_batches
-from nightcast.devices import pick_device, pick_dtype
+from nightcast.batching import Batcher
+from nightcast.devices import out_of_memory_errors, pick_device, pick_dtype, release_memory
 from nightcast.errors import BackendUnavailableError, InputError
 from nightcast.generators.script.llm.base import ChatRequest, Completion
 from nightcast.generators.script.llm.writer import LLMWriter
@@ -47,6 +47,8 @@ class TransformersClient:
         self.tokenizer.padding_side = "left"  # generation continues from the right edge of every row
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.batcher = Batcher(generation.batch_size, too_big=out_of_memory_errors(),
+                               release=lambda: release_memory(self.device), what="prompts")
 
     def version(self) -> str:
         import torch
@@ -56,14 +58,17 @@ class TransformersClient:
     def complete(self, requests: list[ChatRequest], deadline: float | None = None) -> list[Completion | Exception]:
         prompts = [self.tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
                    for r in requests]
-        replies: dict[int, Completion | Exception] = {}
-        for batch in length_batches([len(prompt) for prompt in prompts], self.generation.batch_size):
+
+        def generate(batch: list[int]) -> list[Completion | Exception]:
             try:
-                outputs = self._generate([prompts[i] for i in batch], [requests[i] for i in batch])
-            except RuntimeError as exc:  # out of memory, a bad device: this batch fails, the writer falls back
-                outputs = [exc] * len(batch)
-            replies.update(zip(batch, outputs))
-        return [replies[i] for i in range(len(requests))]
+                return self._generate([prompts[i] for i in batch], [requests[i] for i in batch])
+            except self.batcher.too_big:
+                raise  # the batcher runs it again in halves
+            except RuntimeError as exc:  # a bad device, a kernel's error: this batch fails, the writer falls back
+                return [exc] * len(batch)
+
+        # A prompt that does not fit even alone fails alone; the writer falls back for its segment.
+        return self.batcher.run([len(prompt) for prompt in prompts], generate, failed_row=lambda exc: exc)
 
     def _generate(self, prompts: list[str], requests: list[ChatRequest]) -> list[Completion]:
         import torch
