@@ -264,10 +264,30 @@ def stages_only(root: Path, args, out: Path | None, vits: Path) -> tuple[float, 
     (a_scripts, a_beds, stage_major), (b_scripts, b_beds, per_listener) = nights["stage-major"], nights["per-listener"]
     same_scripts = all([s.text for s in x.segments] == [s.text for s in y.segments] for x, y in zip(a_scripts, b_scripts))
     worst = max(float(np.abs(x.samples - y.samples).max()) for xs, ys in zip(a_beds, b_beds) for x, y in zip(xs, ys))
-    record(out, figure="identical", listeners=len(b_scripts), scripts=same_scripts, beds_max_abs_difference=worst)
+    sentences, other_lengths, speech_worst = _same_speech(root / "speech" / "stage-major", root / "speech" / "per-listener")
+    record(out, figure="identical", listeners=len(b_scripts), scripts=same_scripts, beds_max_abs_difference=worst,
+           sentences=sentences, sentences_of_another_length=other_lengths, speech_max_abs_difference=speech_worst)
     _speech_passes(engine, voice, a_scripts, out, sync)
     _writer_kv_caches(settings, out, sync)
     return stage_major, per_listener
+
+
+def _same_speech(a: Path, b: Path) -> tuple[int, int, float]:
+    """Sentences both nights spoke (the sentence cache is keyed by content), how many came out of
+    another length, and the largest sample difference between the two nights' versions of the
+    others: 0 when a batch makes what a listener's own calls make."""
+    import numpy as np
+    import soundfile as sf
+
+    pairs = [(path, b / path.relative_to(a)) for path in sorted(a.rglob("*.flac")) if (b / path.relative_to(a)).exists()]
+    worst, lengths = 0.0, 0
+    for x, y in pairs:
+        one, two = sf.read(x, dtype="float32")[0], sf.read(y, dtype="float32")[0]
+        if one.shape != two.shape:
+            lengths += 1
+        elif one.size:
+            worst = max(worst, float(np.abs(one - two).max()))
+    return len(pairs), lengths, worst
 
 
 def _beds(script) -> tuple[list, list[float], list[int]]:

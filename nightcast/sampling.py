@@ -41,9 +41,32 @@ def gumbel_noise(keys, step: int, shape: tuple[int, ...]):
     for size in shape[1:]:
         per_row *= size
     counter = torch.arange(per_row, dtype=torch.long, device=keys.device) + step * per_row
-    bits = _mix(keys[:, None] ^ _mix(counter)[None, :])
-    uniform = (((bits >> 40) & ((1 << 24) - 1)).float() + 0.5) / float(1 << 24)  # in (0, 1)
+    uniform = _uniform(_mix(keys[:, None] ^ _mix(counter)[None, :]))
     return -torch.log(-torch.log(uniform)).reshape(rows, *shape[1:])
+
+
+def _uniform(bits):
+    """24 bits of a hash as a float32 in (0, 1)."""
+    return (((bits >> 40) & ((1 << 24) - 1)).float() + 0.5) / float(1 << 24)
+
+
+def normal_noise(keys, draw: int, shape: tuple[int, int, int]):
+    """Standard normal noise of `shape` = (rows, channels, length), each row from its own key: the
+    value at (channel, time) is a hash of the row's key, the draw, the time and the channel (two
+    uniforms through Box-Muller), so a row's noise is the same in any batch and at any length, the
+    prefix of a longer draw. (`torch.randn` is not: its CPU kernel fills 16 values at a time, and
+    draws under 16 values another way, so a shorter draw is not the prefix of a longer one.)"""
+    import math
+
+    import torch
+
+    _, channels, length = shape
+    time = torch.arange(length, dtype=torch.long, device=keys.device)[:, None]
+    channel = torch.arange(channels, dtype=torch.long, device=keys.device)[None, :]
+    counter = ((draw << 45) | (time << 17) | (channel << 1))[None]  # two uniforms per value
+    radius = torch.sqrt(-2.0 * torch.log(_uniform(_mix(keys[:, None, None] ^ _mix(counter)))))
+    angle = (2 * math.pi) * _uniform(_mix(keys[:, None, None] ^ _mix(counter | 1)))
+    return (radius * torch.cos(angle)).transpose(1, 2)
 
 
 def sample_rows(scores, keys, step: int):

@@ -3,9 +3,10 @@
 VITS draws its prior and duration noise with `torch.randn(batch, channels, time)` from the global
 generator: a sentence's noise then depends on which sentences share its batch and how long the
 longest is. Inside `row_noise(seeds)`, a draw shaped `(rows, channels, time)` for this batch is
-made row by row instead, each from a generator seeded by the row's seed and the draw's order, and
-filled time-major, so a shorter row gets exactly the prefix it would get alone; a draw over the
-input text is zero past the row's own text, where alone there would be nothing.
+made from each row's own seed with nightcast's hashed noise (nightcast/sampling.py): a value
+depends on the seed, the draw's order, its time and its channel, so a shorter row gets exactly the
+prefix it would get alone, on the model's own device. A draw over the input text is zero past the
+row's own text, where alone there would be nothing.
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ from contextlib import contextmanager
 def _noise(seeds: list[int], lengths: list[int], shape, draw: int, dtype, device):
     import torch
 
-    rows = []
-    for seed, length in zip(seeds, lengths):
-        generator = torch.Generator().manual_seed((int(seed) * 1_000_003 + draw) % 2**63)
-        row = torch.randn(shape[2], shape[1], generator=generator).T  # time-major: prefix-stable
-        if shape[2] == max(lengths):  # over the text: silence the padding, which the convolutions would hear
-            row[:, length:] = 0
-        rows.append(row)
-    return torch.stack(rows).to(device=device, dtype=dtype)
+    from nightcast.sampling import normal_noise, row_keys
+
+    noise = normal_noise(row_keys(seeds, device), draw, tuple(shape))
+    if shape[2] == max(lengths):  # over the text: silence the padding, which the convolutions would hear
+        own = torch.arange(shape[2], device=device)[None, :] < torch.tensor(lengths, device=device)[:, None]
+        noise = noise * own[:, None, :]
+    return noise.to(dtype)
 
 
 @contextmanager

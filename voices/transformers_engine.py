@@ -2,9 +2,10 @@
 
 Loads a local model directory (or a hub id already in the local cache), runs on a GPU when there
 is one, and needs no torchaudio. Speed is VITS's own `speaking_rate`; the seed fixes
-the stochastic duration predictor and the prior noise, so a render is reproducible. In a batch each sentence's noise is its own seed's (voices/row_noise.py), but
-VITS's convolutions still hear the padding past a shorter sentence, so its last frames can differ
-slightly from the same sentence alone: the sentence cache keeps whichever was made first.
+the stochastic duration predictor and the prior noise, so a render is reproducible. A sentence
+sounds the same in any batch as alone (to float rounding): its noise is its own seed's
+(voices/row_noise.py), and the decoder hears silence past its end, not the padding
+(voices/vits_padding.py), so a nightly's batched speech is the speech a render alone makes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from nightcast.batching import Batcher
 from nightcast.devices import out_of_memory_errors, release_memory
 from nightcast.errors import BackendUnavailableError
 from nightcast.voices.base import TTSEngine
+from nightcast.voices.vits_padding import silence_decoder_padding
 
 
 class TransformersVitsEngine(TTSEngine):
@@ -53,6 +55,7 @@ class TransformersVitsEngine(TTSEngine):
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(source)
             self._model = VitsModel.from_pretrained(source).to(self.device).eval()
+            silence_decoder_padding(self._model)
         except (OSError, ValueError) as exc:
             raise BackendUnavailableError(f"transformers could not load the VITS model '{model}': {exc}") from exc
         self.sample_rate = int(self._model.config.sampling_rate)

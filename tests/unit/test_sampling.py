@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from nightcast.sampling import gumbel_noise, row_keys, sample_rows  # noqa: E402
+from nightcast.sampling import gumbel_noise, normal_noise, row_keys, sample_rows  # noqa: E402
 
 
 def test_a_rows_noise_is_its_own_whatever_the_batch():
@@ -30,3 +30,20 @@ def test_filtered_tokens_never_come_up():
     scores = torch.tensor([[0.0, float("-inf"), 1.0, float("-inf")]]).expand(5_000, -1)
     drawn = set(sample_rows(scores, row_keys(range(5_000), "cpu"), 2).tolist())
     assert drawn == {0, 2}
+
+
+@pytest.mark.parametrize("short", [1, 7, 15, 16, 17, 40])
+def test_a_rows_normal_noise_is_the_prefix_of_a_longer_draw_in_any_batch(short):
+    """Whatever the draw's length (torch.randn changes algorithm at 16 values) and the batch."""
+    alone = normal_noise(row_keys([42], "cpu"), 2, (1, 3, short))
+    batch = normal_noise(row_keys([7, 42], "cpu"), 2, (2, 3, 97))
+    assert alone.shape == (1, 3, short) and torch.equal(batch[1, :, :short], alone[0])
+    assert not torch.equal(normal_noise(row_keys([42], "cpu"), 3, (1, 3, short)), alone)  # another draw
+
+
+def test_normal_noise_is_standard_normal():
+    """200,000 values: mean 0, variance 1, and the normal's quantiles (within sampling error)."""
+    values = normal_noise(row_keys(range(100), "cpu"), 1, (100, 20, 100)).flatten().double()
+    assert abs(values.mean().item()) < 0.01 and abs(values.std().item() - 1) < 0.01
+    quantiles = torch.quantile(values[:100_000], torch.tensor([0.025, 0.16, 0.5, 0.84, 0.975], dtype=torch.double))
+    assert torch.allclose(quantiles, torch.tensor([-1.96, -0.994, 0.0, 0.994, 1.96], dtype=torch.double), atol=0.03)
