@@ -7,9 +7,9 @@
 # It installs .whl/ beside the checkout (no index, no network). First, where pytest came with the
 # wheels (bench/gpu_test_wheels.txt), the tests marked gpu, which CI never runs: the CUDA graph
 # step's tokens against the eager step's, MusicGen in fp16 on CUDA, a real CUDA out-of-memory
-# error split and its memory given back (about half a minute; $OUT/gpu-tests.log). Then the
-# nightly bench's GPU stages at real size: decoder steps per second for each step kind, the 48 × 28 s batch, the
-# stage-major night, the per-listener night, the speech passes, the writer's tokens/s with each
+# error split and its memory given back, a VITS sentence batched on CUDA as it sounds alone
+# (about half a minute; $OUT/gpu-tests.log). Then the nightly bench's GPU stages at real size:
+# decoder steps per second for each step kind, the 48 × 28 s batch, the stage-major night, the per-listener night, the speech passes, the writer's tokens/s with each
 # generation.kv_cache (the static one compiled on the GPU), in that order, each figure a JSON
 # line in $OUT/figures.jsonl as it is measured (a run cut short keeps what it measured).
 #
@@ -45,7 +45,7 @@ fi
 } | tee "$OUT/machine.txt"
 if "$PYTHON" -c 'import pytest, hypothesis, pretty_midi' 2>/dev/null; then
   timeout 240 "$PYTHON" -m pytest -m gpu -p no:cacheprovider -q -rs tests/unit/test_batching.py \
-    tests/stages/test_musicgen_decoding.py tests/stages/test_music.py 2>&1 | tail -25 | tee "$OUT/gpu-tests.log"
+    tests/stages/test_musicgen_decoding.py tests/stages/test_music.py tests/stages/test_voices.py 2>&1 | tail -25 | tee "$OUT/gpu-tests.log"
 else
   echo "gpu_run: no pytest in .whl/ (bench/gpu_test_wheels.txt): the gpu tests did not run" | tee "$OUT/gpu-tests.log"
 fi

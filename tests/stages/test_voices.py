@@ -246,17 +246,7 @@ def test_transformers_vits_passes_group_sentences_by_length_and_answer_in_order(
     assert [w.size for w in waveforms] == [a.size for a in alone]
 
 
-@pytest.mark.parametrize("silencing", ["rows", "one fill"])
-def test_a_sentence_sounds_the_same_in_a_vits_batch_as_alone(tiny_vits, silencing, monkeypatch):
-    """With VITS's own noise on (duration and prior), a sentence batched with longer ones gives the
-    waveform it gives alone, to float rounding: the same length, and no difference in its last
-    frames (the decoder hears silence past its end, as alone). Before, the draws' shapes changed
-    the noise and the padding reached the decoder: lengths and endings changed with the batch."""
-    from nightcast.voices import ENGINES, vits_padding
-
-    if silencing == "one fill":  # the GPU's way (a masked fill), here on the CPU
-        monkeypatch.setattr(vits_padding, "ONE_KERNEL_DEVICES", ("cpu",))
-    engine = ENGINES.create("transformers", model=str(tiny_vits), speaker=None)
+def assert_batched_as_alone(engine) -> None:
     texts = ["Hi.", "Ok then, here we go.", "Medium length sentence here for you.",
              "A much longer sentence about the night's last record and the rain outside.",
              "The longest sentence of them all, about late trains and quiet radio stations humming on."]
@@ -267,6 +257,29 @@ def test_a_sentence_sounds_the_same_in_a_vits_batch_as_alone(tiny_vits, silencin
         assert together.size == alone.size, text
         np.testing.assert_allclose(together, alone, atol=1e-3, err_msg=text)
         assert np.abs(alone).max() > 0.01  # not silence on both sides
+
+
+@pytest.mark.parametrize("silencing", ["rows", "one fill"])
+def test_a_sentence_sounds_the_same_in_a_vits_batch_as_alone(tiny_vits, silencing, monkeypatch):
+    """With VITS's own noise on (duration and prior), a sentence batched with longer ones gives the
+    waveform it gives alone, to float rounding: the same length, and no difference in its last
+    frames (the decoder hears silence past its end, as alone). Before, the draws' shapes changed
+    the noise and the padding reached the decoder: lengths and endings changed with the batch."""
+    from nightcast.voices import ENGINES, vits_padding
+
+    if silencing == "one fill":  # the GPU's way (a masked fill), here on the CPU
+        monkeypatch.setattr(vits_padding, "ONE_KERNEL_DEVICES", ("cpu",))
+    assert_batched_as_alone(ENGINES.create("transformers", model=str(tiny_vits), speaker=None))
+
+
+@pytest.mark.gpu
+def test_on_cuda_a_vits_sentence_sounds_the_same_in_a_batch_as_alone(tiny_vits):
+    """The same on the GPU: the noise hashed on the device, the padding silenced by masked fills."""
+    from nightcast.voices import ENGINES
+
+    engine = ENGINES.create("transformers", model=str(tiny_vits), speaker=None)
+    assert engine.device == "cuda"
+    assert_batched_as_alone(engine)
 
 
 def test_a_vits_pass_the_gpu_has_no_memory_for_runs_again_in_halves(tiny_vits, monkeypatch):
