@@ -9,9 +9,10 @@
 # step's tokens against the eager step's, MusicGen in fp16 on CUDA, a real CUDA out-of-memory
 # error split and its memory given back, a VITS sentence batched on CUDA as it sounds alone
 # (about half a minute; $OUT/gpu-tests.log). Then the nightly bench's GPU stages at real size:
-# decoder steps per second for each step kind, the 48 × 28 s batch, the stage-major night, the per-listener night, the speech passes, the writer's tokens/s with each
-# generation.kv_cache (the static one compiled on the GPU), in that order, each figure a JSON
-# line in $OUT/figures.jsonl as it is measured (a run cut short keeps what it measured).
+# decoder steps per second for each step kind, the 48 × 28 s batch, the stage-major night, the
+# per-listener night, the speech passes, the writer's tokens/s with each generation.kv_cache (the
+# static one compiled on the GPU), in that order, each figure a JSON line in $OUT/figures.jsonl as
+# it is measured (a run cut short keeps what it measured).
 #
 # LISTENERS (default 8) sizes the stage-major night (one chunk: 48 segments' scripts, sentences and
 # beds, so one writer batch and one MusicGen batch); PER_LISTENER (default 1) how many of them the
