@@ -27,8 +27,8 @@ def pick_dtype(wanted: str, device: str, gpu_default: str = "bfloat16"):
 
 
 def out_of_memory_errors() -> tuple[type[BaseException], ...]:
-    """What torch raises when a device has no memory left for a batch (CUDA, and the other
-    accelerators torch gives the same error type); a batch that raises it can run again smaller."""
+    """What torch raises when a CUDA device has no memory left for a batch (torch.OutOfMemoryError):
+    a batch that raises it can run again smaller. Any other error is the batch's own."""
     import torch
 
     return (torch.OutOfMemoryError,)
