@@ -49,16 +49,14 @@ class Batcher:
             if len(batch) > self.size:  # cut before a shrink: cut again, neighbours stay neighbours
                 pending.extendleft(reversed([batch[at:at + self.size] for at in range(0, len(batch), self.size)]))
                 continue
-            did_not_fit = False
             try:
                 results.update(zip(batch, work(batch), strict=True))
             except self.too_big as exc:
-                if len(batch) == 1 and failed_row is None:
-                    raise
                 if len(batch) == 1:
+                    if failed_row is None:
+                        raise
                     results[batch[0]] = failed_row(exc.with_traceback(None))
-                did_not_fit = True
-            if not did_not_fit:
+            else:
                 continue
             self.release()  # here, not in the except clause: its traceback kept the batch's tensors alive
             if len(batch) > 1:
