@@ -63,7 +63,7 @@ def normal_noise(keys, draw: int, shape: tuple[int, int, int]):
     _, channels, length = shape
     time = torch.arange(length, dtype=torch.long, device=keys.device)[:, None]
     channel = torch.arange(channels, dtype=torch.long, device=keys.device)[None, :]
-    counter = ((draw << 45) | (time << 17) | (channel << 1))[None]  # two uniforms per value
+    counter = ((draw << 45) | (time << 17) | (channel << 1))[None]  # two uniforms a value; channels < 2^16, length < 2^28
     radius = torch.sqrt(-2.0 * torch.log(_uniform(_mix(keys[:, None, None] ^ _mix(counter)))))
     angle = (2 * math.pi) * _uniform(_mix(keys[:, None, None] ^ _mix(counter | 1)))
     return (radius * torch.cos(angle)).transpose(1, 2)
